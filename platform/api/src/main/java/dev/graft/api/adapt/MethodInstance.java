@@ -1,0 +1,47 @@
+package dev.graft.api.adapt;
+
+import java.util.Map;
+import org.osgi.annotation.versioning.ConsumerType;
+
+/** A method configured for one job: it adapts the model graph, then saves and merges what it trained. */
+@ConsumerType
+public interface MethodInstance {
+  /** Rewrites the model through the platform's {@link Adaptation}; called once per graph build. */
+  void adapt(Adaptation adaptation);
+
+  /**
+   * Runs before training on sample batches, for methods that choose their sites from data
+   * (LoRA-drop). The default does nothing.
+   */
+  default void calibrate(Calibration calibration) {}
+
+  /**
+   * The fields of {@code adapter_config.json}: PEFT's fields for methods that PEFT has (with
+   * {@code peft_type}), Graft's documented fields otherwise.
+   */
+  Map<String, Object> adapterConfig();
+
+  /**
+   * Writes the trained tensors. The default writes every trainable under its own name; methods with
+   * reparameterising encoders (prefix tuning, P-tuning) fold them away here.
+   */
+  default void save(AdapterWriter writer) {
+    for (String name : writer.trainables()) {
+      writer.write(name, writer.shape(name), writer.values(name));
+    }
+  }
+
+  /** Whether {@link #merge} can fold the trained tensors into the base weights. */
+  default boolean mergeable() {
+    return false;
+  }
+
+  /**
+   * Folds the adapter into the base weights, e.g. {@code W += (alpha/r) · B·A} for LoRA.
+   *
+   * @throws UnsupportedOperationException for methods that cannot be merged (prompt learning)
+   */
+  default void merge(WeightEditor weights) {
+    throw new UnsupportedOperationException("This method cannot be merged into the base weights.");
+  }
+}

@@ -1,0 +1,33 @@
+package dev.graft.api.train;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.osgi.annotation.versioning.ProviderType;
+
+/** Runs training jobs in the background. */
+@ProviderType
+public interface TrainingService {
+  /**
+   * Checks a job specification and starts the job.
+   *
+   * @param spec job keys and values, as read from a job file, a configuration or the shell
+   * @throws IllegalArgumentException for an unknown key (naming the nearest known one), a bad value,
+   *     an unknown method or backend, or a missing model or dataset
+   */
+  Job submit(Map<String, String> spec);
+
+  /** Every job this service knows, newest first. */
+  List<Job> jobs();
+
+  /** The job with this id. */
+  Optional<Job> job(String id);
+
+  /**
+   * Continues a cancelled, failed or interrupted job from its last checkpoint.
+   *
+   * @throws IllegalArgumentException for an unknown id
+   * @throws IllegalStateException if the job is running or has no checkpoint
+   */
+  Job resume(String id);
+}

@@ -1,0 +1,22 @@
+package dev.graft.api.backend;
+
+import org.osgi.annotation.versioning.ConsumerType;
+
+/**
+ * A compute backend on one execution device. Backends probe their device for real (for CUDA, by
+ * opening the execution provider) and report the result through {@link #availability()}.
+ */
+@ConsumerType
+public interface ComputeBackend {
+  /** Service property: the backend's unique lower-case name, such as {@code cpu}. */
+  String NAME = "graft.backend.name";
+
+  /** The backend's name, equal to the {@value #NAME} property. */
+  String name();
+
+  /** The device in words, e.g. "CPU, 2 threads (ONNX Runtime 1.23.2)". */
+  String device();
+
+  /** Whether jobs can run on this backend now, and if not, why. */
+  Availability availability();
+}
