@@ -31,5 +31,6 @@ class SuggestionsTest {
     assertEquals(0, Suggestions.distance("lora", "lora"));
     assertEquals(1, Suggestions.distance("lora", "lorra"));
     assertEquals(3, Suggestions.distance("kitten", "sitting"));
+    assertEquals(1, Suggestions.distance("alpah", "alpha"));
   }
 }
