@@ -45,8 +45,13 @@ public final class GraftCommands {
     if (!rejected.isEmpty()) {
       out.append("\nNot in service:\n");
       for (MethodRegistry.Rejection r : rejected) {
-        out.append("  ").append(r.name().isEmpty() ? "(unnamed)" : r.name()).append(" from ").append(r.bundle())
-            .append(": ").append(r.reason()).append('\n');
+        out.append("  ")
+            .append(r.name().isEmpty() ? "(unnamed)" : r.name())
+            .append(" from ")
+            .append(r.bundle())
+            .append(": ")
+            .append(r.reason())
+            .append('\n');
       }
     }
     return out.toString();
@@ -57,9 +62,20 @@ public final class GraftCommands {
     RegisteredMethod m = methods.require(name);
     MethodInfo info = m.info();
     StringBuilder out = new StringBuilder();
-    out.append(info.name()).append(" - ").append(info.title()).append(" (").append(info.family().label()).append(")\n");
+    out.append(info.name())
+        .append(" - ")
+        .append(info.title())
+        .append(" (")
+        .append(info.family().label())
+        .append(")\n");
     info.paperReference().ifPresent(p -> out.append("Paper:  ").append(p).append('\n'));
-    out.append("Bundle: ").append(m.bundle()).append(' ').append(m.version()).append(" (").append(m.state()).append(")\n\n");
+    out.append("Bundle: ")
+        .append(m.bundle())
+        .append(' ')
+        .append(m.version())
+        .append(" (")
+        .append(m.state())
+        .append(")\n\n");
     if (info.options().isEmpty()) {
       return out.append("It has no options.\n").toString();
     }
@@ -71,7 +87,8 @@ public final class GraftCommands {
     return out.append(table.render()).toString();
   }
 
-  @Descriptor("list the compute backends: name, device, and whether each is available (and if not, why)")
+  @Descriptor(
+      "list the compute backends: name, device, and whether each is available (and if not, why)")
   public String backends() {
     Table table = new Table("NAME", "DEVICE", "STATUS");
     for (ComputeBackend b : backends.backends()) {
@@ -87,7 +104,8 @@ public final class GraftCommands {
     for (Method m : commands()) {
       table.row(usage(m), m.getAnnotation(Descriptor.class).value());
     }
-    return table.render() + "\nRun one with './graft <command> [arguments]', or type it in the shell that './graft' opens.\n";
+    return table.render()
+        + "\nRun one with './graft <command> [arguments]', or type it in the shell that './graft' opens.\n";
   }
 
   @Descriptor("describe one graft command and its arguments")
@@ -95,15 +113,26 @@ public final class GraftCommands {
     String function = command.startsWith("graft:") ? command.substring("graft:".length()) : command;
     List<Method> matches = commands().stream().filter(m -> m.getName().equals(function)).toList();
     if (matches.isEmpty()) {
-      throw new IllegalArgumentException(Suggestions.unknown(
-          "command", command, commands().stream().map(m -> "graft:" + m.getName()).distinct().toList(), "Known",
-          "See 'graft:help'."));
+      throw new IllegalArgumentException(
+          Suggestions.unknown(
+              "command",
+              command,
+              commands().stream().map(m -> "graft:" + m.getName()).distinct().toList(),
+              "Known",
+              "See 'graft:help'."));
     }
     StringBuilder out = new StringBuilder();
     for (Method m : matches) {
-      out.append(usage(m)).append("\n  ").append(m.getAnnotation(Descriptor.class).value()).append('\n');
+      out.append(usage(m))
+          .append("\n  ")
+          .append(m.getAnnotation(Descriptor.class).value())
+          .append('\n');
       for (Parameter p : m.getParameters()) {
-        out.append("  <").append(p.getName()).append(">  ").append(p.getAnnotation(Descriptor.class).value()).append('\n');
+        out.append("  <")
+            .append(p.getName())
+            .append(">  ")
+            .append(p.getAnnotation(Descriptor.class).value())
+            .append('\n');
       }
     }
     return out.toString();
@@ -112,7 +141,10 @@ public final class GraftCommands {
   /** Every public command function of this class, in name order, shortest form first. */
   static List<Method> commands() {
     return Arrays.stream(GraftCommands.class.getDeclaredMethods())
-        .filter(m -> java.lang.reflect.Modifier.isPublic(m.getModifiers()) && m.isAnnotationPresent(Descriptor.class))
+        .filter(
+            m ->
+                java.lang.reflect.Modifier.isPublic(m.getModifiers())
+                    && m.isAnnotationPresent(Descriptor.class))
         .sorted(Comparator.comparing(Method::getName).thenComparingInt(Method::getParameterCount))
         .toList();
   }

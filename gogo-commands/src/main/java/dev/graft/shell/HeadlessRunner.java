@@ -21,9 +21,9 @@ import org.osgi.service.component.annotations.Reference;
 /**
  * Runs one Gogo command and exits the JVM: the engine behind {@code ./graft <command> [args…]}.
  *
- * <p>Active only when the framework property {@value #COMMAND} is set (the launcher script sets it);
- * in an embedding host it does nothing. Arguments come as {@code graft.arg.1 … graft.arg.N} and
- * reach the command as session variables, so spaces and quotes in them survive unchanged. The
+ * <p>Active only when the framework property {@value #COMMAND} is set (the launcher script sets
+ * it); in an embedding host it does nothing. Arguments come as {@code graft.arg.1 … graft.arg.N}
+ * and reach the command as session variables, so spaces and quotes in them survive unchanged. The
  * result goes to stdout; an error goes to stderr as one line, and the exit status is 1.
  */
 @Component(immediate = true)
@@ -55,14 +55,19 @@ public final class HeadlessRunner {
       }
       try (CommandSession session = processor.createSession(System.in, out, System.err)) {
         StringBuilder line = new StringBuilder(command);
-        int count = Integer.parseInt(context.getProperty("graft.args") == null ? "0" : context.getProperty("graft.args"));
+        int count =
+            Integer.parseInt(
+                context.getProperty("graft.args") == null
+                    ? "0"
+                    : context.getProperty("graft.args"));
         for (int i = 1; i <= count; i++) {
           session.put("graft_arg" + i, context.getProperty("graft.arg." + i));
           line.append(" $graft_arg").append(i);
         }
         Object result = session.execute(line);
         if (result != null) {
-          CharSequence text = result instanceof CharSequence cs ? cs : session.format(result, Converter.INSPECT);
+          CharSequence text =
+              result instanceof CharSequence cs ? cs : session.format(result, Converter.INSPECT);
           out.print(text);
           if (text.length() > 0 && text.charAt(text.length() - 1) != '\n') {
             out.println();
@@ -80,7 +85,9 @@ public final class HeadlessRunner {
   /** The error as the one sentence a user should see. */
   static String oneLine(String command, Throwable e) {
     Throwable cause = e;
-    while (cause.getCause() != null && (cause.getMessage() == null || cause instanceof java.lang.reflect.InvocationTargetException)) {
+    while (cause.getCause() != null
+        && (cause.getMessage() == null
+            || cause instanceof java.lang.reflect.InvocationTargetException)) {
       cause = cause.getCause();
     }
     String message = cause.getMessage() == null ? "" : cause.getMessage();
@@ -90,7 +97,10 @@ public final class HeadlessRunner {
     if (cause instanceof IllegalArgumentException || cause instanceof IllegalStateException) {
       return message;
     }
-    return command + " failed: " + cause.getClass().getSimpleName() + (message.isEmpty() ? "" : ": " + message);
+    return command
+        + " failed: "
+        + cause.getClass().getSimpleName()
+        + (message.isEmpty() ? "" : ": " + message);
   }
 
   /**
@@ -117,7 +127,11 @@ public final class HeadlessRunner {
     }
     for (File jar : jars) {
       boolean installed =
-          Arrays.stream(bundles).anyMatch(b -> b.getLocation().endsWith("/" + jar.getName()) && b.getState() == Bundle.ACTIVE);
+          Arrays.stream(bundles)
+              .anyMatch(
+                  b ->
+                      b.getLocation().endsWith("/" + jar.getName())
+                          && b.getState() == Bundle.ACTIVE);
       if (!installed) {
         return false;
       }
@@ -146,10 +160,12 @@ public final class HeadlessRunner {
   private static String unknownCommand(BundleContext context, String command) {
     List<String> known = new ArrayList<>();
     try {
-      ServiceReference<?>[] refs = context.getAllServiceReferences(null, "(osgi.command.scope=graft)");
+      ServiceReference<?>[] refs =
+          context.getAllServiceReferences(null, "(osgi.command.scope=graft)");
       for (ServiceReference<?> ref : refs == null ? new ServiceReference<?>[0] : refs) {
         Object functions = ref.getProperty("osgi.command.function");
-        for (String f : functions instanceof String[] a ? a : new String[] {String.valueOf(functions)}) {
+        for (String f :
+            functions instanceof String[] a ? a : new String[] {String.valueOf(functions)}) {
           known.add("graft:" + f);
         }
       }

@@ -4,7 +4,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/** The one place where shell output is laid out: left-aligned columns under an upper-case header. */
+/**
+ * The one place where shell output is laid out: left-aligned columns under an upper-case header.
+ */
 final class Table {
   private final List<String> header;
   private final List<List<String>> rows = new ArrayList<>();
@@ -15,7 +17,8 @@ final class Table {
 
   Table row(String... cells) {
     if (cells.length != header.size()) {
-      throw new IllegalArgumentException("A row of " + header + " needs " + header.size() + " cells: " + Arrays.toString(cells));
+      throw new IllegalArgumentException(
+          "A row of " + header + " needs " + header.size() + " cells: " + Arrays.toString(cells));
     }
     rows.add(List.of(cells));
     return this;

@@ -34,7 +34,10 @@ class BackendsTest {
   @Test
   void anUnknownBackendIsQuotedWithTheInstalledOnes() {
     IllegalArgumentException e =
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> backends.requireAvailable("cpuu"));
-    assertEquals("Unknown backend \"cpuu\". Installed: cpu, cuda. Did you mean \"cpu\"? See 'graft:backends'.", e.getMessage());
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class, () -> backends.requireAvailable("cpuu"));
+    assertEquals(
+        "Unknown backend \"cpuu\". Installed: cpu, cuda. Did you mean \"cpu\"? See 'graft:backends'.",
+        e.getMessage());
   }
 }

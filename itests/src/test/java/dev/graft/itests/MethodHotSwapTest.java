@@ -53,7 +53,8 @@ class MethodHotSwapTest {
     }
   }
 
-  private static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
+  private static void eventually(String what, BooleanSupplier condition)
+      throws InterruptedException {
     long deadline = System.currentTimeMillis() + 10_000;
     while (!condition.getAsBoolean()) {
       if (System.currentTimeMillis() > deadline) {
@@ -67,7 +68,14 @@ class MethodHotSwapTest {
   void anInstalledMethodBundleIsListedByGraftMethods() throws Exception {
     install("test:alpha", TestBundles.method("alpha", "alpha", "1.0.0")).start();
     String table = shell("graft:methods");
-    assertTrue(table.lines().anyMatch(l -> l.matches("alpha\\s+selective\\s+test\\.method\\.alpha\\s+1\\.0\\.0\\s+active")), table);
+    assertTrue(
+        table
+            .lines()
+            .anyMatch(
+                l ->
+                    l.matches(
+                        "alpha\\s+selective\\s+test\\.method\\.alpha\\s+1\\.0\\.0\\s+active")),
+        table);
     String details = shell("graft:method alpha");
     assertTrue(details.contains("scale   float  1.0      a test option"), details);
   }
@@ -94,7 +102,9 @@ class MethodHotSwapTest {
     assertEquals("1.0.0", registry.require("alpha").version());
     b.update(new ByteArrayInputStream(TestBundles.method("alpha", "alpha", "1.1.0")));
     context.getBundle(0).adapt(FrameworkWiring.class).refreshBundles(List.of(b));
-    eventually("alpha 1.1.0 is listed", () -> registry.find("alpha").map(m -> m.version().equals("1.1.0")).orElse(false));
+    eventually(
+        "alpha 1.1.0 is listed",
+        () -> registry.find("alpha").map(m -> m.version().equals("1.1.0")).orElse(false));
     assertTrue(shell("graft:methods").contains("1.1.0"));
   }
 
@@ -109,7 +119,10 @@ class MethodHotSwapTest {
         "The name \"beta\" is taken by test.method.first 1.0.0; uninstall one of the two bundles or rename one method.",
         registry.rejected().get(0).reason());
     String table = shell("graft:methods");
-    assertTrue(table.contains("Not in service:\n  beta from test.method.second 1.0.0: The name \"beta\" is taken"), table);
+    assertTrue(
+        table.contains(
+            "Not in service:\n  beta from test.method.second 1.0.0: The name \"beta\" is taken"),
+        table);
     installed.get(0).uninstall();
     assertEquals("test.method.second", registry.require("beta").bundle());
     assertTrue(registry.rejected().isEmpty());
@@ -141,7 +154,10 @@ class MethodHotSwapTest {
   @Test
   void anUnknownMethodNameIsQuotedWithTheInstalledOnes() throws Exception {
     install("test:alpha", TestBundles.method("alpha", "alpha", "1.0.0")).start();
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> shell("graft:method alpah"));
-    assertEquals("Unknown method \"alpah\". Installed: alpha. Did you mean \"alpha\"? See 'graft:methods'.", e.getMessage());
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> shell("graft:method alpah"));
+    assertEquals(
+        "Unknown method \"alpah\". Installed: alpha. Did you mean \"alpha\"? See 'graft:methods'.",
+        e.getMessage());
   }
 }

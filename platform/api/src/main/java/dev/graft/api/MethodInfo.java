@@ -15,7 +15,11 @@ import java.util.regex.Pattern;
  * @param options every option the method accepts, with defaults
  */
 public record MethodInfo(
-    String name, String title, MethodFamily family, PaperReference paper, List<OptionDescriptor> options) {
+    String name,
+    String title,
+    MethodFamily family,
+    PaperReference paper,
+    List<OptionDescriptor> options) {
   private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]*");
 
   /** Validates the name and that option names are unique. */

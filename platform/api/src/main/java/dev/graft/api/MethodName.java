@@ -8,8 +8,8 @@ import java.lang.annotation.Target;
 import org.osgi.service.component.annotations.ComponentPropertyType;
 
 /**
- * Sets the {@value FineTuningMethod#NAME} service property on a DS component: {@code
- * @MethodName("lora")}.
+ * Sets the {@value FineTuningMethod#NAME} service property on a DS component:
+ * {@code @MethodName("lora")}.
  */
 @ComponentPropertyType
 @Documented

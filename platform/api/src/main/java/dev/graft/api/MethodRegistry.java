@@ -6,8 +6,9 @@ import org.osgi.annotation.versioning.ProviderType;
 
 /**
  * Tracks every {@link FineTuningMethod} service (whiteboard). Names are unique: a method whose name
- * is already in service is rejected (and listed in {@link #rejected()}); the first stays in service.
- * When the method in service goes away, the earliest rejected one of that name takes its place.
+ * is already in service is rejected (and listed in {@link #rejected()}); the first stays in
+ * service. When the method in service goes away, the earliest rejected one of that name takes its
+ * place.
  */
 @ProviderType
 public interface MethodRegistry {

@@ -5,7 +5,8 @@ import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
- * One option of a method, named after the paper or PEFT (for example {@code r}, {@code lora_alpha}).
+ * One option of a method, named after the paper or PEFT (for example {@code r}, {@code
+ * lora_alpha}).
  *
  * @param name lower-case option name
  * @param type value type
@@ -38,7 +39,8 @@ public record OptionDescriptor(
   }
 
   /** An option without choices. */
-  public static OptionDescriptor of(String name, OptionType type, String defaultValue, String help) {
+  public static OptionDescriptor of(
+      String name, OptionType type, String defaultValue, String help) {
     return new OptionDescriptor(name, type, defaultValue, help, List.of());
   }
 

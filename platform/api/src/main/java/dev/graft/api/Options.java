@@ -8,8 +8,8 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Option values for one method, parsed and checked against its {@link MethodInfo#options()}. Options
- * not given take their declared default.
+ * Option values for one method, parsed and checked against its {@link MethodInfo#options()}.
+ * Options not given take their declared default.
  */
 public final class Options {
   private final String method;
@@ -63,21 +63,28 @@ public final class Options {
           }
           yield d;
         }
-        case BOOLEAN -> switch (trimmed.toLowerCase(Locale.ROOT)) {
-          case "true" -> Boolean.TRUE;
-          case "false" -> Boolean.FALSE;
-          default -> throw new NumberFormatException();
-        };
+        case BOOLEAN ->
+            switch (trimmed.toLowerCase(Locale.ROOT)) {
+              case "true" -> Boolean.TRUE;
+              case "false" -> Boolean.FALSE;
+              default -> throw new NumberFormatException();
+            };
         case STRING -> trimmed;
         case CHOICE -> {
           if (!choices.contains(trimmed)) {
             throw new IllegalArgumentException(
-                "Option \"" + name + "\" cannot be \"" + trimmed + "\". Choose one of: "
-                    + String.join(", ", choices) + ".");
+                "Option \""
+                    + name
+                    + "\" cannot be \""
+                    + trimmed
+                    + "\". Choose one of: "
+                    + String.join(", ", choices)
+                    + ".");
           }
           yield trimmed;
         }
-        case LIST -> Arrays.stream(trimmed.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+        case LIST ->
+            Arrays.stream(trimmed.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
         case MAP -> parseMap(name, trimmed);
       };
     } catch (NumberFormatException e) {

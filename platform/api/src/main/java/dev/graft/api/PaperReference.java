@@ -20,6 +20,12 @@ public record PaperReference(String authors, String title, int year, String arxi
 
   @Override
   public String toString() {
-    return authors + " " + year + ", \"" + title + "\"" + (arxiv.isEmpty() ? "" : ", arXiv:" + arxiv);
+    return authors
+        + " "
+        + year
+        + ", \""
+        + title
+        + "\""
+        + (arxiv.isEmpty() ? "" : ", arXiv:" + arxiv);
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The fine-tuning method SPI. A method bundle registers one {@link dev.graft.api.FineTuningMethod}
  * service with a unique lower-case {@value dev.graft.api.FineTuningMethod#NAME} property; clients
- * find methods through the {@link dev.graft.api.MethodRegistry}, never by looking up method services
- * themselves.
+ * find methods through the {@link dev.graft.api.MethodRegistry}, never by looking up method
+ * services themselves.
  */
 @Export
 @Version("1.0.0")

@@ -14,7 +14,8 @@ public record Availability(boolean available, String reason) {
   public Availability {
     Objects.requireNonNull(reason, "reason");
     if (available == !reason.isEmpty()) {
-      throw new IllegalArgumentException("A reason is given exactly when a backend is unavailable.");
+      throw new IllegalArgumentException(
+          "A reason is given exactly when a backend is unavailable.");
     }
   }
 

@@ -4,7 +4,9 @@ import java.util.List;
 import java.util.Optional;
 import org.osgi.annotation.versioning.ProviderType;
 
-/** Tracks every {@link ComputeBackend} service (whiteboard); names are unique, the first one wins. */
+/**
+ * Tracks every {@link ComputeBackend} service (whiteboard); names are unique, the first one wins.
+ */
 @ProviderType
 public interface BackendRegistry {
   /** Every backend, available or not, sorted by name. */

@@ -14,14 +14,20 @@ class OptionsTest {
           "lora",
           "LoRA",
           MethodFamily.LOW_RANK,
-          new PaperReference("Hu et al.", "LoRA: Low-Rank Adaptation of Large Language Models", 2021, "2106.09685"),
+          new PaperReference(
+              "Hu et al.",
+              "LoRA: Low-Rank Adaptation of Large Language Models",
+              2021,
+              "2106.09685"),
           List.of(
               OptionDescriptor.of("r", OptionType.INT, "8", "rank"),
               OptionDescriptor.of("lora_alpha", OptionType.FLOAT, "8", "scaling numerator"),
-              OptionDescriptor.of("use_rslora", OptionType.BOOLEAN, "false", "alpha/sqrt(r) scaling"),
+              OptionDescriptor.of(
+                  "use_rslora", OptionType.BOOLEAN, "false", "alpha/sqrt(r) scaling"),
               OptionDescriptor.of("target_modules", OptionType.LIST, "", "targets"),
               OptionDescriptor.of("rank_pattern", OptionType.MAP, "", "per-module rank"),
-              OptionDescriptor.choice("bias", "none", "which biases train", "none", "all", "lora_only")));
+              OptionDescriptor.choice(
+                  "bias", "none", "which biases train", "none", "all", "lora_only")));
 
   @Test
   void defaultsApplyWhenNothingIsGiven() {
@@ -39,7 +45,15 @@ class OptionsTest {
     Options o =
         Options.parse(
             LORA,
-            Map.of("r", "16", "use_rslora", "TRUE", "target_modules", "q_proj, v_proj", "rank_pattern", "q_proj=4,down=2"));
+            Map.of(
+                "r",
+                "16",
+                "use_rslora",
+                "TRUE",
+                "target_modules",
+                "q_proj, v_proj",
+                "rank_pattern",
+                "q_proj=4,down=2"));
     assertEquals(16, o.getInt("r"));
     assertEquals(true, o.getBoolean("use_rslora"));
     assertEquals(List.of("q_proj", "v_proj"), o.getList("target_modules"));
@@ -49,7 +63,8 @@ class OptionsTest {
   @Test
   void anUnknownOptionNamesTheNearestKnownOne() {
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> Options.parse(LORA, Map.of("lora_alpah", "16")));
+        assertThrows(
+            IllegalArgumentException.class, () -> Options.parse(LORA, Map.of("lora_alpah", "16")));
     assertEquals(
         "Unknown option \"lora_alpah\". Method lora accepts: bias, lora_alpha, r, rank_pattern, target_modules,"
             + " use_rslora. Did you mean \"lora_alpha\"? See 'graft:method lora'.",
@@ -59,18 +74,28 @@ class OptionsTest {
   @Test
   void aBadValueQuotesOptionValueAndType() {
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> Options.parse(LORA, Map.of("r", "eight")));
+        assertThrows(
+            IllegalArgumentException.class, () -> Options.parse(LORA, Map.of("r", "eight")));
     assertEquals("Option \"r\" needs a int value, not \"eight\".", e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Options.parse(LORA, Map.of("bias", "some")));
-    assertEquals("Option \"bias\" cannot be \"some\". Choose one of: none, all, lora_only.", e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Options.parse(LORA, Map.of("lora_alpha", "NaN")));
+    e =
+        assertThrows(
+            IllegalArgumentException.class, () -> Options.parse(LORA, Map.of("bias", "some")));
+    assertEquals(
+        "Option \"bias\" cannot be \"some\". Choose one of: none, all, lora_only.", e.getMessage());
+    e =
+        assertThrows(
+            IllegalArgumentException.class, () -> Options.parse(LORA, Map.of("lora_alpha", "NaN")));
     assertEquals("Option \"lora_alpha\" needs a float value, not \"NaN\".", e.getMessage());
   }
 
   @Test
   void aDescriptorWhoseDefaultDoesNotParseIsRejected() {
-    assertThrows(IllegalArgumentException.class, () -> OptionDescriptor.of("r", OptionType.INT, "x", "rank"));
-    assertThrows(IllegalArgumentException.class, () -> OptionDescriptor.of("Rank", OptionType.INT, "8", "rank"));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> OptionDescriptor.of("r", OptionType.INT, "x", "rank"));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> OptionDescriptor.of("Rank", OptionType.INT, "8", "rank"));
   }
 
   @Test

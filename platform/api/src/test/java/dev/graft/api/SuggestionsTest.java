@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 class SuggestionsTest {
   @Test
   void aTypoFindsTheClosestName() {
-    assertEquals(Optional.of("lora"), Suggestions.nearest("lorra", List.of("dora", "lora", "qlora")));
+    assertEquals(
+        Optional.of("lora"), Suggestions.nearest("lorra", List.of("dora", "lora", "qlora")));
   }
 
   @Test
@@ -21,9 +22,11 @@ class SuggestionsTest {
   void theSentenceQuotesTheValueAndListsWhatExists() {
     assertEquals(
         "Unknown method \"lorra\". Installed: dora, lora. Did you mean \"lora\"? See 'graft:methods'.",
-        Suggestions.unknown("method", "lorra", List.of("lora", "dora"), "Installed", "See 'graft:methods'."));
+        Suggestions.unknown(
+            "method", "lorra", List.of("lora", "dora"), "Installed", "See 'graft:methods'."));
     assertEquals(
-        "Unknown backend \"tpu\". Known: none.", Suggestions.unknown("backend", "tpu", List.of(), "Known", ""));
+        "Unknown backend \"tpu\". Known: none.",
+        Suggestions.unknown("backend", "tpu", List.of(), "Known", ""));
   }
 
   @Test

@@ -13,14 +13,19 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /** The CPU compute backend: ONNX Runtime's CPU execution provider, fp32. */
-@Component(service = ComputeBackend.class, property = ComputeBackend.NAME + "=cpu", configurationPid = CpuBackend.PID)
+@Component(
+    service = ComputeBackend.class,
+    property = ComputeBackend.NAME + "=cpu",
+    configurationPid = CpuBackend.PID)
 @Designate(ocd = CpuBackend.Config.class)
 public final class CpuBackend implements ComputeBackend {
   /** ConfigAdmin PID of this backend's settings. */
   public static final String PID = "dev.graft.backend.cpu";
 
   /** Settings, through ConfigAdmin. */
-  @ObjectClassDefinition(name = "Graft CPU backend", description = "ONNX Runtime CPU execution provider settings.")
+  @ObjectClassDefinition(
+      name = "Graft CPU backend",
+      description = "ONNX Runtime CPU execution provider settings.")
   public @interface Config {
     @AttributeDefinition(description = "Intra-op threads; 0 means one per available core.")
     int threads() default 0;
@@ -28,13 +33,15 @@ public final class CpuBackend implements ComputeBackend {
 
   private volatile int threads;
   private volatile String version = "";
-  private volatile Availability availability = Availability.unavailable("The CPU backend has not started.");
+  private volatile Availability availability =
+      Availability.unavailable("The CPU backend has not started.");
 
   @Activate
   @Modified
   void configure(Config config) {
     if (config.threads() < 0) {
-      throw new IllegalArgumentException("CPU threads must be 0 (one per core) or more, not " + config.threads() + ".");
+      throw new IllegalArgumentException(
+          "CPU threads must be 0 (one per core) or more, not " + config.threads() + ".");
     }
     threads = config.threads() == 0 ? Runtime.getRuntime().availableProcessors() : config.threads();
     availability = probe();
@@ -49,7 +56,9 @@ public final class CpuBackend implements ComputeBackend {
       return Availability.ok();
     } catch (OrtException | LinkageError e) {
       return Availability.unavailable(
-          "ONNX Runtime could not start on this machine (" + e.getMessage() + "); check that it is linux-x64 with glibc.");
+          "ONNX Runtime could not start on this machine ("
+              + e.getMessage()
+              + "); check that it is linux-x64 with glibc.");
     }
   }
 
@@ -60,7 +69,10 @@ public final class CpuBackend implements ComputeBackend {
 
   @Override
   public String device() {
-    return "CPU, " + threads + (threads == 1 ? " thread" : " threads") + (version.isEmpty() ? "" : " (ONNX Runtime " + version + ")");
+    return "CPU, "
+        + threads
+        + (threads == 1 ? " thread" : " threads")
+        + (version.isEmpty() ? "" : " (ONNX Runtime " + version + ")");
   }
 
   @Override

@@ -18,7 +18,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * session options must succeed. Otherwise it stays registered as unavailable, with the reason, so
  * that {@code graft:backends} can say what is missing.
  */
-@Component(service = ComputeBackend.class, property = ComputeBackend.NAME + "=cuda", configurationPid = CudaBackend.PID)
+@Component(
+    service = ComputeBackend.class,
+    property = ComputeBackend.NAME + "=cuda",
+    configurationPid = CudaBackend.PID)
 @Designate(ocd = CudaBackend.Config.class)
 public final class CudaBackend implements ComputeBackend {
   /** ConfigAdmin PID of this backend's settings. */
@@ -28,14 +31,17 @@ public final class CudaBackend implements ComputeBackend {
       " A CUDA run needs Graft built with 'mvn -Port-gpu', an NVIDIA GPU, and CUDA 12 with cuDNN 9 on the library path.";
 
   /** Settings, through ConfigAdmin. */
-  @ObjectClassDefinition(name = "Graft CUDA backend", description = "ONNX Runtime CUDA execution provider settings.")
+  @ObjectClassDefinition(
+      name = "Graft CUDA backend",
+      description = "ONNX Runtime CUDA execution provider settings.")
   public @interface Config {
     @AttributeDefinition(description = "CUDA device index.")
     int device() default 0;
   }
 
   private volatile int device;
-  private volatile Availability availability = Availability.unavailable("The CUDA backend has not started.");
+  private volatile Availability availability =
+      Availability.unavailable("The CUDA backend has not started.");
 
   @Activate
   @Modified
@@ -49,16 +55,21 @@ public final class CudaBackend implements ComputeBackend {
       OrtEnvironment env = OrtEnvironment.getEnvironment();
       if (!env.getAvailableProviders().contains(OrtProvider.CUDA)) {
         return Availability.unavailable(
-            "This ONNX Runtime build (" + env.getVersion() + ") has no CUDA execution provider." + FIX);
+            "This ONNX Runtime build ("
+                + env.getVersion()
+                + ") has no CUDA execution provider."
+                + FIX);
       }
       try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
         options.addCUDA(device);
       }
       return Availability.ok();
     } catch (OrtException e) {
-      return Availability.unavailable("ONNX Runtime could not open CUDA device " + device + ": " + e.getMessage() + "." + FIX);
+      return Availability.unavailable(
+          "ONNX Runtime could not open CUDA device " + device + ": " + e.getMessage() + "." + FIX);
     } catch (LinkageError e) {
-      return Availability.unavailable("ONNX Runtime could not start on this machine: " + e.getMessage() + "." + FIX);
+      return Availability.unavailable(
+          "ONNX Runtime could not start on this machine: " + e.getMessage() + "." + FIX);
     }
   }
 

@@ -58,7 +58,9 @@ public interface Adaptation {
    */
   void replaceWeight(String parameter, Tensor replacement);
 
-  /** Inserts {@code module} (shape (B, T, d) → (B, T, d)) at {@code point} of block {@code layer}. */
+  /**
+   * Inserts {@code module} (shape (B, T, d) → (B, T, d)) at {@code point} of block {@code layer}.
+   */
   void insert(InsertionPoint point, int layer, UnaryOperator<Tensor> module);
 
   /** Prepends virtual tokens to the input embeddings; {@code embeddings} has shape (n, d). */
@@ -74,11 +76,10 @@ public interface Adaptation {
    * Puts the matching trainables into a parameter group with its own learning-rate factor and
    * weight decay (LoRA+: B gets {@code loraplus_lr_ratio} times the base rate).
    */
-  void group(String name, Predicate<String> parameters, double learningRateScale, double weightDecay);
+  void group(
+      String name, Predicate<String> parameters, double learningRateScale, double weightDecay);
 
-  /**
-   * Declares an extra per-batch input that the dataset supplies (MoELoRA's task id), shape (B).
-   */
+  /** Declares an extra per-batch input that the dataset supplies (MoELoRA's task id), shape (B). */
   Tensor input(String name);
 
   /** Adds {@code weight · term} (a scalar) to the loss (AdaLoRA's orthogonality regulariser). */

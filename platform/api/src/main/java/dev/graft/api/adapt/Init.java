@@ -62,8 +62,13 @@ public interface Init {
     return (values, shape, random) -> {
       if (values.length != copy.length) {
         throw new IllegalArgumentException(
-            "Initial values have " + copy.length + " elements but the parameter " + Arrays.toString(shape)
-                + " has " + values.length + ".");
+            "Initial values have "
+                + copy.length
+                + " elements but the parameter "
+                + Arrays.toString(shape)
+                + " has "
+                + values.length
+                + ".");
       }
       System.arraycopy(copy, 0, values, 0, copy.length);
     };

@@ -12,7 +12,13 @@ package dev.graft.api.adapt;
  * @param fanInFanOut whether W is stored as (in, out), as GPT-2's Conv1D does
  */
 public record LinearSite(
-    String module, int layer, int inFeatures, int outFeatures, String weight, String bias, boolean fanInFanOut) {
+    String module,
+    int layer,
+    int inFeatures,
+    int outFeatures,
+    String weight,
+    String bias,
+    boolean fanInFanOut) {
   /** The last path segment, e.g. {@code q_proj}. */
   public String suffix() {
     return module.substring(module.lastIndexOf('.') + 1);

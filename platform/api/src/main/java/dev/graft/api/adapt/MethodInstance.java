@@ -3,7 +3,10 @@ package dev.graft.api.adapt;
 import java.util.Map;
 import org.osgi.annotation.versioning.ConsumerType;
 
-/** A method configured for one job: it adapts the model graph, then saves and merges what it trained. */
+/**
+ * A method configured for one job: it adapts the model graph, then saves and merges what it
+ * trained.
+ */
 @ConsumerType
 public interface MethodInstance {
   /** Rewrites the model through the platform's {@link Adaptation}; called once per graph build. */
@@ -16,8 +19,8 @@ public interface MethodInstance {
   default void calibrate(Calibration calibration) {}
 
   /**
-   * The fields of {@code adapter_config.json}: PEFT's fields for methods that PEFT has (with
-   * {@code peft_type}), Graft's documented fields otherwise.
+   * The fields of {@code adapter_config.json}: PEFT's fields for methods that PEFT has (with {@code
+   * peft_type}), Graft's documented fields otherwise.
    */
   Map<String, Object> adapterConfig();
 

@@ -10,7 +10,9 @@ import org.osgi.annotation.versioning.ConsumerType;
  */
 @ConsumerType
 public interface Objective {
-  /** Whether the loss needs log-probabilities of a reference model (adapters off, or a frozen copy). */
+  /**
+   * Whether the loss needs log-probabilities of a reference model (adapters off, or a frozen copy).
+   */
   default boolean needsReference() {
     return false;
   }
@@ -24,7 +26,8 @@ public interface Objective {
    * Builds the scalar loss.
    *
    * @param graph the graph to add ops to
-   * @param sequenceLogProbs sum of the target tokens' log-probabilities over the loss mask, shape (B)
+   * @param sequenceLogProbs sum of the target tokens' log-probabilities over the loss mask, shape
+   *     (B)
    * @param referenceLogProbs the same for the reference model, shape (B); null unless {@link
    *     #needsReference()}
    * @param tokenCount number of loss-mask tokens per row, shape (B)

@@ -12,10 +12,14 @@ import java.util.Objects;
  * @param exclude suffixes or full module names never targeted
  * @param layers block indices to transform; empty for all
  */
-public record TargetSpec(Kind kind, List<String> patterns, List<String> exclude, List<Integer> layers) {
+public record TargetSpec(
+    Kind kind, List<String> patterns, List<String> exclude, List<Integer> layers) {
   /** How target patterns match a module path. */
   public enum Kind {
-    /** A module matches when its path equals a pattern or ends with "." + pattern (PEFT's list form). */
+    /**
+     * A module matches when its path equals a pattern or ends with "." + pattern (PEFT's list
+     * form).
+     */
     SUFFIXES,
     /** A module matches when the single pattern matches its whole path (PEFT's string form). */
     REGEX,
@@ -32,7 +36,8 @@ public record TargetSpec(Kind kind, List<String> patterns, List<String> exclude,
     exclude = List.copyOf(exclude);
     layers = List.copyOf(layers);
     if (kind == Kind.REGEX && patterns.size() != 1) {
-      throw new IllegalArgumentException("A regex target needs exactly one pattern, got " + patterns + ".");
+      throw new IllegalArgumentException(
+          "A regex target needs exactly one pattern, got " + patterns + ".");
     }
   }
 

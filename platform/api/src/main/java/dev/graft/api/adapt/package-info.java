@@ -1,23 +1,23 @@
 /**
  * How a method changes a model. The platform builds the model's forward graph and hands each method
- * an {@link dev.graft.api.adapt.Adaptation}: the method finds target sites, declares parameters with
- * their initialisation, rewrites ops, chooses what trains, and contributes parameter groups, loss
- * terms, an objective and step hooks. Shared work (walking the graph, freezing, saving, merging)
- * stays in the platform, like PEFT's {@code BaseTuner}.
+ * an {@link dev.graft.api.adapt.Adaptation}: the method finds target sites, declares parameters
+ * with their initialisation, rewrites ops, chooses what trains, and contributes parameter groups,
+ * loss terms, an objective and step hooks. Shared work (walking the graph, freezing, saving,
+ * merging) stays in the platform, like PEFT's {@code BaseTuner}.
  *
  * <p>What each method family uses:
  *
  * <ul>
  *   <li>LoRA, rsLoRA, DoRA, LoRA-FA, LoRA+: {@link dev.graft.api.adapt.Adaptation#linears}, {@link
  *       dev.graft.api.adapt.Adaptation#parameter}, {@link
- *       dev.graft.api.adapt.Adaptation#rewriteLinear}, {@link
- *       dev.graft.api.adapt.Adaptation#group} (per-group learning rate), {@link
- *       dev.graft.api.adapt.Adaptation#setTrainable} (freeze after init).
+ *       dev.graft.api.adapt.Adaptation#rewriteLinear}, {@link dev.graft.api.adapt.Adaptation#group}
+ *       (per-group learning rate), {@link dev.graft.api.adapt.Adaptation#setTrainable} (freeze
+ *       after init).
  *   <li>PiSSA, QLoRA: {@link dev.graft.api.adapt.Adaptation#weight} (read W, e.g. for an SVD) and
  *       {@link dev.graft.api.adapt.Adaptation#replaceWeight} (residual or NF4-dequantised W).
  *   <li>AdaLoRA: {@link dev.graft.api.adapt.Adaptation#addLoss} (orthogonality), {@link
- *       dev.graft.api.adapt.Adaptation#output} and {@link dev.graft.api.adapt.StepHook} (importance,
- *       budget schedule, masking between steps).
+ *       dev.graft.api.adapt.Adaptation#output} and {@link dev.graft.api.adapt.StepHook}
+ *       (importance, budget schedule, masking between steps).
  *   <li>Delta-LoRA: a {@link dev.graft.api.adapt.StepHook} that writes frozen W.
  *   <li>LoRA-drop: {@link dev.graft.api.adapt.MethodInstance#calibrate} before training.
  *   <li>MoELoRA: {@link dev.graft.api.adapt.Adaptation#input} for the task id the dataset supplies.

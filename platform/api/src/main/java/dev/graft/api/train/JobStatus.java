@@ -11,4 +11,9 @@ package dev.graft.api.train;
  * @param message for a cancelled or failed job, one sentence saying why; empty otherwise
  */
 public record JobStatus(
-    JobState state, long step, long totalSteps, double loss, double tokensPerSecond, String message) {}
+    JobState state,
+    long step,
+    long totalSteps,
+    double loss,
+    double tokensPerSecond,
+    String message) {}

@@ -12,8 +12,8 @@ public interface TrainingService {
    * Checks a job specification and starts the job.
    *
    * @param spec job keys and values, as read from a job file, a configuration or the shell
-   * @throws IllegalArgumentException for an unknown key (naming the nearest known one), a bad value,
-   *     an unknown method or backend, or a missing model or dataset
+   * @throws IllegalArgumentException for an unknown key (naming the nearest known one), a bad
+   *     value, an unknown method or backend, or a missing model or dataset
    */
   Job submit(Map<String, String> spec);
 

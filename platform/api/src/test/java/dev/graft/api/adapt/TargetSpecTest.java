@@ -47,7 +47,8 @@ class TargetSpecTest {
 
   @Test
   void theSuffixIsTheLastPathSegment() {
-    LinearSite site = new LinearSite("model.layers.3.self_attn.q_proj", 3, 64, 64, "w", null, false);
+    LinearSite site =
+        new LinearSite("model.layers.3.self_attn.q_proj", 3, 64, 64, "w", null, false);
     assertEquals("q_proj", site.suffix());
   }
 }

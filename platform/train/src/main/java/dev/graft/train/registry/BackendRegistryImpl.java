@@ -27,9 +27,15 @@ public final class BackendRegistryImpl implements BackendRegistry {
     String name = Bundles.name(ref, ComputeBackend.NAME);
     String problem =
         name == null || !name.equals(backend.name())
-            ? "Its service property " + ComputeBackend.NAME + " must equal its name() \"" + backend.name() + "\"."
+            ? "Its service property "
+                + ComputeBackend.NAME
+                + " must equal its name() \""
+                + backend.name()
+                + "\"."
             : "";
-    services.add(new NamedServices.Entry<>(Bundles.serviceId(ref), name, Bundles.describe(ref), problem, backend));
+    services.add(
+        new NamedServices.Entry<>(
+            Bundles.serviceId(ref), name, Bundles.describe(ref), problem, backend));
   }
 
   void removeBackend(ServiceReference<ComputeBackend> ref) {
@@ -53,12 +59,19 @@ public final class BackendRegistryImpl implements BackendRegistry {
   public ComputeBackend requireAvailable(String name) {
     ComputeBackend backend =
         find(name)
-            .orElseThrow(() -> new IllegalArgumentException(Suggestions.unknown(
-                "backend", name, backends().stream().map(ComputeBackend::name).toList(), "Installed",
-                "See 'graft:backends'.")));
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        Suggestions.unknown(
+                            "backend",
+                            name,
+                            backends().stream().map(ComputeBackend::name).toList(),
+                            "Installed",
+                            "See 'graft:backends'.")));
     Availability availability = backend.availability();
     if (!availability.available()) {
-      throw new IllegalArgumentException("Backend \"" + name + "\" is unavailable: " + availability.reason());
+      throw new IllegalArgumentException(
+          "Backend \"" + name + "\" is unavailable: " + availability.reason());
     }
     return backend;
   }

@@ -35,25 +35,40 @@ public final class MethodRegistryImpl implements MethodRegistry {
     String problem = "";
     if (name == null || !NAME.matcher(name).matches()) {
       problem =
-          "Its service property " + FineTuningMethod.NAME + " is " + (name == null ? "missing" : "\"" + name + "\"")
+          "Its service property "
+              + FineTuningMethod.NAME
+              + " is "
+              + (name == null ? "missing" : "\"" + name + "\"")
               + "; set it to a lower-case name such as \"lora\".";
     } else {
       try {
         info = method.info();
         if (!info.name().equals(name)) {
           problem =
-              "Its service property says \"" + name + "\" but info() says \"" + info.name()
+              "Its service property says \""
+                  + name
+                  + "\" but info() says \""
+                  + info.name()
                   + "\"; make them equal.";
         }
       } catch (RuntimeException e) {
         problem = "Its info() failed: " + e.getMessage();
       }
     }
-    services.add(new NamedServices.Entry<>(Bundles.serviceId(ref), name, bundle, problem, new Tracked(info, method, ref)));
+    services.add(
+        new NamedServices.Entry<>(
+            Bundles.serviceId(ref), name, bundle, problem, new Tracked(info, method, ref)));
     services.rejected().stream()
         .filter(r -> r.serviceId() == Bundles.serviceId(ref))
-        .forEach(r -> System.err.println("graft: method " + (name == null ? "" : "\"" + name + "\" ") + "from " + bundle
-            + " is not in service. " + r.problem()));
+        .forEach(
+            r ->
+                System.err.println(
+                    "graft: method "
+                        + (name == null ? "" : "\"" + name + "\" ")
+                        + "from "
+                        + bundle
+                        + " is not in service. "
+                        + r.problem()));
   }
 
   void removeMethod(ServiceReference<FineTuningMethod> ref) {
@@ -63,10 +78,18 @@ public final class MethodRegistryImpl implements MethodRegistry {
   @Override
   public List<RegisteredMethod> methods() {
     return services.inService().stream()
-        .map(e -> new RegisteredMethod(
-            e.value().info(), e.value().ref().getBundle() == null ? "" : e.value().ref().getBundle().getSymbolicName(),
-            e.value().ref().getBundle() == null ? "" : e.value().ref().getBundle().getVersion().toString(),
-            Bundles.state(e.value().ref()), e.value().method()))
+        .map(
+            e ->
+                new RegisteredMethod(
+                    e.value().info(),
+                    e.value().ref().getBundle() == null
+                        ? ""
+                        : e.value().ref().getBundle().getSymbolicName(),
+                    e.value().ref().getBundle() == null
+                        ? ""
+                        : e.value().ref().getBundle().getVersion().toString(),
+                    Bundles.state(e.value().ref()),
+                    e.value().method()))
         .sorted(Comparator.comparing(m -> m.info().name()))
         .toList();
   }
@@ -79,8 +102,15 @@ public final class MethodRegistryImpl implements MethodRegistry {
   @Override
   public RegisteredMethod require(String name) {
     return find(name)
-        .orElseThrow(() -> new IllegalArgumentException(Suggestions.unknown(
-            "method", name, methods().stream().map(m -> m.info().name()).toList(), "Installed", "See 'graft:methods'.")));
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    Suggestions.unknown(
+                        "method",
+                        name,
+                        methods().stream().map(m -> m.info().name()).toList(),
+                        "Installed",
+                        "See 'graft:methods'.")));
   }
 
   @Override

@@ -10,8 +10,8 @@ import java.util.concurrent.ConcurrentSkipListMap;
 /**
  * The services of one whiteboard, keyed by service id. Names are unique: among the services that
  * share a name, the one registered first (lowest service id) is in service and the others wait,
- * rejected; when it goes, the next takes over. Services with a problem (a missing or malformed name)
- * are never in service.
+ * rejected; when it goes, the next takes over. Services with a problem (a missing or malformed
+ * name) are never in service.
  *
  * @param <E> what is kept per service
  */
@@ -55,7 +55,10 @@ final class NamedServices<E> {
                 e.serviceId(),
                 e.name(),
                 e.bundle(),
-                "The name \"" + e.name() + "\" is taken by " + holder.bundle()
+                "The name \""
+                    + e.name()
+                    + "\" is taken by "
+                    + holder.bundle()
                     + "; uninstall one of the two bundles or rename one method.",
                 e.value()));
       }

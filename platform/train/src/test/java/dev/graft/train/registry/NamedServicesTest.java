@@ -16,7 +16,8 @@ class NamedServicesTest {
   void theFirstServiceOfANameStaysInServiceAndTheSecondIsRejected() {
     services.add(entry(7, "lora", "a 1.0.0"));
     services.add(entry(9, "lora", "b 1.0.0"));
-    assertEquals(List.of("a 1.0.0"), services.inService().stream().map(NamedServices.Entry::value).toList());
+    assertEquals(
+        List.of("a 1.0.0"), services.inService().stream().map(NamedServices.Entry::value).toList());
     assertEquals(
         "The name \"lora\" is taken by a 1.0.0; uninstall one of the two bundles or rename one method.",
         services.rejected().get(0).problem());
@@ -35,7 +36,8 @@ class NamedServicesTest {
     services.add(entry(7, "lora", "a"));
     services.add(entry(9, "lora", "b"));
     services.remove(7);
-    assertEquals(List.of("b"), services.inService().stream().map(NamedServices.Entry::value).toList());
+    assertEquals(
+        List.of("b"), services.inService().stream().map(NamedServices.Entry::value).toList());
     assertEquals(List.of(), services.rejected());
   }
 
@@ -43,7 +45,8 @@ class NamedServicesTest {
   void aServiceWithAProblemIsNeverInService() {
     services.add(new NamedServices.Entry<>(3, null, "c", "Its name is missing.", "c"));
     services.add(entry(4, "dora", "d"));
-    assertEquals(List.of("d"), services.inService().stream().map(NamedServices.Entry::value).toList());
+    assertEquals(
+        List.of("d"), services.inService().stream().map(NamedServices.Entry::value).toList());
     assertEquals("Its name is missing.", services.rejected().get(0).problem());
   }
 }
