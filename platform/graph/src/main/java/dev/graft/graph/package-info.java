@@ -1,4 +1,7 @@
-/** Typed tensor-graph IR: build graphs op by op with shape inference, differentiate them, lower them to ONNX. */
+/**
+ * Typed tensor-graph IR: build graphs op by op with shape inference, differentiate them, lower them
+ * to ONNX.
+ */
 @Export
 @Version("1.0.0")
 package dev.graft.graph;
