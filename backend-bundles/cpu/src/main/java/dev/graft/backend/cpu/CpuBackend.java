@@ -4,7 +4,12 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.graft.api.backend.Availability;
+import dev.graft.api.backend.BackendException;
 import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.backend.Program;
+import dev.graft.api.backend.Session;
+import dev.graft.backend.cpu.ort.OrtProgramSession;
+import dev.graft.graph.DType;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Modified;
@@ -57,7 +62,7 @@ public final class CpuBackend implements ComputeBackend {
     } catch (OrtException | LinkageError e) {
       return Availability.unavailable(
           "ONNX Runtime could not start on this machine ("
-              + e.getMessage()
+              + e
               + "); check that it is linux-x64 with glibc.");
     }
   }
@@ -78,5 +83,37 @@ public final class CpuBackend implements ComputeBackend {
   @Override
   public Availability availability() {
     return availability;
+  }
+
+  @Override
+  public Session open(Program program) {
+    Availability a = availability;
+    if (!a.available()) {
+      throw new IllegalStateException("The cpu backend is unavailable: " + a.reason());
+    }
+    if (program.dtypes().contains(DType.BFLOAT16)) {
+      throw new IllegalArgumentException(
+          "The cpu backend cannot run BFLOAT16: ONNX Runtime has no bfloat16 CPU kernels. Use FLOAT32, or the cuda"
+              + " backend.");
+    }
+    OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+    try {
+      options.setIntraOpNumThreads(threads);
+      // Do not burn idle cores between runs on a shared machine.
+      options.addConfigEntry("session.intra_op.allow_spinning", "0");
+      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      if (program.dtypes().contains(DType.FLOAT64)) {
+        // MatmulTransposeFusion emits com.microsoft.FusedMatMul, which has only float kernels.
+        options.addConfigEntry(
+            "optimization.disable_specified_optimizers", "MatmulTransposeFusion");
+      }
+    } catch (OrtException e) {
+      options.close();
+      throw new BackendException(
+          "The cpu backend could not set its session options: " + e.getMessage(),
+          String.valueOf(e.getCode()),
+          e);
+    }
+    return OrtProgramSession.open("cpu", program, options);
   }
 }

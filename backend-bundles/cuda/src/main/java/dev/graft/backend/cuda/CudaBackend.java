@@ -5,7 +5,11 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import dev.graft.api.backend.Availability;
+import dev.graft.api.backend.BackendException;
 import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.backend.Program;
+import dev.graft.api.backend.Session;
+import dev.graft.backend.cpu.ort.OrtProgramSession;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Modified;
@@ -69,7 +73,7 @@ public final class CudaBackend implements ComputeBackend {
           "ONNX Runtime could not open CUDA device " + device + ": " + e.getMessage() + "." + FIX);
     } catch (LinkageError e) {
       return Availability.unavailable(
-          "ONNX Runtime could not start on this machine: " + e.getMessage() + "." + FIX);
+          "ONNX Runtime could not start on this machine: " + e + "." + FIX);
     }
   }
 
@@ -86,5 +90,28 @@ public final class CudaBackend implements ComputeBackend {
   @Override
   public Availability availability() {
     return availability;
+  }
+
+  @Override
+  public Session open(Program program) {
+    Availability a = availability;
+    if (!a.available()) {
+      throw new IllegalStateException("The cuda backend is unavailable: " + a.reason());
+    }
+    OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+    try {
+      options.addCUDA(device);
+      // Every node must run on the GPU: a silent CPU fallback would hide a missing kernel behind
+      // copies.
+      options.addConfigEntry("session.disable_cpu_ep_fallback", "1");
+      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+    } catch (OrtException e) {
+      options.close();
+      throw new BackendException(
+          "The cuda backend could not open CUDA device " + device + ": " + e.getMessage(),
+          String.valueOf(e.getCode()),
+          e);
+    }
+    return OrtProgramSession.open("cuda", program, options);
   }
 }

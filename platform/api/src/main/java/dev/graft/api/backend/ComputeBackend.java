@@ -19,4 +19,14 @@ public interface ComputeBackend {
 
   /** Whether jobs can run on this backend now, and if not, why. */
   Availability availability();
+
+  /**
+   * Opens a session that runs {@code program} on this backend's device.
+   *
+   * @throws IllegalStateException if the backend is unavailable (with the reason)
+   * @throws IllegalArgumentException if the program uses a dtype this backend cannot run, naming
+   *     the backend and the dtype
+   * @throws BackendException if the runtime rejects the program
+   */
+  Session open(Program program);
 }

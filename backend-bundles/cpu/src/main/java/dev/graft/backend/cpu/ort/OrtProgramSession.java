@@ -1,0 +1,284 @@
+package dev.graft.backend.cpu.ort;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.graft.api.backend.BackendException;
+import dev.graft.api.backend.HostTensor;
+import dev.graft.api.backend.Program;
+import dev.graft.api.backend.Session;
+import dev.graft.graph.DType;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A {@link Program} in an ONNX Runtime session. Frozen weights go in once through {@code
+ * addExternalInitializers}; carried outputs are kept as native tensors and fed to the next run as
+ * they are, so trainables and optimizer moments never pass through Java between steps.
+ *
+ * <p>Ownership: tensors made from host data by {@link #setState} are closed when replaced; tensors
+ * that a run produced belong to that run's {@link OrtSession.Result}, which is closed once the next
+ * run has replaced all of them. Every native object is closed exactly once, by {@link #close()} at
+ * the latest.
+ */
+public final class OrtProgramSession implements Session {
+  private final String backend;
+  private final OrtEnvironment env;
+  private final OrtSession.SessionOptions options;
+  private final OrtSession session;
+  private final Map<String, String> carry;
+  private final Set<String> carriedInputs;
+  private final Map<String, OnnxTensor> state = new HashMap<>();
+  private final List<OnnxTensor> ownedState = new ArrayList<>();
+  private OrtSession.Result lastRun;
+  private boolean closed;
+
+  private OrtProgramSession(
+      String backend,
+      OrtEnvironment env,
+      OrtSession.SessionOptions options,
+      OrtSession session,
+      Program program) {
+    this.backend = backend;
+    this.env = env;
+    this.options = options;
+    this.session = session;
+    this.carry = program.carry();
+    this.carriedInputs = new LinkedHashSet<>(program.carry().values());
+  }
+
+  /**
+   * Creates the session. Takes ownership of {@code options} (closed with the session, or at once if
+   * creation fails).
+   *
+   * @param backend the backend's name, for messages
+   */
+  public static OrtProgramSession open(
+      String backend, Program program, OrtSession.SessionOptions options) {
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    Map<String, OnnxTensor> weights = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<String, HostTensor> w : program.weights().entrySet()) {
+        weights.put(w.getKey(), tensor(env, w.getValue()));
+      }
+      options.addExternalInitializers(new LinkedHashMap<String, OnnxTensorLike>(weights));
+      OrtSession session = env.createSession(program.onnx(), options);
+      OrtProgramSession opened = new OrtProgramSession(backend, env, options, session, program);
+      opened.checkCarry();
+      return opened;
+    } catch (OrtException e) {
+      options.close();
+      throw failure(backend, "could not load the program", e);
+    } catch (RuntimeException e) {
+      options.close();
+      throw e;
+    } finally {
+      // ONNX Runtime copied the weights into the session; the Java-side tensors can go.
+      weights.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  private void checkCarry() {
+    Set<String> inputs = session.getInputNames();
+    Set<String> outputs = session.getOutputNames();
+    for (Map.Entry<String, String> c : carry.entrySet()) {
+      if (!outputs.contains(c.getKey()) || !inputs.contains(c.getValue())) {
+        close();
+        throw new IllegalArgumentException(
+            "The program carries output \""
+                + c.getKey()
+                + "\" into input \""
+                + c.getValue()
+                + "\", but the model lacks one of them.");
+      }
+    }
+  }
+
+  @Override
+  public void setState(String input, HostTensor value) {
+    requireOpen();
+    if (!carriedInputs.contains(input)) {
+      throw new IllegalArgumentException(
+          "\""
+              + input
+              + "\" is not a carried input of this program; carried inputs: "
+              + carriedInputs
+              + ".");
+    }
+    OnnxTensor tensor;
+    try {
+      tensor = tensor(env, value);
+    } catch (OrtException e) {
+      throw failure(backend, "could not create tensor \"" + input + "\"", e);
+    }
+    OnnxTensor old = state.put(input, tensor);
+    release(old);
+    ownedState.add(tensor);
+  }
+
+  @Override
+  public HostTensor state(String input) {
+    requireOpen();
+    OnnxTensor tensor = state.get(input);
+    if (tensor == null) {
+      throw new IllegalArgumentException(
+          "Carried input \"" + input + "\" has no value; call setState first.");
+    }
+    return host(tensor);
+  }
+
+  @Override
+  public Map<String, HostTensor> run(Map<String, HostTensor> feeds, Set<String> fetch) {
+    requireOpen();
+    for (String input : carriedInputs) {
+      if (!state.containsKey(input)) {
+        throw new IllegalArgumentException(
+            "Carried input \"" + input + "\" has no value; call setState first.");
+      }
+    }
+    Map<String, OnnxTensor> fed = new HashMap<>();
+    try {
+      Map<String, OnnxTensor> inputs = new HashMap<>(state);
+      for (Map.Entry<String, HostTensor> f : feeds.entrySet()) {
+        if (!session.getInputNames().contains(f.getKey()) || carriedInputs.contains(f.getKey())) {
+          throw new IllegalArgumentException(
+              "\""
+                  + f.getKey()
+                  + "\" is not a per-run input of this program; it takes: "
+                  + perRunInputs()
+                  + ".");
+        }
+        OnnxTensor t = tensor(env, f.getValue());
+        fed.put(f.getKey(), t);
+        inputs.put(f.getKey(), t);
+      }
+      Set<String> missing = new LinkedHashSet<>(perRunInputs());
+      missing.removeAll(feeds.keySet());
+      if (!missing.isEmpty()) {
+        throw new IllegalArgumentException("Missing inputs " + missing + " for this run.");
+      }
+      Set<String> requested = new LinkedHashSet<>(fetch);
+      requested.addAll(carry.keySet());
+      OrtSession.Result result = session.run(inputs, requested);
+      Map<String, HostTensor> fetched = new LinkedHashMap<>();
+      for (String name : fetch) {
+        fetched.put(name, host((OnnxTensor) result.get(name).orElseThrow()));
+      }
+      for (Map.Entry<String, String> c : carry.entrySet()) {
+        OnnxTensor produced = (OnnxTensor) result.get(c.getKey()).orElseThrow();
+        release(state.put(c.getValue(), produced));
+      }
+      if (lastRun != null) {
+        lastRun.close();
+      }
+      lastRun = result;
+      return fetched;
+    } catch (OrtException e) {
+      throw failure(backend, "failed to run the program", e);
+    } finally {
+      fed.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  private Set<String> perRunInputs() {
+    Set<String> inputs = new LinkedHashSet<>(session.getInputNames());
+    inputs.removeAll(carriedInputs);
+    return inputs;
+  }
+
+  /**
+   * Closes a replaced state tensor if this session made it; run-produced ones go with their run.
+   */
+  private void release(OnnxTensor old) {
+    if (old != null && ownedState.remove(old)) {
+      old.close();
+    }
+  }
+
+  private void requireOpen() {
+    if (closed) {
+      throw new IllegalStateException("This " + backend + " session is closed.");
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    ownedState.forEach(OnnxTensor::close);
+    ownedState.clear();
+    state.clear();
+    if (lastRun != null) {
+      lastRun.close();
+      lastRun = null;
+    }
+    try {
+      session.close();
+    } catch (OrtException e) {
+      throw failure(backend, "could not close its session", e);
+    } finally {
+      options.close();
+    }
+  }
+
+  private static OnnxTensor tensor(OrtEnvironment env, HostTensor t) throws OrtException {
+    ByteBuffer data =
+        ByteBuffer.allocateDirect(t.data().remaining()).order(ByteOrder.nativeOrder());
+    data.put(t.data()).flip();
+    return OnnxTensor.createTensor(env, data, t.shape(), javaType(t.dtype()));
+  }
+
+  private static HostTensor host(OnnxTensor tensor) {
+    DType dtype = dtype(tensor.getInfo().type);
+    ByteBuffer bytes = tensor.getByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    return new HostTensor(dtype, tensor.getInfo().getShape(), bytes);
+  }
+
+  private static OnnxJavaType javaType(DType dtype) {
+    return switch (dtype) {
+      case FLOAT32 -> OnnxJavaType.FLOAT;
+      case FLOAT64 -> OnnxJavaType.DOUBLE;
+      case FLOAT16 -> OnnxJavaType.FLOAT16;
+      case BFLOAT16 -> OnnxJavaType.BFLOAT16;
+      case INT64 -> OnnxJavaType.INT64;
+      case INT32 -> OnnxJavaType.INT32;
+      case UINT8 -> OnnxJavaType.UINT8;
+      case BOOL -> OnnxJavaType.BOOL;
+    };
+  }
+
+  private static DType dtype(OnnxJavaType type) {
+    return switch (type) {
+      case FLOAT -> DType.FLOAT32;
+      case DOUBLE -> DType.FLOAT64;
+      case FLOAT16 -> DType.FLOAT16;
+      case BFLOAT16 -> DType.BFLOAT16;
+      case INT64 -> DType.INT64;
+      case INT32 -> DType.INT32;
+      case UINT8 -> DType.UINT8;
+      case BOOL -> DType.BOOL;
+      default ->
+          throw new IllegalArgumentException(
+              "ONNX Runtime returned a " + type + " tensor, which Graft does not use.");
+    };
+  }
+
+  private static BackendException failure(String backend, String what, OrtException e) {
+    return new BackendException(
+        "The " + backend + " backend " + what + ": " + e.getMessage(),
+        String.valueOf(e.getCode()),
+        e);
+  }
+}

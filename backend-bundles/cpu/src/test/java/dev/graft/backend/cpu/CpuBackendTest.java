@@ -1,0 +1,174 @@
+package dev.graft.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.graft.api.backend.HostTensor;
+import dev.graft.api.backend.Program;
+import dev.graft.api.backend.Session;
+import dev.graft.graph.DType;
+import dev.graft.graph.Graph;
+import dev.graft.graph.Shape;
+import dev.graft.graph.Tensor;
+import java.lang.annotation.Annotation;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class CpuBackendTest {
+  private static final CpuBackend BACKEND = new CpuBackend();
+
+  @BeforeAll
+  static void start() {
+    BACKEND.configure(threads(1));
+    assertTrue(BACKEND.availability().available(), BACKEND.availability().reason());
+  }
+
+  static CpuBackend.Config threads(int n) {
+    return new CpuBackend.Config() {
+      @Override
+      public int threads() {
+        return n;
+      }
+
+      @Override
+      public Class<? extends Annotation> annotationType() {
+        return CpuBackend.Config.class;
+      }
+    };
+  }
+
+  /**
+   * y = x·Wᵀ with W (3, 2) frozen, supplied as an external weight. The transpose feeding MatMul is
+   * what ORT's MatmulTransposeFusion rewrites.
+   */
+  private static Program matmulProgram(DType dtype) {
+    Graph g = new Graph();
+    Tensor x = g.input("x", dtype, Shape.of(1, 2));
+    Tensor w = g.parameter("w", dtype, Shape.of(3, 2), false);
+    g.output("y", g.matmul(x, g.transposeLast2(w)));
+    HostTensor weights =
+        dtype == DType.FLOAT64
+            ? HostTensor.ofDoubles(new long[] {3, 2}, 1, 4, 2, 5, 3, 6)
+            : HostTensor.ofFloats(new long[] {3, 2}, 1, 4, 2, 5, 3, 6);
+    return new Program(g.toOnnx(), Map.of("w", weights), Map.of(), Set.of(dtype));
+  }
+
+  /** next_acc = acc + x: one carried input. */
+  private static Program counterProgram() {
+    Graph g = new Graph();
+    Tensor acc = g.input("acc", DType.FLOAT32, Shape.of(2));
+    Tensor x = g.input("x", DType.FLOAT32, Shape.of(2));
+    g.output("next_acc", g.add(acc, x));
+    return new Program(g.toOnnx(), Map.of(), Map.of("next_acc", "acc"), Set.of(DType.FLOAT32));
+  }
+
+  @Test
+  void frozenWeightsEnterAsExternalInitializers() {
+    try (Session s = BACKEND.open(matmulProgram(DType.FLOAT32))) {
+      HostTensor y =
+          s.run(Map.of("x", HostTensor.ofFloats(new long[] {1, 2}, 1, 1)), Set.of("y")).get("y");
+      assertArrayEquals(new long[] {1, 3}, y.shape());
+      assertArrayEquals(new float[] {5, 7, 9}, y.floats());
+    }
+  }
+
+  @Test
+  void float64GraphsRunDespiteTheMatmulTransposeFusionTrap() {
+    try (Session s = BACKEND.open(matmulProgram(DType.FLOAT64))) {
+      HostTensor y =
+          s.run(Map.of("x", HostTensor.ofDoubles(new long[] {1, 2}, 0.5, -1)), Set.of("y"))
+              .get("y");
+      assertArrayEquals(new double[] {-3.5, -4, -4.5}, y.doubles());
+    }
+  }
+
+  /** y = x·Wᵀ with W an input (as trainables are), in float64. */
+  private static Program transposedInputProgram() {
+    Graph g = new Graph();
+    Tensor x = g.input("x", DType.FLOAT64, Shape.of(1, 2));
+    Tensor w = g.input("w", DType.FLOAT64, Shape.of(3, 2));
+    g.output("y", g.matmul(x, g.transposeLast2(w)));
+    return new Program(g.toOnnx(), Map.of(), Map.of(), Set.of(DType.FLOAT64));
+  }
+
+  @Test
+  void float64WithATransposedInputRunsOnTheCpuBackend() {
+    try (Session s = BACKEND.open(transposedInputProgram())) {
+      Map<String, HostTensor> feeds =
+          Map.of(
+              "x", HostTensor.ofDoubles(new long[] {1, 2}, 1, 1),
+              "w", HostTensor.ofDoubles(new long[] {3, 2}, 1, 4, 2, 5, 3, 6));
+      assertArrayEquals(new double[] {5, 7, 9}, s.run(feeds, Set.of("y")).get("y").doubles());
+    }
+  }
+
+  @Test
+  void carriedOutputsFeedTheNextRun() {
+    try (Session s = BACKEND.open(counterProgram())) {
+      s.setState("acc", HostTensor.ofFloats(new long[] {2}, 0, 10));
+      for (int i = 0; i < 3; i++) {
+        s.run(Map.of("x", HostTensor.ofFloats(new long[] {2}, 1, 2)), Set.of());
+      }
+      assertArrayEquals(new float[] {3, 16}, s.state("acc").floats());
+      s.setState("acc", HostTensor.ofFloats(new long[] {2}, 0, 0));
+      HostTensor fetched =
+          s.run(Map.of("x", HostTensor.ofFloats(new long[] {2}, 1, 1)), Set.of("next_acc"))
+              .get("next_acc");
+      assertArrayEquals(new float[] {1, 1}, fetched.floats());
+    }
+  }
+
+  @Test
+  void aClosedSessionRefusesWorkAndClosesOnce() {
+    Session s = BACKEND.open(counterProgram());
+    s.setState("acc", HostTensor.ofFloats(new long[] {2}, 0, 0));
+    s.run(Map.of("x", HostTensor.ofFloats(new long[] {2}, 1, 1)), Set.of());
+    s.close();
+    s.close();
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> s.state("acc"));
+    assertEquals("This cpu session is closed.", e.getMessage());
+  }
+
+  @Test
+  void badFeedsAndStateAreNamed() {
+    try (Session s = BACKEND.open(counterProgram())) {
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> s.run(Map.of(), Set.of()));
+      assertEquals("Carried input \"acc\" has no value; call setState first.", e.getMessage());
+      s.setState("acc", HostTensor.ofFloats(new long[] {2}, 0, 0));
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> s.run(Map.of("z", HostTensor.ofFloats(new long[] {2}, 0, 0)), Set.of()));
+      assertEquals("\"z\" is not a per-run input of this program; it takes: [x].", e.getMessage());
+      e = assertThrows(IllegalArgumentException.class, () -> s.run(Map.of(), Set.of()));
+      assertEquals("Missing inputs [x] for this run.", e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> s.setState("x", HostTensor.ofFloats(new long[] {2}, 0, 0)));
+      assertEquals(
+          "\"x\" is not a carried input of this program; carried inputs: [acc].", e.getMessage());
+    }
+  }
+
+  @Test
+  void bfloat16IsRefusedNamingBackendAndDtype() {
+    Program p = new Program(new byte[0], Map.of(), Map.of(), Set.of(DType.BFLOAT16));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> BACKEND.open(p));
+    assertTrue(e.getMessage().startsWith("The cpu backend cannot run BFLOAT16"), e.getMessage());
+  }
+
+  @Test
+  void theThreadCountComesFromConfiguration() {
+    CpuBackend b = new CpuBackend();
+    b.configure(threads(3));
+    assertTrue(b.device().startsWith("CPU, 3 threads"), b.device());
+    assertThrows(IllegalArgumentException.class, () -> b.configure(threads(-1)));
+  }
+}

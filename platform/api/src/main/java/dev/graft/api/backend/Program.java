@@ -1,0 +1,28 @@
+package dev.graft.api.backend;
+
+import dev.graft.graph.DType;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A lowered graph, ready for a backend: ONNX model bytes whose frozen weights are declared as
+ * external data, those weights, and which outputs carry state into the next run.
+ *
+ * @param onnx ONNX ModelProto bytes
+ * @param weights frozen weights by initializer name; a backend copies each in once
+ * @param carry output name → input name: after each run the output becomes that input of the next
+ *     run without a copy through Java (trainables, optimizer moments, step counters)
+ * @param dtypes every element type the graph computes with, so a backend can refuse what it cannot
+ *     run before it starts
+ */
+public record Program(
+    byte[] onnx, Map<String, HostTensor> weights, Map<String, String> carry, Set<DType> dtypes) {
+  /** Copies the collections. */
+  public Program {
+    Objects.requireNonNull(onnx, "onnx");
+    weights = Map.copyOf(weights);
+    carry = Map.copyOf(carry);
+    dtypes = Set.copyOf(dtypes);
+  }
+}

@@ -1,0 +1,232 @@
+package dev.graft.graph;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns a forward graph with a scalar loss into one training step: backward, optional gradient
+ * accumulation and global-norm clipping, and AdamW with PyTorch semantics, all inside the graph.
+ *
+ * <p>Step inputs (besides the forward inputs): trainables {@code p}, moments {@code m.p} and {@code
+ * v.p}, the scalar {@code step} (the optimizer step count t, from 1) and one scalar {@code
+ * lr.<group>} per parameter group (so schedules live in Java). Step outputs: {@code loss}, {@code
+ * next.p}, {@code next.m.p}, {@code next.v.p} (and {@code grad_norm} with clipping). Feed every
+ * output of {@link #carry()} back as the input it names at the next run. All these are of the
+ * trainables' dtype.
+ *
+ * <p>AdamW as {@code torch.optim.AdamW}: {@code p <- p (1 - lr wd)}; {@code m <- b1 m + (1 - b1)
+ * g}; {@code v <- b2 v + (1 - b2) g^2}; {@code p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 -
+ * b2^t) + eps)}. Clipping as {@code torch.nn.utils.clip_grad_norm_}: {@code g <- g min(1, max_norm
+ * / (||g|| + 1e-6))} with the norm over all trainables.
+ *
+ * <p>Gradient accumulation over N micro-steps keeps accumulators {@code acc.p} as inputs and {@code
+ * next.acc.p} as outputs, plus a BOOL scalar input {@code apply}. Every micro-step adds its
+ * gradient; when {@code apply} is true the update uses the mean {@code (acc + g) / N} and the
+ * accumulators reset to zero, otherwise parameters and moments pass through unchanged. The caller
+ * sets {@code apply} on every N-th micro-step and advances {@code step} only then.
+ */
+public final class TrainingStep {
+  private final Graph graph;
+  private final Map<String, String> carry;
+
+  private TrainingStep(Graph graph, Map<String, String> carry) {
+    this.graph = graph;
+    this.carry = Collections.unmodifiableMap(carry);
+  }
+
+  /** Starts a training step for {@code loss}, a one-element tensor of {@code graph}. */
+  public static Builder builder(Graph graph, Tensor loss) {
+    return new Builder(graph, loss);
+  }
+
+  /** The graph, now holding forward, backward and update. */
+  public Graph graph() {
+    return graph;
+  }
+
+  /** Output name to the input name it must be fed back as at the next run. */
+  public Map<String, String> carry() {
+    return carry;
+  }
+
+  /** Options of a {@link TrainingStep}; defaults are those of {@code torch.optim.AdamW}. */
+  public static final class Builder {
+    private final Graph graph;
+    private final Tensor loss;
+    private final Map<String, Double> groupDecay = new LinkedHashMap<>();
+    private final Map<Tensor, String> groupOf = new LinkedHashMap<>();
+    private double weightDecay = 0.01;
+    private double beta1 = 0.9;
+    private double beta2 = 0.999;
+    private double eps = 1e-8;
+    private double maxGradNorm = Double.NaN;
+    private int accumulationSteps = 1;
+
+    private Builder(Graph graph, Tensor loss) {
+      this.graph = graph;
+      this.loss = loss;
+    }
+
+    /**
+     * A parameter group with its own weight decay and learning-rate input {@code lr.<name>}.
+     * Trainables in no group form the group {@code default}.
+     */
+    public Builder group(String name, double weightDecay, Tensor... params) {
+      if (groupDecay.containsKey(name) || name.equals("default")) {
+        throw new IllegalArgumentException("Parameter group \"" + name + "\" is already defined");
+      }
+      groupDecay.put(name, weightDecay);
+      for (Tensor p : params) {
+        if (!graph.isTrainable(p)) {
+          throw new IllegalArgumentException(
+              p + " is not a trainable parameter; mark it trainable first");
+        }
+        String prev = groupOf.put(p, name);
+        if (prev != null) {
+          throw new IllegalArgumentException(p.name() + " is in groups " + prev + " and " + name);
+        }
+      }
+      return this;
+    }
+
+    /** Weight decay of the {@code default} group (0.01 unless set). */
+    public Builder weightDecay(double weightDecay) {
+      this.weightDecay = weightDecay;
+      return this;
+    }
+
+    /** Adam's moment decay rates (0.9, 0.999 unless set). */
+    public Builder betas(double beta1, double beta2) {
+      this.beta1 = beta1;
+      this.beta2 = beta2;
+      return this;
+    }
+
+    /** The denominator epsilon, added outside the square root (1e-8 unless set). */
+    public Builder eps(double eps) {
+      this.eps = eps;
+      return this;
+    }
+
+    /** Clip the global gradient norm to {@code maxNorm} (off unless set). */
+    public Builder maxGradNorm(double maxNorm) {
+      if (!(maxNorm > 0)) {
+        throw new IllegalArgumentException("maxGradNorm must be > 0, got " + maxNorm);
+      }
+      this.maxGradNorm = maxNorm;
+      return this;
+    }
+
+    /** Accumulate gradients over {@code n} micro-steps before each update (1 unless set). */
+    public Builder accumulationSteps(int n) {
+      if (n < 1) {
+        throw new IllegalArgumentException("accumulationSteps must be >= 1, got " + n);
+      }
+      this.accumulationSteps = n;
+      return this;
+    }
+
+    /** Appends backward and update to the graph and declares the step inputs and outputs. */
+    public TrainingStep build() {
+      List<Tensor> trainables = graph.trainables();
+      if (trainables.isEmpty()) {
+        throw new IllegalArgumentException("The graph has no trainable parameters");
+      }
+      DType f = trainables.get(0).dtype();
+      for (Tensor p : trainables) {
+        if (p.dtype() != f) {
+          throw new IllegalArgumentException(
+              "All trainables need one dtype; " + p + " differs from " + f);
+        }
+      }
+      List<String> unknown = new ArrayList<>(groupDecay.keySet());
+      unknown.removeAll(groupOf.values());
+      if (!unknown.isEmpty()) {
+        throw new IllegalArgumentException("Parameter groups without parameters: " + unknown);
+      }
+      Map<Tensor, Tensor> grads = graph.gradients(loss);
+      Map<String, String> carry = new LinkedHashMap<>();
+      graph.output("loss", loss);
+      Tensor step = graph.input("step", f, Shape.scalar());
+      Map<String, Tensor> lr = new LinkedHashMap<>();
+      Tensor apply =
+          accumulationSteps > 1 ? graph.input("apply", DType.BOOL, Shape.scalar()) : null;
+
+      // Effective gradients: accumulated mean, then clipped.
+      Map<Tensor, Tensor> effective = new LinkedHashMap<>();
+      for (Tensor p : trainables) {
+        Tensor gp = grads.get(p);
+        if (gp == null) {
+          continue; // the loss does not depend on p: like torch (grad None), p is not updated
+        }
+        if (apply != null) {
+          Tensor acc = graph.input("acc." + p.name(), f, p.shape());
+          Tensor total = graph.add(acc, gp);
+          declare(
+              "next.acc." + p.name(), graph.where(apply, graph.scalar(0, f), total), acc, carry);
+          gp = graph.mul(total, 1.0 / accumulationSteps);
+        }
+        effective.put(p, gp);
+      }
+      if (!Double.isNaN(maxGradNorm) && !effective.isEmpty()) {
+        // ||g|| over all trainables; scale = min(1, max_norm / (||g|| + 1e-6))
+        Tensor sumSq = null;
+        for (Tensor gp : effective.values()) {
+          int[] all = new int[gp.rank()];
+          java.util.Arrays.setAll(all, i -> i);
+          Tensor s = graph.reduceSum(graph.mul(gp, gp), false, all);
+          sumSq = sumSq == null ? s : graph.add(sumSq, s);
+        }
+        Tensor norm = graph.sqrt(sumSq);
+        graph.output("grad_norm", norm);
+        Tensor scale =
+            graph.min(
+                graph.scalar(1, f), graph.div(graph.scalar(maxGradNorm, f), graph.add(norm, 1e-6)));
+        effective.replaceAll((p, gp) -> graph.mul(gp, scale));
+      }
+
+      // AdamW, bias corrections shared by all parameters.
+      Tensor bc1 =
+          graph.sub(graph.scalar(1, f), graph.pow(graph.scalar(beta1, f), step)); // 1 - b1^t
+      Tensor bc2Sqrt =
+          graph.sqrt(graph.sub(graph.scalar(1, f), graph.pow(graph.scalar(beta2, f), step)));
+      for (Tensor p : trainables) {
+        Tensor m = graph.input("m." + p.name(), f, p.shape());
+        Tensor v = graph.input("v." + p.name(), f, p.shape());
+        Tensor gp = effective.get(p);
+        if (gp == null) {
+          declare("next." + p.name(), p, p, carry);
+          declare("next.m." + p.name(), m, m, carry);
+          declare("next.v." + p.name(), v, v, carry);
+          continue;
+        }
+        String group = groupOf.getOrDefault(p, "default");
+        Tensor rate = lr.computeIfAbsent(group, k -> graph.input("lr." + k, f, Shape.scalar()));
+        double wd = groupDecay.getOrDefault(group, weightDecay);
+        Tensor decayed =
+            graph.mul(p, graph.sub(graph.scalar(1, f), graph.mul(rate, wd))); // p (1 - lr wd)
+        Tensor m2 = graph.add(graph.mul(m, beta1), graph.mul(gp, 1 - beta1));
+        Tensor v2 = graph.add(graph.mul(v, beta2), graph.mul(graph.mul(gp, gp), 1 - beta2));
+        Tensor denom = graph.add(graph.div(graph.sqrt(v2), bc2Sqrt), eps);
+        Tensor p2 = graph.sub(decayed, graph.mul(graph.div(rate, bc1), graph.div(m2, denom)));
+        if (apply != null) {
+          p2 = graph.where(apply, p2, p);
+          m2 = graph.where(apply, m2, m);
+          v2 = graph.where(apply, v2, v);
+        }
+        declare("next." + p.name(), p2, p, carry);
+        declare("next.m." + p.name(), m2, m, carry);
+        declare("next.v." + p.name(), v2, v, carry);
+      }
+      return new TrainingStep(graph, carry);
+    }
+
+    private void declare(String name, Tensor value, Tensor input, Map<String, String> carry) {
+      graph.output(name, value);
+      carry.put(name, input.name());
+    }
+  }
+}

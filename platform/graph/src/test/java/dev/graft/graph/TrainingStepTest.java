@@ -1,0 +1,344 @@
+package dev.graft.graph;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class TrainingStepTest {
+  private static final DType F = DType.FLOAT64;
+
+  private static NdArray vec(long[] shape, double... v) {
+    return NdArray.of(F, shape, v);
+  }
+
+  private static double[] randn(Random rnd, int n) {
+    double[] v = new double[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = rnd.nextGaussian() * 0.5;
+    }
+    return v;
+  }
+
+  /** One AdamW update of one scalar, as torch.optim.AdamW computes it. */
+  private static double[] adamw(
+      double p, double grad, double m, double v, int t, double lr, double wd) {
+    double b1 = 0.9;
+    double b2 = 0.999;
+    p *= 1 - lr * wd;
+    m = b1 * m + (1 - b1) * grad;
+    v = b2 * v + (1 - b2) * grad * grad;
+    double denom = Math.sqrt(v) / Math.sqrt(1 - Math.pow(b2, t)) + 1e-8;
+    p -= lr / (1 - Math.pow(b1, t)) * m / denom;
+    return new double[] {p, m, v};
+  }
+
+  // ---------------------------------------------------------------- a 2-layer MLP step
+
+  private static final int N = 4;
+  private static final int IN = 3;
+  private static final int HID = 5;
+  private static final int OUT = 2;
+
+  private record Mlp(Graph g, Tensor loss, Tensor w1, Tensor b1, Tensor w2, Tensor b2) {}
+
+  private static Mlp mlp() {
+    Graph g = new Graph();
+    Tensor x = g.input("x", F, Shape.of(N, IN));
+    Tensor y = g.input("y", F, Shape.of(N, OUT));
+    Tensor w1 = g.parameter("w1", F, Shape.of(HID, IN), true);
+    Tensor b1 = g.parameter("b1", F, Shape.of(HID), true);
+    Tensor w2 = g.parameter("w2", F, Shape.of(OUT, HID), true);
+    Tensor b2 = g.parameter("b2", F, Shape.of(OUT), true);
+    Tensor h = g.tanh(g.linear(x, w1, b1));
+    Tensor loss = g.mseLoss(g.linear(h, w2, b2), y);
+    return new Mlp(g, loss, w1, b1, w2, b2);
+  }
+
+  @Test
+  void mlpLossGradientsAndAdamWUpdateMatchPlainJava() {
+    Random rnd = new Random(1);
+    double[] x = randn(rnd, N * IN);
+    double[] y = randn(rnd, N * OUT);
+    double[] w1 = randn(rnd, HID * IN);
+    double[] b1 = randn(rnd, HID);
+    double[] w2 = randn(rnd, OUT * HID);
+    double[] b2 = randn(rnd, OUT);
+
+    // Plain Java forward and backward.
+    double[] h = new double[N * HID];
+    double[] out = new double[N * OUT];
+    double loss = 0;
+    for (int n = 0; n < N; n++) {
+      for (int j = 0; j < HID; j++) {
+        double z = b1[j];
+        for (int i = 0; i < IN; i++) {
+          z += x[n * IN + i] * w1[j * IN + i];
+        }
+        h[n * HID + j] = Math.tanh(z);
+      }
+      for (int k = 0; k < OUT; k++) {
+        double o = b2[k];
+        for (int j = 0; j < HID; j++) {
+          o += h[n * HID + j] * w2[k * HID + j];
+        }
+        out[n * OUT + k] = o;
+        loss += (o - y[n * OUT + k]) * (o - y[n * OUT + k]) / (N * OUT);
+      }
+    }
+    double[] gw1 = new double[HID * IN];
+    double[] gb1 = new double[HID];
+    double[] gw2 = new double[OUT * HID];
+    double[] gb2 = new double[OUT];
+    for (int n = 0; n < N; n++) {
+      double[] dh = new double[HID];
+      for (int k = 0; k < OUT; k++) {
+        double dout = 2 * (out[n * OUT + k] - y[n * OUT + k]) / (N * OUT);
+        gb2[k] += dout;
+        for (int j = 0; j < HID; j++) {
+          gw2[k * HID + j] += dout * h[n * HID + j];
+          dh[j] += dout * w2[k * HID + j];
+        }
+      }
+      for (int j = 0; j < HID; j++) {
+        double dz = dh[j] * (1 - h[n * HID + j] * h[n * HID + j]);
+        gb1[j] += dz;
+        for (int i = 0; i < IN; i++) {
+          gw1[j * IN + i] += dz * x[n * IN + i];
+        }
+      }
+    }
+    Map<String, NdArray> feeds = new HashMap<>();
+    feeds.put("x", vec(new long[] {N, IN}, x));
+    feeds.put("y", vec(new long[] {N, OUT}, y));
+    feeds.put("w1", vec(new long[] {HID, IN}, w1));
+    feeds.put("b1", vec(new long[] {HID}, b1));
+    feeds.put("w2", vec(new long[] {OUT, HID}, w2));
+    feeds.put("b2", vec(new long[] {OUT}, b2));
+
+    // Loss and gradients from the graph.
+    Mlp m = mlp();
+    Map<Tensor, Tensor> grads = m.g().gradients(m.loss());
+    m.g().output("loss", m.loss());
+    m.g().output("gw1", grads.get(m.w1()));
+    m.g().output("gb1", grads.get(m.b1()));
+    m.g().output("gw2", grads.get(m.w2()));
+    m.g().output("gb2", grads.get(m.b2()));
+    Map<String, NdArray> r = Interpreter.run(m.g(), feeds);
+    assertEquals(loss, r.get("loss").item(), 1e-14);
+    assertArrayEquals(gw1, r.get("gw1").data(), 1e-14);
+    assertArrayEquals(gb1, r.get("gb1").data(), 1e-14);
+    assertArrayEquals(gw2, r.get("gw2").data(), 1e-14);
+    assertArrayEquals(gb2, r.get("gb2").data(), 1e-14);
+
+    // One AdamW step from zero moments at t = 1.
+    Mlp s = mlp();
+    TrainingStep step = TrainingStep.builder(s.g(), s.loss()).weightDecay(0.1).build();
+    feeds.put("step", NdArray.scalar(F, 1));
+    feeds.put("lr.default", NdArray.scalar(F, 0.01));
+    for (Tensor p : s.g().trainables()) {
+      feeds.put("m." + p.name(), NdArray.zeros(F, p.shape().sizes()));
+      feeds.put("v." + p.name(), NdArray.zeros(F, p.shape().sizes()));
+    }
+    Map<String, NdArray> next = Interpreter.run(step.graph(), feeds);
+    assertEquals(loss, next.get("loss").item(), 1e-14);
+    Map<String, double[][]> expected =
+        Map.of(
+            "w1",
+            new double[][] {w1, gw1},
+            "b1",
+            new double[][] {b1, gb1},
+            "w2",
+            new double[][] {w2, gw2},
+            "b2",
+            new double[][] {b2, gb2});
+    expected.forEach(
+        (name, pg) -> {
+          double[] p = pg[0];
+          double[] grad = pg[1];
+          double[] got = next.get("next." + name).data();
+          double[] gotM = next.get("next.m." + name).data();
+          for (int i = 0; i < p.length; i++) {
+            double[] ref = adamw(p[i], grad[i], 0, 0, 1, 0.01, 0.1);
+            assertEquals(ref[0], got[i], 1e-14, name + "[" + i + "]");
+            assertEquals(ref[1], gotM[i], 1e-14, "m." + name + "[" + i + "]");
+          }
+        });
+    assertEquals("w1", step.carry().get("next.w1"));
+    assertEquals("v.b2", step.carry().get("next.v.b2"));
+  }
+
+  // ---------------------------------------------------------------- AdamW, groups, clipping,
+  // accumulation
+
+  /** loss = sum((a - c)^2) + sum(b^3) / 3, so dL/da = 2 (a - c) and dL/db = b^2. */
+  private static Graph quadratic(Tensor[] ab) {
+    Graph g = new Graph();
+    Tensor a = g.parameter("a", F, Shape.of(3), true);
+    Tensor b = g.parameter("b", F, Shape.of(2), true);
+    Tensor c = g.input("c", F, Shape.of(3));
+    Tensor d = g.sub(a, c);
+    Tensor loss =
+        g.add(
+            g.reduceSum(g.mul(d, d), false, 0),
+            g.mul(g.reduceSum(g.pow(b, 3.0), false, 0), 1.0 / 3));
+    g.output("raw", loss);
+    ab[0] = a;
+    ab[1] = b;
+    return g;
+  }
+
+  private static Map<String, NdArray> initialFeeds(
+      TrainingStep step, double[] a, double[] b, double[] c) {
+    Map<String, NdArray> feeds = new HashMap<>();
+    feeds.put("a", vec(new long[] {3}, a));
+    feeds.put("b", vec(new long[] {2}, b));
+    feeds.put("c", vec(new long[] {3}, c));
+    for (String in : step.carry().values()) {
+      if (in.startsWith("m.") || in.startsWith("v.") || in.startsWith("acc.")) {
+        feeds.put(in, NdArray.zeros(F, in.endsWith(".a") ? 3 : 2));
+      }
+    }
+    return feeds;
+  }
+
+  private static void feedBack(
+      TrainingStep step, Map<String, NdArray> out, Map<String, NdArray> feeds) {
+    step.carry().forEach((o, i) -> feeds.put(i, out.get(o)));
+  }
+
+  @Test
+  void adamWMatchesScalarReferenceOverStepsWithTwoGroups() {
+    Tensor[] ab = new Tensor[2];
+    Graph g = quadratic(ab);
+    TrainingStep step =
+        TrainingStep.builder(g, g.outputs().get("raw"))
+            .group("fast", 0.1, ab[0])
+            .group("slow", 0.0, ab[1])
+            .build();
+    double[] a = {0.5, -1.0, 2.0};
+    double[] b = {0.7, -0.3};
+    double[] c = {0.1, 0.2, 0.3};
+    double[][] ma = new double[2][3];
+    double[][] mb = new double[2][2];
+    Map<String, NdArray> feeds = initialFeeds(step, a, b, c);
+    for (int t = 1; t <= 5; t++) {
+      double lrFast = 0.1 / t; // a schedule fed from Java
+      feeds.put("step", NdArray.scalar(F, t));
+      feeds.put("lr.fast", NdArray.scalar(F, lrFast));
+      feeds.put("lr.slow", NdArray.scalar(F, 0.01));
+      Map<String, NdArray> out = Interpreter.run(step.graph(), feeds);
+      for (int i = 0; i < 3; i++) {
+        double[] r = adamw(a[i], 2 * (a[i] - c[i]), ma[0][i], ma[1][i], t, lrFast, 0.1);
+        a[i] = r[0];
+        ma[0][i] = r[1];
+        ma[1][i] = r[2];
+      }
+      for (int i = 0; i < 2; i++) {
+        double[] r = adamw(b[i], b[i] * b[i], mb[0][i], mb[1][i], t, 0.01, 0.0);
+        b[i] = r[0];
+        mb[0][i] = r[1];
+        mb[1][i] = r[2];
+      }
+      assertArrayEquals(a, out.get("next.a").data(), 1e-15, "a after step " + t);
+      assertArrayEquals(b, out.get("next.b").data(), 1e-15, "b after step " + t);
+      assertArrayEquals(ma[1], out.get("next.v.a").data(), 1e-15, "v.a after step " + t);
+      feedBack(step, out, feeds);
+    }
+  }
+
+  @Test
+  void clippingScalesGradientsByGlobalNorm() {
+    Tensor[] ab = new Tensor[2];
+    Graph g = quadratic(ab);
+    TrainingStep step =
+        TrainingStep.builder(g, g.outputs().get("raw")).weightDecay(0).maxGradNorm(0.5).build();
+    double[] a = {0.5, -1.0, 2.0};
+    double[] b = {0.7, -0.3};
+    double[] c = {0.1, 0.2, 0.3};
+    Map<String, NdArray> feeds = initialFeeds(step, a, b, c);
+    feeds.put("step", NdArray.scalar(F, 1));
+    feeds.put("lr.default", NdArray.scalar(F, 0.1));
+    Map<String, NdArray> out = Interpreter.run(step.graph(), feeds);
+    double[] grad = {
+      2 * (a[0] - c[0]), 2 * (a[1] - c[1]), 2 * (a[2] - c[2]), b[0] * b[0], b[1] * b[1]
+    };
+    double norm = Math.sqrt(java.util.Arrays.stream(grad).map(x -> x * x).sum());
+    assertEquals(norm, out.get("grad_norm").item(), 1e-14);
+    double scale = Math.min(1, 0.5 / (norm + 1e-6));
+    double[] m = out.get("next.m.a").data();
+    for (int i = 0; i < 3; i++) {
+      assertEquals(0.1 * grad[i] * scale, m[i], 1e-15, "m is built from the clipped gradient");
+    }
+    assertEquals(0.1 * grad[3] * scale, out.get("next.m.b").get(0), 1e-15);
+  }
+
+  @Test
+  void accumulationAppliesTheMeanGradientEveryNthMicroStep() {
+    Tensor[] ab = new Tensor[2];
+    Graph g = quadratic(ab);
+    TrainingStep step =
+        TrainingStep.builder(g, g.outputs().get("raw")).accumulationSteps(3).build();
+    double[] a = {0.5, -1.0, 2.0};
+    double[] b = {0.7, -0.3};
+    double[][] cs = {{0.1, 0.2, 0.3}, {1.0, -1.0, 0.0}, {-0.5, 0.5, 2.5}};
+    Map<String, NdArray> feeds = initialFeeds(step, a, b, cs[0]);
+    feeds.put("step", NdArray.scalar(F, 1));
+    feeds.put("lr.default", NdArray.scalar(F, 0.1));
+    Map<String, NdArray> out = null;
+    for (int micro = 0; micro < 3; micro++) {
+      feeds.put("c", vec(new long[] {3}, cs[micro]));
+      feeds.put("apply", NdArray.scalar(DType.BOOL, micro == 2 ? 1 : 0));
+      out = Interpreter.run(step.graph(), feeds);
+      if (micro < 2) {
+        assertArrayEquals(a, out.get("next.a").data(), 0, "no update before the 3rd micro-step");
+        assertTrue(out.get("next.acc.a").get(0) != 0, "gradients accumulate");
+      }
+      feedBack(step, out, feeds);
+    }
+    assertArrayEquals(
+        new double[3], out.get("next.acc.a").data(), 0, "accumulators reset after an update");
+    for (int i = 0; i < 3; i++) {
+      double mean = 0;
+      for (double[] c : cs) {
+        mean += 2 * (a[i] - c[i]) / 3;
+      }
+      assertEquals(adamw(a[i], mean, 0, 0, 1, 0.1, 0.01)[0], out.get("next.a").get(i), 1e-15);
+    }
+    assertEquals(adamw(b[1], b[1] * b[1], 0, 0, 1, 0.1, 0.01)[0], out.get("next.b").get(1), 1e-15);
+  }
+
+  @Test
+  void trainablesTheLossIgnoresPassThroughUnchanged() {
+    Graph g = new Graph();
+    Tensor a = g.parameter("a", F, Shape.of(2), true);
+    g.parameter("unused", F, Shape.of(2), true);
+    TrainingStep step = TrainingStep.builder(g, g.reduceSum(g.mul(a, a), false, 0)).build();
+    Map<String, NdArray> feeds = new HashMap<>();
+    for (String n : new String[] {"a", "unused", "m.a", "v.a", "m.unused", "v.unused"}) {
+      feeds.put(n, vec(new long[] {2}, 1, 2));
+    }
+    feeds.put("step", NdArray.scalar(F, 1));
+    feeds.put("lr.default", NdArray.scalar(F, 0.1));
+    Map<String, NdArray> out = Interpreter.run(step.graph(), feeds);
+    assertArrayEquals(new double[] {1, 2}, out.get("next.unused").data(), 0);
+    assertTrue(out.get("next.a").get(0) < 1);
+  }
+
+  @Test
+  void groupsMustHoldTrainables() {
+    Tensor[] ab = new Tensor[2];
+    Graph g = quadratic(ab);
+    g.setTrainable(ab[1], false);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TrainingStep.builder(g, g.outputs().get("raw")).group("bias", 0, ab[1]));
+    assertTrue(e.getMessage().contains("not a trainable"), e.getMessage());
+  }
+}
