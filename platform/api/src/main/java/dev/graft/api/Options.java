@@ -12,16 +12,16 @@ import java.util.Objects;
  * Options not given take their declared default.
  */
 public final class Options {
-  private final String method;
+  private final String owner;
   private final Map<String, Object> values;
 
-  private Options(String method, Map<String, Object> values) {
-    this.method = method;
+  private Options(String owner, Map<String, Object> values) {
+    this.owner = owner;
     this.values = values;
   }
 
   /**
-   * Parses user-given option text.
+   * Parses a method's options as a user gave them.
    *
    * @param info the method whose options these are
    * @param given option name to text, as typed by a user or read from a job file
@@ -29,25 +29,46 @@ public final class Options {
    *     name, or naming the option, the value and the expected type for a bad value
    */
   public static Options parse(MethodInfo info, Map<String, String> given) {
-    Map<String, Object> values = new LinkedHashMap<>();
+    return parse(
+        info.name(),
+        info.options(),
+        given,
+        "option",
+        "Method " + info.name() + " accepts",
+        "See 'graft:method " + info.name() + "'.");
+  }
+
+  /**
+   * Parses settings against any list of descriptors (a method's options, a job's keys).
+   *
+   * @param owner what the settings belong to, e.g. a method name or "job"
+   * @param declared every setting that exists, with its default
+   * @param given setting name to text
+   * @param kind the word for one setting in messages, e.g. "option" or "job key"
+   * @param listLabel the words before the list of known settings in messages
+   * @param hint the closing advice of messages, or empty
+   */
+  public static Options parse(
+      String owner,
+      List<OptionDescriptor> declared,
+      Map<String, String> given,
+      String kind,
+      String listLabel,
+      String hint) {
+    List<String> known = declared.stream().map(OptionDescriptor::name).toList();
     for (String key : given.keySet()) {
-      if (info.option(key).isEmpty()) {
-        throw new IllegalArgumentException(
-            Suggestions.unknown(
-                "option",
-                key,
-                info.options().stream().map(OptionDescriptor::name).toList(),
-                "Method " + info.name() + " accepts",
-                "See 'graft:method " + info.name() + "'."));
+      if (!known.contains(key)) {
+        throw new IllegalArgumentException(Suggestions.unknown(kind, key, known, listLabel, hint));
       }
     }
-    for (OptionDescriptor option : info.options()) {
+    Map<String, Object> values = new LinkedHashMap<>();
+    for (OptionDescriptor option : declared) {
       String text = given.getOrDefault(option.name(), option.defaultValue());
       values.put(
           option.name(),
           text.isEmpty() ? null : parse(option.name(), option.type(), option.choices(), text));
     }
-    return new Options(info.name(), values);
+    return new Options(owner, values);
   }
 
   /** Parses one value; used for defaults and user input alike. */
@@ -109,9 +130,9 @@ public final class Options {
     return Map.copyOf(map);
   }
 
-  /** The method these options belong to. */
-  public String method() {
-    return method;
+  /** What these options belong to: a method's name, or "job". */
+  public String owner() {
+    return owner;
   }
 
   /** Whether the option has a value (given or by default). */
@@ -155,18 +176,18 @@ public final class Options {
 
   private Object value(String name) {
     if (!values.containsKey(name)) {
-      throw new IllegalArgumentException("Method " + method + " has no option \"" + name + "\".");
+      throw new IllegalArgumentException(owner + " has no setting \"" + name + "\".");
     }
     return values.get(name);
   }
 
   private Object required(String name) {
     return Objects.requireNonNull(
-        value(name), () -> "Option \"" + name + "\" of method " + method + " has no value.");
+        value(name), () -> "Setting \"" + name + "\" of " + owner + " has no value.");
   }
 
   @Override
   public String toString() {
-    return method + values;
+    return owner + values;
   }
 }

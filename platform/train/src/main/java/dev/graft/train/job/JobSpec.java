@@ -1,0 +1,78 @@
+package dev.graft.train.job;
+
+import dev.graft.api.MethodInfo;
+import dev.graft.api.MethodRegistry;
+import dev.graft.api.Options;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A checked job specification: the job keys with defaults filled in, and each method's options.
+ *
+ * @param job the job keys ({@link JobKeys})
+ * @param methods method name to its options, in the order the job lists the methods
+ */
+public record JobSpec(Options job, Map<String, Options> methods) {
+  /**
+   * Checks raw key/value pairs, as read by {@link JobFiles} or typed in the shell.
+   *
+   * @param raw job keys and {@code <method>.<option>} keys
+   * @param registry the installed methods
+   * @throws IllegalArgumentException for an unknown key (naming the nearest known one), a bad
+   *     value, a missing required key, or an unknown method
+   */
+  public static JobSpec parse(Map<String, String> raw, MethodRegistry registry) {
+    Map<String, String> jobKeys = new LinkedHashMap<>();
+    Map<String, Map<String, String>> methodKeys = new LinkedHashMap<>();
+    for (Map.Entry<String, String> e : raw.entrySet()) {
+      String key = e.getKey().trim();
+      int dot = key.indexOf('.');
+      if (dot < 0) {
+        jobKeys.put(key, e.getValue());
+      } else {
+        methodKeys
+            .computeIfAbsent(key.substring(0, dot), k -> new LinkedHashMap<>())
+            .put(key.substring(dot + 1), e.getValue());
+      }
+    }
+    Options job =
+        Options.parse(
+            "job", JobKeys.ALL, jobKeys, "job key", "Job keys", "See 'graft:help graft:train'.");
+    for (String required : List.of("model", "method", "data")) {
+      if (!job.has(required) || (required.equals("method") && job.getList("method").isEmpty())) {
+        throw new IllegalArgumentException(
+            "The job has no \"" + required + "\"; set it, e.g. " + example(required) + ".");
+      }
+    }
+    List<String> names = job.getList("method");
+    for (String prefix : methodKeys.keySet()) {
+      if (!names.contains(prefix)) {
+        throw new IllegalArgumentException(
+            "Key \""
+                + prefix
+                + "."
+                + methodKeys.get(prefix).keySet().iterator().next()
+                + "\" sets an option of \""
+                + prefix
+                + "\", which is not among this job's methods ("
+                + String.join(", ", names)
+                + ").");
+      }
+    }
+    Map<String, Options> methods = new LinkedHashMap<>();
+    for (String name : names) {
+      MethodInfo info = registry.require(name).info();
+      methods.put(name, Options.parse(info, methodKeys.getOrDefault(name, Map.of())));
+    }
+    return new JobSpec(job, methods);
+  }
+
+  private static String example(String key) {
+    return switch (key) {
+      case "model" -> "model=/models/Llama-3.2-1B";
+      case "method" -> "method=lora";
+      default -> "data=train.jsonl";
+    };
+  }
+}

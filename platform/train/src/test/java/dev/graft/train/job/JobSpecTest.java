@@ -1,0 +1,186 @@
+package dev.graft.train.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.graft.api.FineTuningMethod;
+import dev.graft.api.MethodFamily;
+import dev.graft.api.MethodInfo;
+import dev.graft.api.MethodRegistry;
+import dev.graft.api.OptionDescriptor;
+import dev.graft.api.OptionType;
+import dev.graft.api.Suggestions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class JobSpecTest {
+  @TempDir Path dir;
+
+  /** A registry holding one method, lora, with options r and lora_alpha. */
+  static final MethodRegistry REGISTRY =
+      new MethodRegistry() {
+        final MethodInfo lora =
+            new MethodInfo(
+                "lora",
+                "LoRA",
+                MethodFamily.LOW_RANK,
+                null,
+                List.of(
+                    OptionDescriptor.of("r", OptionType.INT, "8", "rank"),
+                    OptionDescriptor.of("lora_alpha", OptionType.FLOAT, "8", "alpha")));
+
+        @Override
+        public List<RegisteredMethod> methods() {
+          return List.of(new RegisteredMethod(lora, "b", "1", "active", (FineTuningMethod) null));
+        }
+
+        @Override
+        public Optional<RegisteredMethod> find(String name) {
+          return methods().stream().filter(m -> m.info().name().equals(name)).findFirst();
+        }
+
+        @Override
+        public RegisteredMethod require(String name) {
+          return find(name)
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          Suggestions.unknown(
+                              "method",
+                              name,
+                              List.of("lora"),
+                              "Installed",
+                              "See 'graft:methods'.")));
+        }
+
+        @Override
+        public List<Rejection> rejected() {
+          return List.of();
+        }
+      };
+
+  @Test
+  void propertiesYamlAndJsonFilesReadTheSameWithInterpolation() throws Exception {
+    Files.writeString(
+        dir.resolve("job.properties"),
+        "base=/models\nmodel=${base}/tiny\nmethod=lora\ndata=train.jsonl\nlora.r=16\nlearning_rate=2e-4\n");
+    Files.writeString(
+        dir.resolve("job.yaml"),
+        "base: /models\nmodel: ${base}/tiny\nmethod: [lora]\ndata: train.jsonl\nlora:\n  r: 16\nlearning_rate: 2e-4\n");
+    Files.writeString(
+        dir.resolve("job.json"),
+        "{\"base\": \"/models\", \"model\": \"${base}/tiny\", \"method\": [\"lora\"], \"data\": \"train.jsonl\","
+            + " \"lora\": {\"r\": 16}, \"learning_rate\": 2e-4}");
+    for (String name : List.of("job.properties", "job.yaml", "job.json")) {
+      Map<String, String> raw = JobFiles.read(dir.resolve(name));
+      raw.remove("base");
+      JobSpec spec = JobSpec.parse(raw, REGISTRY);
+      assertEquals("/models/tiny", spec.job().getString("model"), name);
+      assertEquals(List.of("lora"), spec.job().getList("method"), name);
+      assertEquals(2e-4, spec.job().getDouble("learning_rate"), name);
+      assertEquals(16, spec.methods().get("lora").getInt("r"), name);
+      assertEquals(8.0, spec.methods().get("lora").getDouble("lora_alpha"), name);
+      assertEquals(42, spec.job().getInt("seed"), name);
+    }
+  }
+
+  @Test
+  void environmentAndSystemPropertiesInterpolate() throws Exception {
+    System.setProperty("graft.test.dir", "/data");
+    Files.writeString(
+        dir.resolve("job.properties"),
+        "data=${sys:graft.test.dir}/train.jsonl\nhome=${env:PATH}\n");
+    Map<String, String> raw = JobFiles.read(dir.resolve("job.properties"));
+    assertEquals("/data/train.jsonl", raw.get("data"));
+    assertEquals(System.getenv("PATH"), raw.get("home"));
+  }
+
+  @Test
+  void anUnknownKeyNamesTheNearestKnownOne() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                JobSpec.parse(
+                    Map.of("model", "m", "method", "lora", "data", "d", "learnig_rate", "1"),
+                    REGISTRY));
+    assertEquals(
+        true,
+        e.getMessage().startsWith("Unknown job key \"learnig_rate\". Job keys: "),
+        e.getMessage());
+    assertEquals(
+        true,
+        e.getMessage().endsWith("Did you mean \"learning_rate\"? See 'graft:help graft:train'."),
+        e.getMessage());
+    e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                JobSpec.parse(
+                    Map.of("model", "m", "method", "lora", "data", "d", "lora.rank", "4"),
+                    REGISTRY));
+    assertEquals(
+        "Unknown option \"rank\". Method lora accepts: lora_alpha, r. See 'graft:method lora'.",
+        e.getMessage());
+  }
+
+  @Test
+  void requiredKeysUnknownMethodsAndStrayMethodOptionsAreReported() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> JobSpec.parse(Map.of("method", "lora", "data", "d"), REGISTRY));
+    assertEquals(
+        "The job has no \"model\"; set it, e.g. model=/models/Llama-3.2-1B.", e.getMessage());
+    e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> JobSpec.parse(Map.of("model", "m", "method", "lorra", "data", "d"), REGISTRY));
+    assertEquals(
+        "Unknown method \"lorra\". Installed: lora. Did you mean \"lora\"? See 'graft:methods'.",
+        e.getMessage());
+    e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                JobSpec.parse(
+                    Map.of("model", "m", "method", "lora", "data", "d", "dora.r", "4"), REGISTRY));
+    assertEquals(
+        "Key \"dora.r\" sets an option of \"dora\", which is not among this job's methods (lora).",
+        e.getMessage());
+  }
+
+  @Test
+  void badFilesAreNamed() throws Exception {
+    assertEquals(
+        "Job file " + dir.resolve("none.yaml") + " does not exist.",
+        assertThrows(IllegalArgumentException.class, () -> JobFiles.read(dir.resolve("none.yaml")))
+            .getMessage());
+    assertEquals(
+        "Job file " + dir.resolve("job.txt") + " must end in .properties, .yaml, .yml or .json.",
+        assertThrows(IllegalArgumentException.class, () -> JobFiles.read(dir.resolve("job.txt")))
+            .getMessage());
+    Files.writeString(dir.resolve("bad.json"), "{\"model\": ");
+    String message =
+        assertThrows(IllegalArgumentException.class, () -> JobFiles.read(dir.resolve("bad.json")))
+            .getMessage();
+    assertEquals(
+        true,
+        message.startsWith("Job file " + dir.resolve("bad.json") + " could not be read: "),
+        message);
+    Files.writeString(dir.resolve("undefined.properties"), "data=${nowhere}/x.jsonl\n");
+    assertEquals(
+        "Job file "
+            + dir.resolve("undefined.properties")
+            + ": \"data\" refers to an undefined variable in \"${nowhere}/x.jsonl\".",
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> JobFiles.read(dir.resolve("undefined.properties")))
+            .getMessage());
+  }
+}
