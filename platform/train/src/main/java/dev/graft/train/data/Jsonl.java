@@ -1,0 +1,203 @@
+package dev.graft.train.data;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedInputStream;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Reads samples from a JSONL file, gzip-compressed or not (detected from the content, not the
+ * name). A column map renames fields first, as LLaMA-Factory's {@code columns} does: {@code
+ * prompt=question,completion=answer} reads GSM8K as prompt/completion data.
+ */
+public final class Jsonl {
+  /** The sample formats, named as the job key {@code data_format} names them. */
+  public enum Format {
+    TEXT,
+    PROMPT_COMPLETION,
+    INSTRUCTION,
+    MESSAGES;
+
+    /** The job-key spelling, e.g. {@code prompt_completion}. */
+    public String label() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Parses the job-key spelling; {@code auto} gives null. */
+    public static Format parse(String label) {
+      return label.equals("auto") ? null : valueOf(label.toUpperCase(Locale.ROOT));
+    }
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Set<String> ROLES = Set.of("system", "user", "assistant");
+
+  private Jsonl() {}
+
+  /**
+   * Reads every sample.
+   *
+   * @param file a {@code .jsonl} file, optionally gzip-compressed
+   * @param format the sample format, or null to detect it from the first line's fields
+   * @param columns format field → field in the file, for data with other field names
+   * @param maxSamples stop after this many samples; 0 reads all
+   * @throws IllegalArgumentException naming the file and line for a missing file, a line that is
+   *     not a JSON object, a missing or non-string field, or an empty file
+   */
+  public static List<Sample> read(
+      Path file, Format format, Map<String, String> columns, int maxSamples) {
+    List<Sample> samples = new ArrayList<>();
+    try (BufferedReader reader = open(file)) {
+      String line;
+      int number = 0;
+      Format detected = format;
+      while ((line = reader.readLine()) != null
+          && (maxSamples <= 0 || samples.size() < maxSamples)) {
+        number++;
+        if (line.isBlank()) {
+          continue;
+        }
+        JsonNode node;
+        try {
+          node = JSON.readTree(line);
+        } catch (JsonProcessingException e) {
+          throw new IllegalArgumentException(
+              file + ":" + number + ": not valid JSON (" + e.getOriginalMessage() + ").");
+        }
+        if (!node.isObject()) {
+          throw new IllegalArgumentException(
+              file + ":" + number + ": a line must hold one JSON object.");
+        }
+        Fields fields = new Fields(file, number, node, columns);
+        if (detected == null) {
+          detected = detect(fields);
+        }
+        samples.add(sample(detected, fields));
+      }
+    } catch (NoSuchFileException e) {
+      throw new IllegalArgumentException("Data file " + file + " does not exist.");
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read data file " + file + ": " + e.getMessage(), e);
+    }
+    if (samples.isEmpty()) {
+      throw new IllegalArgumentException("Data file " + file + " holds no samples.");
+    }
+    return samples;
+  }
+
+  private static BufferedReader open(Path file) throws IOException {
+    InputStream in = new BufferedInputStream(Files.newInputStream(file));
+    in.mark(2);
+    int b1 = in.read();
+    int b2 = in.read();
+    in.reset();
+    if (b1 == 0x1f && b2 == 0x8b) {
+      in = new GZIPInputStream(in);
+    }
+    return new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+  }
+
+  private static Format detect(Fields f) {
+    if (f.has("messages")) {
+      return Format.MESSAGES;
+    }
+    if (f.has("instruction") && f.has("output")) {
+      return Format.INSTRUCTION;
+    }
+    if (f.has("prompt") && f.has("completion")) {
+      return Format.PROMPT_COMPLETION;
+    }
+    if (f.has("text")) {
+      return Format.TEXT;
+    }
+    throw f.error(
+        "cannot tell the sample format from fields "
+            + f.names()
+            + "; expected text, prompt+completion, instruction+output or messages (set data_format and data_columns)");
+  }
+
+  private static Sample sample(Format format, Fields f) {
+    return switch (format) {
+      case TEXT -> new Sample.Text(f.string("text"));
+      case PROMPT_COMPLETION ->
+          new Sample.PromptCompletion(f.string("prompt"), f.string("completion"));
+      case INSTRUCTION -> {
+        String input = f.has("input") ? f.string("input") : "";
+        String prompt =
+            input.isEmpty() ? f.string("instruction") : f.string("instruction") + "\n\n" + input;
+        yield new Sample.PromptCompletion(prompt, f.string("output"));
+      }
+      case MESSAGES -> {
+        JsonNode messages = f.node("messages");
+        if (!messages.isArray() || messages.isEmpty()) {
+          throw f.error("\"messages\" must be a non-empty array");
+        }
+        List<Sample.Message> turns = new ArrayList<>();
+        for (JsonNode m : messages) {
+          String role = m.path("role").asText("");
+          if (!ROLES.contains(role) || !m.path("content").isTextual()) {
+            throw f.error(
+                "each message needs a role (system, user or assistant) and a string content, not "
+                    + m);
+          }
+          turns.add(new Sample.Message(role, m.get("content").asText()));
+        }
+        if (turns.stream().noneMatch(t -> t.role().equals("assistant"))) {
+          throw f.error("the conversation has no assistant turn to learn from");
+        }
+        yield new Sample.Conversation(turns);
+      }
+    };
+  }
+
+  /** One line's fields, seen through the column map. */
+  private record Fields(Path file, int line, JsonNode node, Map<String, String> columns) {
+    boolean has(String field) {
+      return node.has(columns.getOrDefault(field, field));
+    }
+
+    JsonNode node(String field) {
+      String name = columns.getOrDefault(field, field);
+      if (!node.has(name)) {
+        throw error("field \"" + name + "\" is missing");
+      }
+      return node.get(name);
+    }
+
+    String string(String field) {
+      JsonNode value = node(field);
+      if (!value.isTextual()) {
+        throw error("field \"" + columns.getOrDefault(field, field) + "\" must be a string");
+      }
+      return value.asText();
+    }
+
+    List<String> names() {
+      List<String> names = new ArrayList<>();
+      for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+        names.add(it.next());
+      }
+      return names;
+    }
+
+    IllegalArgumentException error(String what) {
+      return new IllegalArgumentException(file + ":" + line + ": " + what + ".");
+    }
+  }
+}
