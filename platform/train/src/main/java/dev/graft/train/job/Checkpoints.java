@@ -1,0 +1,117 @@
+package dev.graft.train.job;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A job's checkpoints: {@code checkpoint-<steps>} folders, each written under a temporary name and
+ * renamed into place, so that a crash or a full disk never leaves a half-written one. Only after
+ * the new one is in place are older ones removed; the newest two are kept.
+ */
+final class Checkpoints {
+  private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
+  private static final int KEEP = 2;
+
+  private final Path dir;
+
+  Checkpoints(Path dir) {
+    this.dir = dir;
+  }
+
+  /**
+   * Writes a checkpoint with {@code writer} into a temporary folder, then renames it to {@code
+   * checkpoint-<steps>}. On any failure the temporary folder is removed and earlier checkpoints
+   * stay.
+   */
+  Path save(long steps, Consumer<Path> writer) {
+    Path target = dir.resolve("checkpoint-" + steps);
+    Path temp = dir.resolve(".checkpoint-" + steps + ".tmp");
+    try {
+      delete(temp);
+      Files.createDirectories(temp);
+      writer.accept(temp);
+      delete(target);
+      try {
+        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(temp, target);
+      }
+    } catch (IOException | RuntimeException e) {
+      try {
+        delete(temp);
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e instanceof IOException io
+          ? new UncheckedIOException(
+              "Could not write checkpoint " + target + ": " + io.getMessage(), io)
+          : (RuntimeException) e;
+    }
+    List<Path> all = list();
+    for (int i = 0; i < all.size() - KEEP; i++) {
+      try {
+        delete(all.get(i));
+      } catch (IOException e) {
+        // An old checkpoint that will not go away costs disk, not correctness.
+      }
+    }
+    return target;
+  }
+
+  /** The newest complete checkpoint, if any. */
+  Optional<Path> latest() {
+    List<Path> all = list();
+    return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
+  }
+
+  /** The steps a checkpoint folder holds, from its name. */
+  static long steps(Path checkpoint) {
+    Matcher m = NAME.matcher(checkpoint.getFileName().toString());
+    if (!m.matches()) {
+      throw new IllegalArgumentException(checkpoint + " is not a checkpoint folder.");
+    }
+    return Long.parseLong(m.group(1));
+  }
+
+  private List<Path> list() {
+    List<Path> found = new ArrayList<>();
+    if (!Files.isDirectory(dir)) {
+      return found;
+    }
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+      for (Path p : entries) {
+        if (Files.isDirectory(p) && NAME.matcher(p.getFileName().toString()).matches()) {
+          found.add(p);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "Could not list checkpoints in " + dir + ": " + e.getMessage(), e);
+    }
+    found.sort(Comparator.comparingLong(Checkpoints::steps));
+    return found;
+  }
+
+  private static void delete(Path path) throws IOException {
+    if (!Files.exists(path)) {
+      return;
+    }
+    try (var walk = Files.walk(path)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+}

@@ -1,0 +1,46 @@
+package dev.graft.train.job;
+
+import java.nio.file.Path;
+
+/**
+ * The work of one training job, one optimizer step at a time. The {@link JobRunner} drives it:
+ * progress, cancellation, checkpoints and failures are its business; the numbers are the run's.
+ */
+public interface Run extends AutoCloseable {
+  /** Optimizer steps the job makes in all. */
+  long totalSteps();
+
+  /**
+   * Makes optimizer step {@code step} (counted from 0).
+   *
+   * @return the step's loss and throughput figures
+   */
+  StepResult step(long step);
+
+  /**
+   * Writes everything needed to continue after {@code stepsDone} steps (trainables, optimizer
+   * state, data position, random state) into {@code dir}, an empty folder that the runner renames
+   * into place once this returns.
+   */
+  void saveCheckpoint(Path dir, long stepsDone);
+
+  /** Restores the state a {@link #saveCheckpoint} wrote. Returns the steps done at that point. */
+  long restore(Path dir);
+
+  /** Writes the job's result (for example the PEFT adapter) into {@code outputDir}. */
+  void finish(Path outputDir);
+
+  /** Releases the run's sessions and buffers. */
+  @Override
+  void close();
+
+  /**
+   * What one optimizer step did.
+   *
+   * @param loss the mean training loss of the step
+   * @param learningRate the learning rate it used
+   * @param gradNorm the gradient norm before clipping, or NaN when not computed
+   * @param tokens tokens the step trained on
+   */
+  record StepResult(double loss, double learningRate, double gradNorm, long tokens) {}
+}

@@ -1,0 +1,197 @@
+package dev.graft.train.job;
+
+import dev.graft.api.train.Job;
+import dev.graft.api.train.JobState;
+import dev.graft.api.train.JobStatus;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * One training job: drives its {@link Run} step by step on the calling thread, writes metrics, a
+ * report and checkpoints (every {@code save_steps}, at a cancel and at the end), and publishes
+ * events. A cancelled or failed job keeps its newest checkpoint and can be resumed.
+ */
+final class TrainingJob implements Job, Runnable {
+  private final String id;
+  private final Map<String, String> spec;
+  private final Path outputDir;
+  private final Supplier<Run> runs;
+  private final long saveSteps;
+  private final JobEvents events;
+  private final Checkpoints checkpoints;
+  private volatile JobStatus status;
+  private volatile String stopReason;
+
+  TrainingJob(
+      String id,
+      Map<String, String> spec,
+      Path outputDir,
+      long saveSteps,
+      Supplier<Run> runs,
+      JobEvents events) {
+    this.id = id;
+    this.spec = Map.copyOf(spec);
+    this.outputDir = outputDir;
+    this.saveSteps = saveSteps;
+    this.runs = runs;
+    this.events = events;
+    this.checkpoints = new Checkpoints(outputDir);
+    this.status = new JobStatus(JobState.QUEUED, 0, 0, Double.NaN, 0, "");
+  }
+
+  @Override
+  public String id() {
+    return id;
+  }
+
+  @Override
+  public Map<String, String> spec() {
+    return spec;
+  }
+
+  @Override
+  public JobStatus status() {
+    return status;
+  }
+
+  @Override
+  public Path outputDirectory() {
+    return outputDir;
+  }
+
+  @Override
+  public void cancel() {
+    stop("Cancelled on request.");
+  }
+
+  /** Stops the job after the current step with a checkpoint; {@code reason} becomes its message. */
+  void stop(String reason) {
+    stopReason = reason;
+  }
+
+  /** The newest checkpoint, for resuming. */
+  Optional<Path> latestCheckpoint() {
+    return checkpoints.latest();
+  }
+
+  /** Marks the job queued again before a resume. */
+  void requeue() {
+    stopReason = null;
+    status =
+        new JobStatus(JobState.QUEUED, status.step(), status.totalSteps(), status.loss(), 0, "");
+  }
+
+  @Override
+  public void run() {
+    long done = 0;
+    long total = 0;
+    Metrics metrics = null;
+    try (Run run = runs.get()) {
+      total = run.totalSteps();
+      Optional<Path> resumeFrom = checkpoints.latest();
+      if (resumeFrom.isPresent()) {
+        done = run.restore(resumeFrom.get());
+      }
+      metrics = new Metrics(outputDir.resolve("metrics.csv"), done);
+      update(JobState.RUNNING, done, total, Double.NaN, 0, "");
+      publish("STARTED");
+      long started = System.nanoTime();
+      long tokens = 0;
+      double elapsedBefore =
+          metrics.rows().isEmpty()
+              ? 0
+              : metrics.rows().get(metrics.rows().size() - 1).elapsedSeconds();
+      while (done < total) {
+        if (stopReason != null) {
+          saveCheckpoint(run, done);
+          finishAs(
+              JobState.CANCELLED,
+              done,
+              total,
+              stopReason + " Resume with 'graft:resume " + id + "'.",
+              metrics);
+          return;
+        }
+        Run.StepResult r = run.step(done);
+        if (!Double.isFinite(r.loss())) {
+          String kept =
+              checkpoints
+                  .latest()
+                  .map(c -> "the checkpoint after step " + Checkpoints.steps(c) + " is kept")
+                  .orElse("no checkpoint was written yet");
+          finishAs(
+              JobState.FAILED,
+              done,
+              total,
+              "The loss became "
+                  + r.loss()
+                  + " at step "
+                  + (done + 1)
+                  + "; "
+                  + kept
+                  + ". Lower learning_rate or check the data.",
+              metrics);
+          return;
+        }
+        done++;
+        tokens += r.tokens();
+        double seconds = (System.nanoTime() - started) / 1e9;
+        double tps = seconds > 0 ? tokens / seconds : 0;
+        metrics.add(
+            new Metrics.Row(
+                done,
+                r.loss(),
+                r.learningRate(),
+                r.gradNorm(),
+                r.tokens(),
+                tps,
+                elapsedBefore + seconds));
+        update(JobState.RUNNING, done, total, r.loss(), tps, "");
+        publish("PROGRESS");
+        if (saveSteps > 0 && done % saveSteps == 0 && done < total) {
+          saveCheckpoint(run, done);
+        }
+      }
+      saveCheckpoint(run, done);
+      run.finish(outputDir);
+      finishAs(JobState.COMPLETED, done, total, "", metrics);
+    } catch (RuntimeException e) {
+      String message = e.getMessage() == null ? e.toString() : e.getMessage();
+      finishAs(JobState.FAILED, done, total, message, metrics);
+    }
+  }
+
+  private void saveCheckpoint(Run run, long done) {
+    checkpoints.save(done, dir -> run.saveCheckpoint(dir, done));
+  }
+
+  private void finishAs(JobState state, long done, long total, String message, Metrics metrics) {
+    JobStatus last = status;
+    update(state, done, total, last.loss(), last.tokensPerSecond(), message);
+    if (metrics != null) {
+      Report.write(outputDir.resolve("report.html"), id, spec, metrics.rows(), status);
+    }
+    publish(state.name());
+  }
+
+  private void update(
+      JobState state, long step, long total, double loss, double tps, String message) {
+    status = new JobStatus(state, step, total, loss, tps, message);
+  }
+
+  private void publish(String suffix) {
+    JobStatus s = status;
+    Map<String, Object> properties = new LinkedHashMap<>();
+    properties.put("id", id);
+    properties.put("state", s.state().name());
+    properties.put("step", s.step());
+    properties.put("total_steps", s.totalSteps());
+    properties.put("loss", s.loss());
+    properties.put("tokens_per_second", s.tokensPerSecond());
+    properties.put("message", s.message());
+    events.publish(JobEvents.TOPIC + suffix, properties);
+  }
+}

@@ -1,0 +1,192 @@
+package dev.graft.train.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.graft.api.train.JobState;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainingJobTest {
+  @TempDir Path out;
+
+  private final List<String> topics = new ArrayList<>();
+
+  /**
+   * A run whose loss depends on state carried from step to step (x ← 0.9·x + 1/(step+1)), which it
+   * checkpoints, so that a resumed run can only match an uninterrupted one if the state came back.
+   */
+  static final class ToyRun implements Run {
+    final long total;
+    final Runnable onStep;
+    final long nanAt;
+    double x = 1;
+
+    ToyRun(long total, long nanAt, Runnable onStep) {
+      this.total = total;
+      this.nanAt = nanAt;
+      this.onStep = onStep;
+    }
+
+    @Override
+    public long totalSteps() {
+      return total;
+    }
+
+    @Override
+    public StepResult step(long step) {
+      onStep.run();
+      x = 0.9 * x + 1.0 / (step + 1);
+      return new StepResult(step == nanAt ? Double.NaN : x, 1e-3, 0.5, 100);
+    }
+
+    @Override
+    public void saveCheckpoint(Path dir, long stepsDone) {
+      try {
+        Files.writeString(dir.resolve("state.txt"), stepsDone + " " + Double.doubleToLongBits(x));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public long restore(Path dir) {
+      try {
+        String[] f = Files.readString(dir.resolve("state.txt")).split(" ");
+        x = Double.longBitsToDouble(Long.parseLong(f[1]));
+        return Long.parseLong(f[0]);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public void finish(Path outputDir) {
+      try {
+        Files.writeString(outputDir.resolve("result.txt"), "done");
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  private TrainingJob job(Path dir, long saveSteps, ToyRun run) {
+    return new TrainingJob(
+        "job-1", Map.of("model", "m"), dir, saveSteps, () -> run, (t, p) -> topics.add(t));
+  }
+
+  private static List<String> losses(Path dir) throws IOException {
+    return Files.readAllLines(dir.resolve("metrics.csv")).stream()
+        .skip(1)
+        .map(l -> l.split(",")[1])
+        .toList();
+  }
+
+  @Test
+  void aCompletedJobLeavesMetricsReportCheckpointAndResult() throws Exception {
+    TrainingJob job = job(out, 4, new ToyRun(10, -1, () -> {}));
+    job.run();
+    assertEquals(JobState.COMPLETED, job.status().state());
+    assertEquals(10, job.status().step());
+    assertEquals(10, losses(out).size());
+    assertTrue(Files.exists(out.resolve("checkpoint-10/state.txt")));
+    assertTrue(Files.exists(out.resolve("checkpoint-8")), "the newest two checkpoints stay");
+    assertFalse(Files.exists(out.resolve("checkpoint-4")), "older checkpoints go");
+    assertEquals("done", Files.readString(out.resolve("result.txt")));
+    assertEquals("dev/graft/job/STARTED", topics.get(0));
+    assertEquals(10, topics.stream().filter(t -> t.endsWith("/PROGRESS")).count());
+    assertEquals("dev/graft/job/COMPLETED", topics.get(topics.size() - 1));
+    String report = Files.readString(out.resolve("report.html"));
+    assertTrue(report.contains("<polyline"), report);
+    assertFalse(
+        report.contains("<script")
+            || report.contains("href=\"http")
+            || report.contains("src=\"http"),
+        report);
+  }
+
+  @Test
+  void cancelThenResumeReproducesTheUninterruptedCurve() throws Exception {
+    Path whole = Files.createDirectory(out.resolve("whole"));
+    job(whole, 0, new ToyRun(8, -1, () -> {})).run();
+
+    Path parts = Files.createDirectory(out.resolve("parts"));
+    TrainingJob[] holder = new TrainingJob[1];
+    int[] calls = {0};
+    holder[0] =
+        job(
+            parts,
+            0,
+            new ToyRun(
+                8,
+                -1,
+                () -> {
+                  if (++calls[0] == 3) {
+                    holder[0].cancel();
+                  }
+                }));
+    holder[0].run();
+    assertEquals(JobState.CANCELLED, holder[0].status().state());
+    assertEquals(3, holder[0].status().step());
+    assertEquals(
+        "Cancelled on request. Resume with 'graft:resume job-1'.", holder[0].status().message());
+    assertTrue(Files.exists(parts.resolve("checkpoint-3")));
+
+    TrainingJob resumed = job(parts, 0, new ToyRun(8, -1, () -> {}));
+    resumed.run();
+    assertEquals(JobState.COMPLETED, resumed.status().state());
+    assertEquals(losses(whole), losses(parts));
+  }
+
+  @Test
+  void aNanLossStopsTheJobAndKeepsTheLastGoodCheckpoint() throws Exception {
+    TrainingJob job = job(out, 2, new ToyRun(10, 4, () -> {}));
+    job.run();
+    assertEquals(JobState.FAILED, job.status().state());
+    assertEquals(
+        "The loss became NaN at step 5; the checkpoint after step 4 is kept. Lower learning_rate or check the data.",
+        job.status().message());
+    assertTrue(Files.exists(out.resolve("checkpoint-4")));
+    assertEquals("dev/graft/job/FAILED", topics.get(topics.size() - 1));
+  }
+
+  @Test
+  void aFailedCheckpointWriteLeavesThePreviousOneIntact() throws Exception {
+    Checkpoints checkpoints = new Checkpoints(out);
+    checkpoints.save(1, dir -> write(dir.resolve("a"), "one"));
+    assertThrows(
+        UncheckedIOException.class,
+        () ->
+            checkpoints.save(
+                2,
+                dir -> {
+                  write(dir.resolve("a"), "partial");
+                  throw new UncheckedIOException(new IOException("No space left on device"));
+                }));
+    assertEquals(out.resolve("checkpoint-1"), checkpoints.latest().orElseThrow());
+    assertEquals("one", Files.readString(out.resolve("checkpoint-1/a")));
+    try (var files = Files.list(out)) {
+      assertEquals(List.of(out.resolve("checkpoint-1")), files.toList());
+    }
+  }
+
+  private static void write(Path file, String text) {
+    try {
+      Files.writeString(file, text);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
