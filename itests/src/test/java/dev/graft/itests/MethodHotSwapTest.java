@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.apache.felix.service.command.CommandProcessor;
 import org.apache.felix.service.command.CommandSession;
@@ -101,7 +103,12 @@ class MethodHotSwapTest {
     b.start();
     assertEquals("1.0.0", registry.require("alpha").version());
     b.update(new ByteArrayInputStream(TestBundles.method("alpha", "alpha", "1.1.0")));
-    context.getBundle(0).adapt(FrameworkWiring.class).refreshBundles(List.of(b));
+    CountDownLatch refreshed = new CountDownLatch(1);
+    context
+        .getBundle(0)
+        .adapt(FrameworkWiring.class)
+        .refreshBundles(List.of(b), e -> refreshed.countDown());
+    assertTrue(refreshed.await(10, TimeUnit.SECONDS), "the refresh finished");
     eventually(
         "alpha 1.1.0 is listed",
         () -> registry.find("alpha").map(m -> m.version().equals("1.1.0")).orElse(false));

@@ -1,5 +1,6 @@
 package dev.graft.graph;
 
+import dev.graft.graph.impl.OnnxLowering;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -50,6 +51,25 @@ public final class TrainingStep {
   /** Output name to the input name it must be fed back as at the next run. */
   public Map<String, String> carry() {
     return carry;
+  }
+
+  /**
+   * This step as ONNX bytes that perform several steps per run inside an ONNX {@code Loop}, so that
+   * the carried state stays with the runtime between steps (ONNX Runtime's Java API has no
+   * IOBinding: on a GPU every run copies its inputs in and its fetched outputs out).
+   *
+   * <p>Names are those of {@link Graph#toOnnx()}. The carried inputs (the values of {@link
+   * #carry()}) are fed once; their outputs return the state after the last step. Every other input
+   * (batches, {@code step}, {@code lr.<group>}, {@code apply}, seeds) takes a new leading axis
+   * {@code steps}, and row i feeds step i: fill {@code step}, {@code apply} and the learning rates
+   * with each step's values, as for single runs. Every other output ({@code loss}, {@code
+   * grad_norm}, ...) comes back stacked along the same axis. A run performs as many steps as the
+   * stacked inputs have rows, so one model serves any count, a shorter last chunk included; the
+   * rows of one run share all other sizes (batch, seq). K looped steps compute exactly what K
+   * single runs compute.
+   */
+  public byte[] toOnnxLoop() {
+    return OnnxLowering.lowerLoop(graph, carry);
   }
 
   /** Options of a {@link TrainingStep}; defaults are those of {@code torch.optim.AdamW}. */

@@ -18,10 +18,8 @@ import org.junit.jupiter.api.Test;
 
 class OnnxLoweringTest {
   private static final DType F = DType.FLOAT32;
-  private static final long V = 11;
-  private static final long C = 8;
-  private static final long NH = 2;
-  private static final long HS = C / NH;
+  private static final long V = TestModels.VOCAB;
+  private static final long C = TestModels.WIDTH;
 
   /** ONNX default-domain ops this lowering may emit, all with CPU kernels in ORT. */
   private static final Set<String> STANDARD =
@@ -75,58 +73,9 @@ class OnnxLoweringTest {
           "Shape",
           "Identity");
 
-  /**
-   * A one-block GPT-style causal LM with symbolic (batch, seq): frozen embeddings and projections,
-   * a LoRA adapter on the query projection, a trainable LayerNorm, RoPE, dropout and cross-entropy.
-   */
-  static Graph tinyTransformer(DType f) {
-    Graph g = new Graph();
-    Tensor ids = g.input("input_ids", DType.INT64, Shape.with("batch", "seq"));
-    Tensor labels = g.input("labels", DType.INT64, Shape.with("batch", "seq"));
-    Tensor mask = g.input("attention_mask", DType.INT64, Shape.with("batch", "seq"));
-    Tensor cos = g.input("rope_cos", f, Shape.with("seq", HS));
-    Tensor sin = g.input("rope_sin", f, Shape.with("seq", HS));
-    Tensor seed = g.input("dropout_seed", DType.INT64, Shape.scalar());
-    Tensor wte = g.parameter("wte", f, Shape.of(V, C), false);
-    Tensor wq = g.parameter("wq", f, Shape.of(C, C), false);
-    Tensor wk = g.parameter("wk", f, Shape.of(C, C), false);
-    Tensor wv = g.parameter("wv", f, Shape.of(C, C), false);
-    Tensor loraA = g.parameter("lora_A", f, Shape.of(2, C), true);
-    Tensor loraB = g.parameter("lora_B", f, Shape.of(C, 2), true);
-    Tensor ln = g.parameter("ln.weight", f, Shape.of(C), true);
-    Tensor lnBias = g.parameter("ln.bias", f, Shape.of(C), true);
-
-    Tensor x = g.gather(wte, ids, 0); // (B, T, C)
-    Tensor h = g.layerNorm(x, ln, lnBias, 1e-5);
-    Tensor q =
-        g.add(g.linear(h, wq, null), g.mul(g.linear(g.linear(h, loraA, null), loraB, null), 2.0));
-    Tensor k = g.linear(h, wk, null);
-    Tensor v = g.linear(h, wv, null);
-    Tensor[] heads = new Tensor[3];
-    Tensor[] in = {q, k, v};
-    for (int i = 0; i < 3; i++) {
-      Tensor r = g.reshape(in[i], "batch", "seq", NH, HS); // (B, T, nh, hs)
-      heads[i] = g.transpose(r, 0, 2, 1, 3); // (B, nh, T, hs)
-    }
-    Tensor qr = g.rope(heads[0], cos, sin);
-    Tensor kr = g.rope(heads[1], cos, sin);
-    Tensor att = g.mul(g.matmul(qr, g.transposeLast2(kr)), 1 / Math.sqrt(HS)); // (B, nh, T, T)
-    Tensor keep = g.and(g.causalMask(Dim.of("seq")), g.paddingMask(mask)); // (B, 1, T, T)
-    att = g.softmax(g.maskedFill(att, keep, -1e9), -1);
-    att = g.dropout(att, 0.1, seed);
-    Tensor y = g.matmul(att, heads[2]); // (B, nh, T, hs)
-    y = g.reshape(g.transpose(y, 0, 2, 1, 3), "batch", "seq", C); // (B, T, C)
-    Tensor logits = g.matmul(g.gelu(g.add(x, y), true), g.transpose(wte, 1, 0)); // (B, T, V)
-    Tensor flat = g.reshape(logits, -1, V); // (B*T, V)
-    Tensor loss = g.crossEntropy(flat, g.reshape(labels, -1), -100);
-    g.output("logits", logits);
-    TrainingStep.builder(g, loss).maxGradNorm(1.0).accumulationSteps(2).build();
-    return g;
-  }
-
   @Test
   void trainingStepLowersToATopologicallyValidStandardOnnxModel() {
-    Graph g = tinyTransformer(F);
+    Graph g = TestModels.tinyTransformer(F).graph();
     OnnxReader r = new OnnxReader(g.toOnnx());
     assertEquals(8, r.irVersion);
     assertEquals(17, r.opset);
@@ -146,7 +95,7 @@ class OnnxLoweringTest {
 
   @Test
   void frozenWeightsAreExternalInitializersAndTrainablesAreInputs() {
-    OnnxReader r = new OnnxReader(tinyTransformer(F).toOnnx());
+    OnnxReader r = new OnnxReader(TestModels.tinyTransformer(F).graph().toOnnx());
     for (String w : List.of("wte", "wq", "wk", "wv")) {
       OnnxReader.TensorInfo t = r.initializer(w);
       assertTrue(t.external(), w + " is declared with data_location=EXTERNAL");
@@ -171,6 +120,42 @@ class OnnxLoweringTest {
         outputs.containsAll(
             List.of("loss", "grad_norm", "next.lora_A", "next.m.lora_B", "next.acc.ln.weight")));
     assertFalse(outputs.contains("next.wte"), "frozen weights are not updated");
+  }
+
+  @Test
+  void aLoopedStepStacksPerStepValuesAndCarriesTheStateThroughTheLoop() {
+    TrainingStep step = TestModels.tinyTransformer(F);
+    OnnxReader r = new OnnxReader(step.toOnnxLoop());
+    assertEquals(List.of(), r.problems());
+    Map<String, List<Object>> in = new HashMap<>();
+    r.inputs.forEach(v -> in.put(v.name(), v.dims()));
+    Map<String, List<Object>> out = new HashMap<>();
+    r.outputs.forEach(v -> out.put(v.name(), v.dims()));
+    assertEquals(List.of("steps", "batch", "seq"), in.get("input_ids"));
+    assertEquals(List.of("steps"), in.get("lr.default"), "one learning rate per step");
+    assertEquals(List.of(2L, C), in.get("lora_A"), "carried state is fed once");
+    assertEquals(List.of("steps"), out.get("loss"));
+    assertEquals(List.of("steps", "batch", "seq", V), out.get("logits"));
+    assertEquals(List.of(2L, C), out.get("next.m.lora_A"));
+    assertTrue(r.initializer("wte").external(), "frozen weights stay outer external data");
+
+    List<OnnxReader.NodeInfo> loops = r.nodes.stream().filter(n -> n.op().equals("Loop")).toList();
+    assertEquals(1, loops.size());
+    OnnxReader.NodeInfo loop = loops.get(0);
+    int carried = step.carry().size();
+    for (int i = 0; i < carried; i++) {
+      assertEquals(
+          step.carry().get(loop.outputs().get(i)),
+          loop.inputs().get(2 + i),
+          "Loop pairs carried inputs and outputs by position");
+    }
+    OnnxReader body = r.subgraph(loop, "body");
+    Set<String> outer = new java.util.HashSet<>();
+    r.inputs.forEach(v -> outer.add(v.name()));
+    r.initializers.forEach(t -> outer.add(t.name()));
+    assertEquals(List.of(), body.problems(outer), "the body reads outer names, shadows none");
+    assertEquals(2 + carried, body.inputs.size());
+    assertEquals(1 + loop.outputs().size(), body.outputs.size());
   }
 
   @Test
@@ -243,37 +228,10 @@ class OnnxLoweringTest {
 
   @Test
   void theSameSymbolicGraphRunsForDifferentBatchAndSequenceSizes() {
-    Graph g = tinyTransformer(DType.FLOAT64);
+    Graph g = TestModels.tinyTransformer(DType.FLOAT64).graph();
     Random rnd = new Random(3);
     for (long[] bt : new long[][] {{2, 3}, {1, 5}}) {
-      Map<String, NdArray> feeds = new HashMap<>();
-      long n = bt[0] * bt[1];
-      double[] ids = new double[(int) n];
-      double[] labels = new double[(int) n];
-      double[] mask = new double[(int) n];
-      for (int i = 0; i < n; i++) {
-        ids[i] = rnd.nextInt((int) V);
-        labels[i] = i % 3 == 0 ? -100 : rnd.nextInt((int) V);
-        mask[i] = i == n - 1 ? 0 : 1;
-      }
-      feeds.put("input_ids", NdArray.of(DType.INT64, bt, ids));
-      feeds.put("labels", NdArray.of(DType.INT64, bt, labels));
-      feeds.put("attention_mask", NdArray.of(DType.INT64, bt, mask));
-      feeds.put("dropout_seed", NdArray.scalar(DType.INT64, 5));
-      feeds.put("step", NdArray.scalar(DType.FLOAT64, 1));
-      feeds.put("lr.default", NdArray.scalar(DType.FLOAT64, 1e-3));
-      feeds.put("apply", NdArray.scalar(DType.BOOL, 1));
-      for (String name : List.of("rope_cos", "rope_sin")) {
-        feeds.put(name, GradCheck.random(rnd, GradCheck.any(bt[1], HS)));
-      }
-      for (Tensor p : g.parameters()) {
-        feeds.put(p.name(), GradCheck.random(rnd, GradCheck.any(p.shape().sizes())));
-        for (String prefix : List.of("m.", "v.", "acc.")) {
-          if (g.isTrainable(p)) {
-            feeds.put(prefix + p.name(), NdArray.zeros(DType.FLOAT64, p.shape().sizes()));
-          }
-        }
-      }
+      Map<String, NdArray> feeds = TestModels.tinyTransformerFeeds(g, bt[0], bt[1], rnd);
       Map<String, NdArray> out = Interpreter.run(g, feeds);
       assertArrayEquals(new long[] {bt[0], bt[1], V}, out.get("logits").shape());
       assertTrue(Double.isFinite(out.get("loss").item()) && out.get("loss").item() > 0);

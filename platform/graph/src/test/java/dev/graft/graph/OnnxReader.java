@@ -103,10 +103,16 @@ final class OnnxReader {
   final List<ValueInfo> outputs = new ArrayList<>();
 
   OnnxReader(byte[] model) {
-    Msg m = Msg.parse(model);
-    irVersion = m.num(1);
-    opset = m.msgs(8).get(0).num(2);
-    Msg g = m.msgs(7).get(0);
+    this(Msg.parse(model));
+  }
+
+  private OnnxReader(Msg m) {
+    this(m.num(1), m.msgs(8).get(0).num(2), m.msgs(7).get(0));
+  }
+
+  private OnnxReader(long irVersion, long opset, Msg g) {
+    this.irVersion = irVersion;
+    this.opset = opset;
     for (Msg n : g.msgs(1)) {
       Map<String, Msg> attrs = new LinkedHashMap<>();
       n.msgs(5).forEach(a -> attrs.put(a.str(1), a));
@@ -133,6 +139,11 @@ final class OnnxReader {
     return new ValueInfo(v.str(1), (int) tensor.num(1), dims);
   }
 
+  /** The subgraph in a graph attribute of a node (a Loop's {@code body}). */
+  OnnxReader subgraph(NodeInfo node, String attribute) {
+    return new OnnxReader(irVersion, opset, node.attributes().get(attribute).msgs(6).get(0));
+  }
+
   TensorInfo initializer(String name) {
     return initializers.stream().filter(t -> t.name().equals(name)).findFirst().orElseThrow();
   }
@@ -141,8 +152,13 @@ final class OnnxReader {
    * Names that are defined before node {@code i}: inputs, initializers and earlier node outputs.
    */
   List<String> problems() {
+    return problems(java.util.Set.of());
+  }
+
+  /** As {@link #problems()} for a subgraph that may also read the {@code outer} names. */
+  List<String> problems(java.util.Set<String> outer) {
     List<String> problems = new ArrayList<>();
-    java.util.Set<String> defined = new java.util.HashSet<>();
+    java.util.Set<String> defined = new java.util.HashSet<>(outer);
     inputs.forEach(v -> defined.add(v.name()));
     initializers.forEach(t -> defined.add(t.name()));
     for (NodeInfo n : nodes) {

@@ -25,104 +25,34 @@ class TrainingStepTest {
     return v;
   }
 
-  /** One AdamW update of one scalar, as torch.optim.AdamW computes it. */
-  private static double[] adamw(
-      double p, double grad, double m, double v, int t, double lr, double wd) {
-    double b1 = 0.9;
-    double b2 = 0.999;
-    p *= 1 - lr * wd;
-    m = b1 * m + (1 - b1) * grad;
-    v = b2 * v + (1 - b2) * grad * grad;
-    double denom = Math.sqrt(v) / Math.sqrt(1 - Math.pow(b2, t)) + 1e-8;
-    p -= lr / (1 - Math.pow(b1, t)) * m / denom;
-    return new double[] {p, m, v};
-  }
-
   // ---------------------------------------------------------------- a 2-layer MLP step
-
-  private static final int N = 4;
-  private static final int IN = 3;
-  private static final int HID = 5;
-  private static final int OUT = 2;
-
-  private record Mlp(Graph g, Tensor loss, Tensor w1, Tensor b1, Tensor w2, Tensor b2) {}
-
-  private static Mlp mlp() {
-    Graph g = new Graph();
-    Tensor x = g.input("x", F, Shape.of(N, IN));
-    Tensor y = g.input("y", F, Shape.of(N, OUT));
-    Tensor w1 = g.parameter("w1", F, Shape.of(HID, IN), true);
-    Tensor b1 = g.parameter("b1", F, Shape.of(HID), true);
-    Tensor w2 = g.parameter("w2", F, Shape.of(OUT, HID), true);
-    Tensor b2 = g.parameter("b2", F, Shape.of(OUT), true);
-    Tensor h = g.tanh(g.linear(x, w1, b1));
-    Tensor loss = g.mseLoss(g.linear(h, w2, b2), y);
-    return new Mlp(g, loss, w1, b1, w2, b2);
-  }
 
   @Test
   void mlpLossGradientsAndAdamWUpdateMatchPlainJava() {
     Random rnd = new Random(1);
-    double[] x = randn(rnd, N * IN);
-    double[] y = randn(rnd, N * OUT);
-    double[] w1 = randn(rnd, HID * IN);
-    double[] b1 = randn(rnd, HID);
-    double[] w2 = randn(rnd, OUT * HID);
-    double[] b2 = randn(rnd, OUT);
+    double[] x = randn(rnd, Reference.N * Reference.IN);
+    double[] y = randn(rnd, Reference.N * Reference.OUT);
+    double[] w1 = randn(rnd, Reference.HID * Reference.IN);
+    double[] b1 = randn(rnd, Reference.HID);
+    double[] w2 = randn(rnd, Reference.OUT * Reference.HID);
+    double[] b2 = randn(rnd, Reference.OUT);
 
-    // Plain Java forward and backward.
-    double[] h = new double[N * HID];
-    double[] out = new double[N * OUT];
-    double loss = 0;
-    for (int n = 0; n < N; n++) {
-      for (int j = 0; j < HID; j++) {
-        double z = b1[j];
-        for (int i = 0; i < IN; i++) {
-          z += x[n * IN + i] * w1[j * IN + i];
-        }
-        h[n * HID + j] = Math.tanh(z);
-      }
-      for (int k = 0; k < OUT; k++) {
-        double o = b2[k];
-        for (int j = 0; j < HID; j++) {
-          o += h[n * HID + j] * w2[k * HID + j];
-        }
-        out[n * OUT + k] = o;
-        loss += (o - y[n * OUT + k]) * (o - y[n * OUT + k]) / (N * OUT);
-      }
-    }
-    double[] gw1 = new double[HID * IN];
-    double[] gb1 = new double[HID];
-    double[] gw2 = new double[OUT * HID];
-    double[] gb2 = new double[OUT];
-    for (int n = 0; n < N; n++) {
-      double[] dh = new double[HID];
-      for (int k = 0; k < OUT; k++) {
-        double dout = 2 * (out[n * OUT + k] - y[n * OUT + k]) / (N * OUT);
-        gb2[k] += dout;
-        for (int j = 0; j < HID; j++) {
-          gw2[k * HID + j] += dout * h[n * HID + j];
-          dh[j] += dout * w2[k * HID + j];
-        }
-      }
-      for (int j = 0; j < HID; j++) {
-        double dz = dh[j] * (1 - h[n * HID + j] * h[n * HID + j]);
-        gb1[j] += dz;
-        for (int i = 0; i < IN; i++) {
-          gw1[j * IN + i] += dz * x[n * IN + i];
-        }
-      }
-    }
+    Reference.Mlp java = Reference.mlp(x, y, w1, b1, w2, b2);
+    double loss = java.loss();
+    double[] gw1 = java.gw1();
+    double[] gb1 = java.gb1();
+    double[] gw2 = java.gw2();
+    double[] gb2 = java.gb2();
     Map<String, NdArray> feeds = new HashMap<>();
-    feeds.put("x", vec(new long[] {N, IN}, x));
-    feeds.put("y", vec(new long[] {N, OUT}, y));
-    feeds.put("w1", vec(new long[] {HID, IN}, w1));
-    feeds.put("b1", vec(new long[] {HID}, b1));
-    feeds.put("w2", vec(new long[] {OUT, HID}, w2));
-    feeds.put("b2", vec(new long[] {OUT}, b2));
+    feeds.put("x", vec(new long[] {Reference.N, Reference.IN}, x));
+    feeds.put("y", vec(new long[] {Reference.N, Reference.OUT}, y));
+    feeds.put("w1", vec(new long[] {Reference.HID, Reference.IN}, w1));
+    feeds.put("b1", vec(new long[] {Reference.HID}, b1));
+    feeds.put("w2", vec(new long[] {Reference.OUT, Reference.HID}, w2));
+    feeds.put("b2", vec(new long[] {Reference.OUT}, b2));
 
     // Loss and gradients from the graph.
-    Mlp m = mlp();
+    Reference.MlpGraph m = Reference.mlpGraph(F);
     Map<Tensor, Tensor> grads = m.g().gradients(m.loss());
     m.g().output("loss", m.loss());
     m.g().output("gw1", grads.get(m.w1()));
@@ -137,7 +67,7 @@ class TrainingStepTest {
     assertArrayEquals(gb2, r.get("gb2").data(), 1e-14);
 
     // One AdamW step from zero moments at t = 1.
-    Mlp s = mlp();
+    Reference.MlpGraph s = Reference.mlpGraph(F);
     TrainingStep step = TrainingStep.builder(s.g(), s.loss()).weightDecay(0.1).build();
     feeds.put("step", NdArray.scalar(F, 1));
     feeds.put("lr.default", NdArray.scalar(F, 0.01));
@@ -164,7 +94,7 @@ class TrainingStepTest {
           double[] got = next.get("next." + name).data();
           double[] gotM = next.get("next.m." + name).data();
           for (int i = 0; i < p.length; i++) {
-            double[] ref = adamw(p[i], grad[i], 0, 0, 1, 0.01, 0.1);
+            double[] ref = Reference.adamw(p[i], grad[i], 0, 0, 1, 0.01, 0.1);
             assertEquals(ref[0], got[i], 1e-14, name + "[" + i + "]");
             assertEquals(ref[1], gotM[i], 1e-14, "m." + name + "[" + i + "]");
           }
@@ -234,13 +164,13 @@ class TrainingStepTest {
       feeds.put("lr.slow", NdArray.scalar(F, 0.01));
       Map<String, NdArray> out = Interpreter.run(step.graph(), feeds);
       for (int i = 0; i < 3; i++) {
-        double[] r = adamw(a[i], 2 * (a[i] - c[i]), ma[0][i], ma[1][i], t, lrFast, 0.1);
+        double[] r = Reference.adamw(a[i], 2 * (a[i] - c[i]), ma[0][i], ma[1][i], t, lrFast, 0.1);
         a[i] = r[0];
         ma[0][i] = r[1];
         ma[1][i] = r[2];
       }
       for (int i = 0; i < 2; i++) {
-        double[] r = adamw(b[i], b[i] * b[i], mb[0][i], mb[1][i], t, 0.01, 0.0);
+        double[] r = Reference.adamw(b[i], b[i] * b[i], mb[0][i], mb[1][i], t, 0.01, 0.0);
         b[i] = r[0];
         mb[0][i] = r[1];
         mb[1][i] = r[2];
@@ -308,9 +238,11 @@ class TrainingStepTest {
       for (double[] c : cs) {
         mean += 2 * (a[i] - c[i]) / 3;
       }
-      assertEquals(adamw(a[i], mean, 0, 0, 1, 0.1, 0.01)[0], out.get("next.a").get(i), 1e-15);
+      assertEquals(
+          Reference.adamw(a[i], mean, 0, 0, 1, 0.1, 0.01)[0], out.get("next.a").get(i), 1e-15);
     }
-    assertEquals(adamw(b[1], b[1] * b[1], 0, 0, 1, 0.1, 0.01)[0], out.get("next.b").get(1), 1e-15);
+    assertEquals(
+        Reference.adamw(b[1], b[1] * b[1], 0, 0, 1, 0.1, 0.01)[0], out.get("next.b").get(1), 1e-15);
   }
 
   @Test

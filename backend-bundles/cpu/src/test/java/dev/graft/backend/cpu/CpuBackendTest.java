@@ -12,7 +12,6 @@ import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
-import java.lang.annotation.Annotation;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
@@ -23,22 +22,8 @@ class CpuBackendTest {
 
   @BeforeAll
   static void start() {
-    BACKEND.configure(threads(1));
+    BACKEND.configure(Steps.cpuConfig(1));
     assertTrue(BACKEND.availability().available(), BACKEND.availability().reason());
-  }
-
-  static CpuBackend.Config threads(int n) {
-    return new CpuBackend.Config() {
-      @Override
-      public int threads() {
-        return n;
-      }
-
-      @Override
-      public Class<? extends Annotation> annotationType() {
-        return CpuBackend.Config.class;
-      }
-    };
   }
 
   /**
@@ -83,26 +68,6 @@ class CpuBackendTest {
           s.run(Map.of("x", HostTensor.ofDoubles(new long[] {1, 2}, 0.5, -1)), Set.of("y"))
               .get("y");
       assertArrayEquals(new double[] {-3.5, -4, -4.5}, y.doubles());
-    }
-  }
-
-  /** y = x·Wᵀ with W an input (as trainables are), in float64. */
-  private static Program transposedInputProgram() {
-    Graph g = new Graph();
-    Tensor x = g.input("x", DType.FLOAT64, Shape.of(1, 2));
-    Tensor w = g.input("w", DType.FLOAT64, Shape.of(3, 2));
-    g.output("y", g.matmul(x, g.transposeLast2(w)));
-    return new Program(g.toOnnx(), Map.of(), Map.of(), Set.of(DType.FLOAT64));
-  }
-
-  @Test
-  void float64WithATransposedInputRunsOnTheCpuBackend() {
-    try (Session s = BACKEND.open(transposedInputProgram())) {
-      Map<String, HostTensor> feeds =
-          Map.of(
-              "x", HostTensor.ofDoubles(new long[] {1, 2}, 1, 1),
-              "w", HostTensor.ofDoubles(new long[] {3, 2}, 1, 4, 2, 5, 3, 6));
-      assertArrayEquals(new double[] {5, 7, 9}, s.run(feeds, Set.of("y")).get("y").doubles());
     }
   }
 
@@ -167,8 +132,8 @@ class CpuBackendTest {
   @Test
   void theThreadCountComesFromConfiguration() {
     CpuBackend b = new CpuBackend();
-    b.configure(threads(3));
+    b.configure(Steps.cpuConfig(3));
     assertTrue(b.device().startsWith("CPU, 3 threads"), b.device());
-    assertThrows(IllegalArgumentException.class, () -> b.configure(threads(-1)));
+    assertThrows(IllegalArgumentException.class, () -> b.configure(Steps.cpuConfig(-1)));
   }
 }

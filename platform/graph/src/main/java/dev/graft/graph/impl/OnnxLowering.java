@@ -10,9 +10,14 @@ import dev.graft.graph.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Lowers a {@link Graph} to ONNX {@code ModelProto} bytes: IR version 8, default-domain opset 17.
@@ -21,6 +26,11 @@ import java.util.Map;
  * become {@code dim_param}; where a run-time shape is needed, each symbol is read with {@code
  * Shape(t, start, end)} from the first graph input (or earlier value) that has it as a whole
  * dimension.
+ *
+ * <p>{@link #lowerLoop} wraps the same graph in an ONNX {@code Loop} so that one run performs
+ * several training steps: the body is the lowered graph with every value renamed under {@code
+ * step/} (ONNX forbids a subgraph to shadow outer names), and frozen weights stay outer-scope
+ * external initializers that the body reads.
  */
 public final class OnnxLowering {
   /** ONNX IR version written into the model. */
@@ -29,68 +39,196 @@ public final class OnnxLowering {
   /** Default-domain opset written into the model. */
   public static final int OPSET = 17;
 
+  /** The {@code dim_param} of the leading axis that stacks per-step inputs and outputs. */
+  private static final String STEPS = "steps";
+
+  /** Prefix of every value name inside the loop body. */
+  private static final String BODY = "step/";
+
   private final Graph graph;
+  private final String prefix;
+  private final Set<Tensor> frozen = Collections.newSetFromMap(new IdentityHashMap<>());
   private final List<Proto> nodes = new ArrayList<>();
   private final List<Proto> initializers = new ArrayList<>();
   private final Map<Dim, String> dimTensors = new HashMap<>();
   private int counter;
 
-  private OnnxLowering(Graph graph) {
+  private OnnxLowering(Graph graph, String prefix) {
     this.graph = graph;
+    this.prefix = prefix;
+    graph.parameters().stream().filter(p -> !graph.isTrainable(p)).forEach(frozen::add);
   }
 
   /** The ModelProto bytes of {@code graph}. */
   public static byte[] lower(Graph graph) {
-    return new OnnxLowering(graph).model();
+    OnnxLowering l = new OnnxLowering(graph, "");
+    List<Proto> inputs = new ArrayList<>();
+    for (Tensor t : runtimeInputs(graph)) {
+      inputs.add(valueInfo(t.name(), t.dtype(), t.shape().dims(), false));
+    }
+    l.frozenWeights();
+    List<Proto> outputs = l.lowerNodesAndOutputs(graph.outputs().keySet());
+    return model(l.graphProto(inputs, outputs));
   }
 
-  private byte[] model() {
+  /**
+   * The ModelProto bytes of {@code graph} repeated by an ONNX {@code Loop}: one run performs as
+   * many steps as the per-step inputs have rows.
+   *
+   * <p>Inputs named as values of {@code carry} are loop-carried: fed once, passed from step to
+   * step, and the matching outputs return their final values. Every other input (and trainable that
+   * is not carried) is a per-step input, fed with a new leading axis {@value #STEPS}; step i reads
+   * row i. Every output that is not carried returns its value of each step, stacked along the same
+   * leading axis.
+   *
+   * @param carry output name → input name it feeds at the next step
+   * @throws IllegalArgumentException if the graph has no per-step input (it fixes the step count),
+   *     already uses the symbol {@value #STEPS}, or {@code carry} names unknown values
+   */
+  public static byte[] lowerLoop(Graph graph, Map<String, String> carry) {
+    List<Tensor> carried = new ArrayList<>();
+    List<Tensor> perStep = new ArrayList<>();
+    for (Tensor t : runtimeInputs(graph)) {
+      (carry.containsValue(t.name()) ? carried : perStep).add(t);
+      if (t.shape().dims().stream().anyMatch(d -> d.symbols().contains(STEPS))) {
+        throw new IllegalArgumentException(
+            "Input " + t + " uses the symbol \"" + STEPS + "\", which a looped step reserves.");
+      }
+    }
+    if (carried.size() != carry.size() || !graph.outputs().keySet().containsAll(carry.keySet())) {
+      throw new IllegalArgumentException(
+          "The carry map " + carry + " must pair outputs with distinct inputs of the graph.");
+    }
+    if (perStep.isEmpty()) {
+      throw new IllegalArgumentException(
+          "A looped step needs a per-step input to count its steps; every input is carried.");
+    }
+    // Carried values in the order of the carry map: Loop pairs them by position.
+    List<String> carriedNames = List.copyOf(carry.values());
+    carried.sort(Comparator.comparingInt(t -> carriedNames.indexOf(t.name())));
+    List<String> scanned = new ArrayList<>(graph.outputs().keySet());
+    scanned.removeAll(carry.keySet());
+
+    // Body inputs: (iteration, condition, carried...); step i gathers row i of each per-step input.
+    OnnxLowering body = new OnnxLowering(graph, BODY);
+    String iteration = BODY + "iteration";
+    String condition = BODY + "condition";
+    List<Proto> bodyInputs = new ArrayList<>();
+    bodyInputs.add(valueInfo(iteration, DType.INT64, List.of(), false));
+    bodyInputs.add(valueInfo(condition, DType.BOOL, List.of(), false));
+    for (Tensor t : carried) {
+      bodyInputs.add(valueInfo(body.name(t), t.dtype(), t.shape().dims(), false));
+    }
+    for (Tensor t : perStep) {
+      body.node("Gather", List.of(t.name(), iteration), body.name(t), intAttr("axis", 0));
+    }
+    List<String> bodyOutputNames = new ArrayList<>(carry.keySet());
+    bodyOutputNames.addAll(scanned);
+    List<Proto> bodyOutputs = new ArrayList<>();
+    String conditionOut = BODY + "condition_out";
+    body.node("Identity", List.of(condition), conditionOut);
+    bodyOutputs.add(valueInfo(conditionOut, DType.BOOL, List.of(), false));
+    bodyOutputs.addAll(body.lowerNodesAndOutputs(bodyOutputNames));
+
+    // Outer graph: trip count = rows of the first per-step input; the condition stays true.
+    OnnxLowering outer = new OnnxLowering(graph, "");
+    outer.frozenWeights();
+    List<Proto> inputs = new ArrayList<>();
+    for (Tensor t : runtimeInputs(graph)) {
+      inputs.add(valueInfo(t.name(), t.dtype(), t.shape().dims(), perStep.contains(t)));
+    }
+    String rows = outer.fresh("steps");
+    outer.node(
+        "Shape", List.of(perStep.get(0).name()), rows, intAttr("start", 0), intAttr("end", 1));
+    String tripCount = outer.fresh("trip_count");
+    outer.node("Squeeze", List.of(rows, outer.ints(0)), tripCount);
+    List<String> loopInputs =
+        new ArrayList<>(List.of(tripCount, outer.constant(NdArray.scalar(DType.BOOL, 1))));
+    carried.forEach(t -> loopInputs.add(t.name()));
+    Proto loop = new Proto();
+    loopInputs.forEach(i -> loop.string(1, i));
+    bodyOutputNames.forEach(o -> loop.string(2, o));
+    loop.string(3, "loop").string(4, "Loop");
+    loop.message(5, graphAttr("body", body.graphProto(bodyInputs, bodyOutputs)));
+    outer.nodes.add(loop);
+    List<Proto> outputs = new ArrayList<>();
+    for (String o : bodyOutputNames) {
+      Tensor t = graph.outputs().get(o);
+      outputs.add(valueInfo(o, t.dtype(), t.shape().dims(), scanned.contains(o)));
+    }
+    return model(outer.graphProto(inputs, outputs));
+  }
+
+  /** Graph inputs, then trainable parameters: the values a run feeds. */
+  private static List<Tensor> runtimeInputs(Graph graph) {
+    List<Tensor> in = new ArrayList<>(graph.inputs());
+    graph.parameters().stream().filter(graph::isTrainable).forEach(in::add);
+    return in;
+  }
+
+  /** Declares every frozen parameter as an external-data initializer of this graph. */
+  private void frozenWeights() {
+    frozen.forEach(p -> initializers.add(externalTensor(p)));
+  }
+
+  /**
+   * Lowers every node, then names the given outputs with {@code Identity} nodes where needed.
+   *
+   * @return their value infos
+   */
+  private List<Proto> lowerNodesAndOutputs(Iterable<String> names) {
     for (Node n : graph.nodes()) {
       lower(n);
     }
-    Proto g = new Proto().string(2, "graft");
-    List<Proto> inputs = new ArrayList<>();
-    for (Tensor t : graph.inputs()) {
-      inputs.add(valueInfo(t.name(), t));
-    }
-    for (Tensor p : graph.parameters()) {
-      if (graph.isTrainable(p)) {
-        inputs.add(valueInfo(p.name(), p));
-      } else {
-        initializers.add(externalTensor(p));
-      }
-    }
+    Set<String> taken = new LinkedHashSet<>();
+    graph.nodes().forEach(n -> taken.add(n.output().name()));
+    graph.inputs().forEach(t -> taken.add(t.name()));
+    graph.parameters().forEach(t -> taken.add(t.name()));
     List<Proto> outputs = new ArrayList<>();
-    for (Map.Entry<String, Tensor> e : graph.outputs().entrySet()) {
-      Tensor t = e.getValue();
-      if (!e.getKey().equals(t.name())) {
-        if (graph.nodes().stream().anyMatch(n -> n.output().name().equals(e.getKey()))
-            || graph.inputs().stream().anyMatch(i -> i.name().equals(e.getKey()))
-            || graph.parameters().stream().anyMatch(i -> i.name().equals(e.getKey()))) {
+    for (String name : names) {
+      Tensor t = graph.outputs().get(name);
+      if (!name.equals(t.name())) {
+        if (taken.contains(name)) {
           throw new IllegalArgumentException(
-              "Output name \"" + e.getKey() + "\" is already the name of another value");
+              "Output name \"" + name + "\" is already the name of another value");
         }
-        node("Identity", List.of(t.name()), e.getKey(), new Proto[0]);
+        node("Identity", List.of(name(t)), prefix + name);
       }
-      outputs.add(valueInfo(e.getKey(), t));
+      outputs.add(valueInfo(prefix + name, t.dtype(), t.shape().dims(), false));
     }
+    return outputs;
+  }
+
+  private Proto graphProto(List<Proto> inputs, List<Proto> outputs) {
+    Proto g = new Proto().string(2, prefix.isEmpty() ? "graft" : "graft_step");
     nodes.forEach(n -> g.message(1, n));
     initializers.forEach(i -> g.message(5, i));
     inputs.forEach(i -> g.message(11, i));
     outputs.forEach(o -> g.message(12, o));
+    return g;
+  }
+
+  private static byte[] model(Proto graph) {
     return new Proto()
         .varint(1, IR_VERSION)
         .string(2, "graft")
-        .message(7, g)
+        .message(7, graph)
         .message(8, new Proto().string(1, "").varint(2, OPSET))
         .toByteArray();
+  }
+
+  /**
+   * The ONNX name of {@code t}: frozen weights keep theirs (outer scope), others get the prefix.
+   */
+  private String name(Tensor t) {
+    return frozen.contains(t) ? t.name() : prefix + t.name();
   }
 
   // ---------------------------------------------------------------- nodes
 
   private void lower(Node n) {
-    String y = n.output().name();
-    List<String> in = new ArrayList<>(n.inputs().stream().map(Tensor::name).toList());
+    String y = name(n.output());
+    List<String> in = new ArrayList<>(n.inputs().stream().map(this::name).toList());
     Tensor x = n.inputs().isEmpty() ? null : n.input(0);
     switch (n.op()) {
       case "Constant" -> initializers.add(inlineTensor(y, (NdArray) n.attr("value")));
@@ -221,7 +359,7 @@ public final class OnnxLowering {
   }
 
   private String fresh(String hint) {
-    return "graft/" + hint + "_" + counter++;
+    return prefix + "graft/" + hint + "_" + counter++;
   }
 
   // ---------------------------------------------------------------- shapes at run time
@@ -329,7 +467,7 @@ public final class OnnxLowering {
       int axis = t.shape().dims().indexOf(d);
       if (axis >= 0) {
         String out = fresh("dim_" + symbol);
-        node("Shape", List.of(t.name()), out, intAttr("start", axis), intAttr("end", axis + 1));
+        node("Shape", List.of(name(t)), out, intAttr("start", axis), intAttr("end", axis + 1));
         dimTensors.put(d, out);
         return out;
       }
@@ -396,13 +534,20 @@ public final class OnnxLowering {
     return buf.array();
   }
 
-  private static Proto valueInfo(String name, Tensor t) {
+  /**
+   * A ValueInfoProto; {@code stacked} prepends the {@value #STEPS} axis of a looped step's per-step
+   * values.
+   */
+  private static Proto valueInfo(String name, DType dtype, List<Dim> dims, boolean stacked) {
     Proto shape = new Proto();
-    for (Dim d : t.shape().dims()) {
+    if (stacked) {
+      shape.message(1, new Proto().string(2, STEPS));
+    }
+    for (Dim d : dims) {
       shape.message(
           1, d.isFixed() ? new Proto().varint(1, d.size()) : new Proto().string(2, d.toString()));
     }
-    Proto tensorType = new Proto().varint(1, t.dtype().onnxCode()).message(2, shape);
+    Proto tensorType = new Proto().varint(1, dtype.onnxCode()).message(2, shape);
     return new Proto().string(1, name).message(2, new Proto().message(1, tensorType));
   }
 
@@ -426,5 +571,9 @@ public final class OnnxLowering {
 
   private static Proto tensorAttr(String name, Proto tensor) {
     return new Proto().string(1, name).message(5, tensor).varint(20, 4);
+  }
+
+  private static Proto graphAttr(String name, Proto graph) {
+    return new Proto().string(1, name).message(6, graph).varint(20, 5);
   }
 }
