@@ -6,12 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
+import java.util.Hashtable;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.test.common.annotation.InjectService;
 
 /** The CPU backend probes ONNX Runtime for real; CUDA says why it is unavailable here. */
 class BackendsTest {
   @InjectService BackendRegistry backends;
+  @InjectService ConfigurationAdmin configAdmin;
 
   @Test
   void theCpuBackendIsAvailable() {
@@ -29,6 +34,24 @@ class BackendsTest {
     }
     assertFalse(cuda.availability().available());
     assertTrue(cuda.availability().reason().contains("CUDA"), cuda.availability().reason());
+  }
+
+  @Test
+  void theCpuThreadCountComesFromConfigAdmin() throws Exception {
+    Configuration config = configAdmin.getConfiguration("dev.graft.backend.cpu", "?");
+    try {
+      config.update(new Hashtable<>(Map.of("threads", 1)));
+      long deadline = System.currentTimeMillis() + 10_000;
+      while (!backends.find("cpu").orElseThrow().device().startsWith("CPU, 1 thread ")
+          && System.currentTimeMillis() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(
+          backends.find("cpu").orElseThrow().device().startsWith("CPU, 1 thread "),
+          backends.find("cpu").orElseThrow().device());
+    } finally {
+      config.delete();
+    }
   }
 
   @Test
