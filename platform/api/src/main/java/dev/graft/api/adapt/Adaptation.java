@@ -49,6 +49,12 @@ public interface Adaptation {
   /** Makes the parameters whose names match trainable or frozen. Returns how many matched. */
   int setTrainable(Predicate<String> parameters, boolean trainable);
 
+  /**
+   * Dropout with probability {@code p} while training, the identity in evaluation and generation.
+   * The platform seeds each call site differently and each step anew, from the job's seed.
+   */
+  Tensor dropout(Tensor x, double p);
+
   /** Rewrites a linear layer's output; rewrites of one site compose in call order. */
   void rewriteLinear(LinearSite site, LinearRewrite rewrite);
 

@@ -1,0 +1,38 @@
+package dev.graft.train.adapt;
+
+import dev.graft.api.adapt.LinearSite;
+import dev.graft.api.adapt.ModelSpec;
+import dev.graft.graph.Graph;
+import dev.graft.graph.Tensor;
+import java.util.List;
+
+/** What {@link GraphAdaptation} needs from a model graph: its sites and its base weights. */
+public interface AdaptableModel {
+  Graph graph();
+
+  ModelSpec spec();
+
+  /** Every linear layer, in model order. */
+  List<Linear> linears();
+
+  /** One entry per transformer block. */
+  List<Block> blocks();
+
+  /** A base weight's values, row-major, as float32. */
+  float[] weight(String parameter);
+
+  /**
+   * A linear layer in the graph.
+   *
+   * @param site its description, as methods see it
+   * @param input its input (…, in)
+   * @param output its output (…, out), bias included
+   */
+  record Linear(LinearSite site, Tensor input, Tensor output) {}
+
+  /**
+   * A transformer block's insertion points: the attention and MLP outputs before their residual
+   * additions, (B, T, d).
+   */
+  record Block(int layer, Tensor attentionOutput, Tensor mlpOutput) {}
+}

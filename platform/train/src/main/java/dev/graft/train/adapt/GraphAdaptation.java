@@ -1,0 +1,359 @@
+package dev.graft.train.adapt;
+
+import dev.graft.api.Suggestions;
+import dev.graft.api.adapt.Adaptation;
+import dev.graft.api.adapt.Init;
+import dev.graft.api.adapt.InsertionPoint;
+import dev.graft.api.adapt.LinearRewrite;
+import dev.graft.api.adapt.LinearSite;
+import dev.graft.api.adapt.ModelSpec;
+import dev.graft.api.adapt.Objective;
+import dev.graft.api.adapt.StepHook;
+import dev.graft.api.adapt.TargetSpec;
+import dev.graft.graph.DType;
+import dev.graft.graph.Graph;
+import dev.graft.graph.Shape;
+import dev.graft.graph.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * The platform's {@link Adaptation} over a model graph: it resolves targets, declares parameters,
+ * rewires the graph for rewrites and insertions, and records what the training step needs (initial
+ * values, parameter groups, loss terms, objective, extra inputs and outputs, hooks).
+ */
+public final class GraphAdaptation implements Adaptation {
+  /** Name of the per-step INT64 scalar input that seeds dropout masks. */
+  public static final String DROPOUT_SEED = "dropout_seed";
+
+  /** A parameter group: matching trainables get {@code learningRateScale} × the job's rate. */
+  public record Group(
+      String name, Predicate<String> members, double learningRateScale, double weightDecay) {}
+
+  /** An extra scalar term of the loss. */
+  public record LossTerm(String name, Tensor term, double weight) {}
+
+  private final AdaptableModel model;
+  private final boolean training;
+  private final DType computeType;
+  private final Map<String, Init> inits = new LinkedHashMap<>();
+  private final Map<String, long[]> shapes = new LinkedHashMap<>();
+  private final Map<String, Tensor> currentOutputs = new LinkedHashMap<>();
+  private final Map<String, Tensor> blockPoints = new LinkedHashMap<>();
+  private final List<Group> groups = new ArrayList<>();
+  private final List<LossTerm> losses = new ArrayList<>();
+  private final Map<String, Tensor> outputs = new LinkedHashMap<>();
+  private final Map<String, Tensor> inputs = new LinkedHashMap<>();
+  private final List<StepHook> hooks = new ArrayList<>();
+  private Objective objective;
+  private Tensor dropoutSeed;
+  private int dropoutSites;
+
+  /**
+   * @param model the model graph to adapt
+   * @param training whether dropout is active (false for evaluation and generation)
+   * @param computeType the dtype new parameters get
+   */
+  public GraphAdaptation(AdaptableModel model, boolean training, DType computeType) {
+    this.model = model;
+    this.training = training;
+    this.computeType = computeType;
+  }
+
+  @Override
+  public ModelSpec model() {
+    return model.spec();
+  }
+
+  @Override
+  public Graph graph() {
+    return model.graph();
+  }
+
+  @Override
+  public List<LinearSite> linears(TargetSpec targets) {
+    List<LinearSite> all = model.linears().stream().map(AdaptableModel.Linear::site).toList();
+    List<LinearSite> chosen = new ArrayList<>();
+    switch (targets.kind()) {
+      case ALL_LINEAR ->
+          all.stream().filter(s -> !s.suffix().equals("lm_head")).forEach(chosen::add);
+      case DEFAULT, SUFFIXES -> {
+        List<String> patterns =
+            targets.kind() == TargetSpec.Kind.DEFAULT
+                ? model.spec().defaultTargets()
+                : targets.patterns();
+        for (String pattern : patterns) {
+          List<LinearSite> matched =
+              all.stream().filter(s -> matches(s.module(), pattern)).toList();
+          if (matched.isEmpty()) {
+            throw new IllegalArgumentException(
+                Suggestions.unknown(
+                    "target module",
+                    pattern,
+                    suffixes(all),
+                    model.spec().architecture() + "'s linear layers end in",
+                    ""));
+          }
+          matched.stream().filter(s -> !chosen.contains(s)).forEach(chosen::add);
+        }
+        chosen.sort((a, b) -> Integer.compare(all.indexOf(a), all.indexOf(b)));
+      }
+      case REGEX -> {
+        Pattern regex;
+        try {
+          regex = Pattern.compile(targets.patterns().get(0));
+        } catch (PatternSyntaxException e) {
+          throw new IllegalArgumentException(
+              "Target regex \""
+                  + targets.patterns().get(0)
+                  + "\" is not a valid regular expression: "
+                  + e.getDescription()
+                  + ".");
+        }
+        all.stream().filter(s -> regex.matcher(s.module()).matches()).forEach(chosen::add);
+        if (chosen.isEmpty()) {
+          throw new IllegalArgumentException(
+              "Target regex \""
+                  + targets.patterns().get(0)
+                  + "\" matches no linear layer; module paths look like \""
+                  + all.get(0).module()
+                  + "\".");
+        }
+      }
+    }
+    chosen.removeIf(s -> targets.exclude().stream().anyMatch(e -> matches(s.module(), e)));
+    if (!targets.layers().isEmpty()) {
+      chosen.removeIf(s -> !targets.layers().contains(s.layer()));
+    }
+    return chosen;
+  }
+
+  private static boolean matches(String module, String pattern) {
+    return module.equals(pattern) || module.endsWith("." + pattern);
+  }
+
+  private static Set<String> suffixes(List<LinearSite> sites) {
+    Set<String> suffixes = new TreeSet<>();
+    sites.forEach(s -> suffixes.add(s.suffix()));
+    return suffixes;
+  }
+
+  @Override
+  public Tensor parameter(String owner, String name, long[] shape, Init init, boolean trainable) {
+    String full = owner.isEmpty() ? name : owner + "." + name;
+    if (shapes.containsKey(full) || parameters().contains(full)) {
+      throw new IllegalArgumentException("Parameter \"" + full + "\" is declared twice.");
+    }
+    Tensor t = graph().parameter(full, computeType, Shape.of(shape), trainable);
+    inits.put(full, init);
+    shapes.put(full, shape.clone());
+    return t;
+  }
+
+  @Override
+  public List<String> parameters() {
+    return graph().parameters().stream().map(Tensor::name).toList();
+  }
+
+  @Override
+  public float[] weight(String parameter) {
+    if (!parameters().contains(parameter) || inits.containsKey(parameter)) {
+      throw new IllegalArgumentException(
+          "\"" + parameter + "\" is not a base weight of this model.");
+    }
+    return model.weight(parameter);
+  }
+
+  @Override
+  public int setTrainable(Predicate<String> parameters, boolean trainable) {
+    int count = 0;
+    for (Tensor p : graph().parameters()) {
+      if (parameters.test(p.name())) {
+        graph().setTrainable(p, trainable);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  @Override
+  public Tensor dropout(Tensor x, double p) {
+    if (!training || p == 0) {
+      return x;
+    }
+    if (dropoutSeed == null) {
+      dropoutSeed = graph().input(DROPOUT_SEED, DType.INT64, Shape.scalar());
+    }
+    // Each call site hashes a different seed, so no two sites share a mask.
+    Tensor seed =
+        graph().add(dropoutSeed, graph().scalar(1_000_003L * ++dropoutSites, DType.INT64));
+    return graph().dropout(x, p, seed);
+  }
+
+  @Override
+  public void rewriteLinear(LinearSite site, LinearRewrite rewrite) {
+    AdaptableModel.Linear linear =
+        model.linears().stream()
+            .filter(l -> l.site().module().equals(site.module()))
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "\"" + site.module() + "\" is not a linear layer of this model."));
+    Tensor current = currentOutputs.getOrDefault(site.module(), linear.output());
+    Tensor replacement = rewrite.apply(graph(), linear.input(), current, site);
+    graph().replaceUses(current, replacement);
+    currentOutputs.put(site.module(), replacement);
+  }
+
+  @Override
+  public void replaceWeight(String parameter, Tensor replacement) {
+    graph().replaceUses(graph().tensor(parameter), replacement);
+  }
+
+  @Override
+  public void insert(InsertionPoint point, int layer, UnaryOperator<Tensor> module) {
+    AdaptableModel.Block block =
+        model.blocks().stream()
+            .filter(b -> b.layer() == layer)
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "The model has no block "
+                            + layer
+                            + "; blocks are 0 to "
+                            + (model.blocks().size() - 1)
+                            + "."));
+    String key = point + "/" + layer;
+    Tensor current =
+        blockPoints.getOrDefault(
+            key,
+            point == InsertionPoint.AFTER_ATTENTION ? block.attentionOutput() : block.mlpOutput());
+    Tensor replacement = module.apply(current);
+    graph().replaceUses(current, replacement);
+    blockPoints.put(key, replacement);
+  }
+
+  @Override
+  public void prependVirtualTokens(Tensor embeddings) {
+    throw new IllegalArgumentException(
+        "This model graph has no site for virtual tokens; prompt-learning methods cannot adapt it.");
+  }
+
+  @Override
+  public void addKeyValuePrefix(int layer, Tensor keys, Tensor values) {
+    throw new IllegalArgumentException(
+        "This model graph has no site for key/value prefixes; prefix-tuning methods cannot adapt it.");
+  }
+
+  @Override
+  public void group(
+      String name, Predicate<String> parameters, double learningRateScale, double weightDecay) {
+    if (groups.stream().anyMatch(g -> g.name().equals(name)) || name.equals("default")) {
+      throw new IllegalArgumentException("Parameter group \"" + name + "\" is declared twice.");
+    }
+    groups.add(new Group(name, parameters, learningRateScale, weightDecay));
+  }
+
+  @Override
+  public Tensor input(String name) {
+    if (inputs.containsKey(name)) {
+      return inputs.get(name);
+    }
+    Tensor t = graph().input(name, DType.INT64, Shape.with("batch"));
+    inputs.put(name, t);
+    return t;
+  }
+
+  @Override
+  public void addLoss(String name, Tensor term, double weight) {
+    losses.add(new LossTerm(name, term, weight));
+  }
+
+  @Override
+  public void objective(Objective objective) {
+    if (this.objective != null) {
+      throw new IllegalArgumentException(
+          "Two methods set the training objective; combine at most one objective method.");
+    }
+    this.objective = objective;
+  }
+
+  @Override
+  public void output(String name, Tensor tensor) {
+    if (outputs.putIfAbsent(name, tensor) != null) {
+      throw new IllegalArgumentException("Output \"" + name + "\" is declared twice.");
+    }
+  }
+
+  @Override
+  public void onStep(StepHook hook) {
+    hooks.add(hook);
+  }
+
+  /**
+   * Initial values of every parameter the methods declared, drawn in declaration order from {@code
+   * seed}.
+   */
+  public Map<String, float[]> initialValues(long seed) {
+    Random random = new Random(seed);
+    Map<String, float[]> values = new LinkedHashMap<>();
+    inits.forEach(
+        (name, init) -> {
+          long[] shape = shapes.get(name);
+          long n = 1;
+          for (long d : shape) {
+            n *= d;
+          }
+          float[] v = new float[Math.toIntExact(n)];
+          init.fill(v, shape, random);
+          values.put(name, v);
+        });
+    return values;
+  }
+
+  /** The parameters methods declared (as opposed to the model's own). */
+  public Set<String> declared() {
+    return new LinkedHashSet<>(inits.keySet());
+  }
+
+  public List<Group> groups() {
+    return List.copyOf(groups);
+  }
+
+  public List<LossTerm> losses() {
+    return List.copyOf(losses);
+  }
+
+  public Objective objective() {
+    return objective;
+  }
+
+  public Map<String, Tensor> outputs() {
+    return Map.copyOf(outputs);
+  }
+
+  public Map<String, Tensor> inputs() {
+    return Map.copyOf(inputs);
+  }
+
+  public List<StepHook> hooks() {
+    return List.copyOf(hooks);
+  }
+
+  /** Whether some method asked for dropout (so each step needs a {@value #DROPOUT_SEED}). */
+  public boolean usesDropout() {
+    return dropoutSeed != null;
+  }
+}
