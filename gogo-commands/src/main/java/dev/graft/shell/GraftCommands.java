@@ -7,12 +7,19 @@ import dev.graft.api.OptionDescriptor;
 import dev.graft.api.Suggestions;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.train.Job;
+import dev.graft.api.train.JobStatus;
+import dev.graft.api.train.TrainingService;
 import java.lang.reflect.Method;
-import java.lang.reflect.Parameter;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import org.apache.felix.service.command.Descriptor;
+import org.apache.felix.service.command.Parameter;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
@@ -24,11 +31,17 @@ import org.osgi.service.component.annotations.Reference;
       "osgi.command.function=methods",
       "osgi.command.function=method",
       "osgi.command.function=backends",
-      "osgi.command.function=help"
+      "osgi.command.function=help",
+      "osgi.command.function=train",
+      "osgi.command.function=jobs",
+      "osgi.command.function=job",
+      "osgi.command.function=cancel",
+      "osgi.command.function=resume"
     })
 public final class GraftCommands {
   @Reference MethodRegistry methods;
   @Reference BackendRegistry backends;
+  @Reference TrainingService training;
 
   @Descriptor("list the installed fine-tuning methods: name, family, bundle, version, state")
   public String methods() {
@@ -98,6 +111,120 @@ public final class GraftCommands {
     return table.isEmpty() ? "No compute backends are installed.\n" : table.render();
   }
 
+  @Descriptor(
+      "train: submit a job file (.properties, .yaml, .json) with key=value overrides, and follow it")
+  public String train(
+      @Descriptor("return at once instead of following the job")
+          @Parameter(names = "--detach", presentValue = "true", absentValue = "false")
+          boolean detach,
+      @Descriptor("the job file; keys are listed by 'graft:help train'") String jobFile,
+      @Descriptor("key=value settings that override the file, e.g. learning_rate=1e-4 lora.r=16")
+          String... overrides)
+      throws InterruptedException {
+    Map<String, String> settings = new LinkedHashMap<>();
+    for (String o : overrides) {
+      int eq = o.indexOf('=');
+      if (eq <= 0) {
+        throw new IllegalArgumentException(
+            "Override \"" + o + "\" is not key=value; write it like learning_rate=1e-4.");
+      }
+      settings.put(o.substring(0, eq).trim(), o.substring(eq + 1).trim());
+    }
+    Job job = training.submit(Path.of(jobFile), settings);
+    return detach
+        ? "Submitted job " + job.id() + "; follow it with 'graft:job " + job.id() + " --follow'.\n"
+        : follow(job);
+  }
+
+  @Descriptor("list the training jobs, newest first")
+  public String jobs() {
+    Table table = new Table("ID", "STATE", "STEP", "LOSS", "OUTPUT");
+    for (Job j : training.jobs()) {
+      JobStatus s = j.status();
+      table.row(
+          j.id(),
+          s.state().name().toLowerCase(Locale.ROOT),
+          s.step() + "/" + s.totalSteps(),
+          Progress.loss(s.loss()),
+          j.outputDirectory().toString());
+    }
+    return table.isEmpty()
+        ? "No jobs yet. Start one with 'graft:train <job-file>'.\n"
+        : table.render();
+  }
+
+  @Descriptor("show one job: state, progress, loss, throughput, output folder")
+  public String job(
+      @Descriptor("keep printing progress until the job ends")
+          @Parameter(names = "--follow", presentValue = "true", absentValue = "false")
+          boolean follow,
+      @Descriptor("the job's id, as listed by graft:jobs") String id)
+      throws InterruptedException {
+    Job job = require(id);
+    return follow ? follow(job) : Progress.summary(job);
+  }
+
+  @Descriptor("cancel a job: it stops after the current step and writes a checkpoint")
+  public String cancel(@Descriptor("the job's id, as listed by graft:jobs") String id) {
+    Job job = require(id);
+    job.cancel();
+    return "Cancelling job "
+        + id
+        + " after its current step; resume it with 'graft:resume "
+        + id
+        + "'.\n";
+  }
+
+  @Descriptor("resume a cancelled or failed job from its last checkpoint, and follow it")
+  public String resume(
+      @Descriptor("return at once instead of following the job")
+          @Parameter(names = "--detach", presentValue = "true", absentValue = "false")
+          boolean detach,
+      @Descriptor("the job's id, as listed by graft:jobs") String id)
+      throws InterruptedException {
+    Job job = training.resume(id);
+    return detach ? "Resumed job " + job.id() + ".\n" : follow(job);
+  }
+
+  private Job require(String id) {
+    return training
+        .job(id)
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    Suggestions.unknown(
+                        "job",
+                        id,
+                        training.jobs().stream().map(Job::id).toList(),
+                        "Known",
+                        "See 'graft:jobs'.")));
+  }
+
+  /** Prints a progress line per step until the job ends, then returns its summary. */
+  private static String follow(Job job) throws InterruptedException {
+    long shown = -1;
+    long firstStep = -1;
+    long started = System.nanoTime();
+    while (true) {
+      JobStatus s = job.status();
+      if (s.step() != shown && s.totalSteps() > 0) {
+        if (firstStep < 0) {
+          firstStep = s.step();
+          started = System.nanoTime();
+        }
+        double perStep = (System.nanoTime() - started) / 1e9 / Math.max(1, s.step() - firstStep);
+        double eta = s.step() > firstStep ? perStep * (s.totalSteps() - s.step()) : Double.NaN;
+        System.out.println(Progress.line(s, eta));
+        System.out.flush();
+        shown = s.step();
+      }
+      if (s.state().isFinal()) {
+        return Progress.summary(job);
+      }
+      Thread.sleep(200);
+    }
+  }
+
   @Descriptor("list the graft commands")
   public String help() {
     Table table = new Table("COMMAND", "DESCRIPTION");
@@ -127,10 +254,10 @@ public final class GraftCommands {
           .append("\n  ")
           .append(m.getAnnotation(Descriptor.class).value())
           .append('\n');
-      for (Parameter p : m.getParameters()) {
-        out.append("  <")
-            .append(p.getName())
-            .append(">  ")
+      for (java.lang.reflect.Parameter p : m.getParameters()) {
+        out.append("  ")
+            .append(word(m, p))
+            .append("  ")
             .append(p.getAnnotation(Descriptor.class).value())
             .append('\n');
       }
@@ -151,9 +278,21 @@ public final class GraftCommands {
 
   static String usage(Method m) {
     StringBuilder usage = new StringBuilder("graft:").append(m.getName());
-    for (Parameter p : m.getParameters()) {
-      usage.append(" <").append(p.getName()).append('>');
+    for (java.lang.reflect.Parameter p : m.getParameters()) {
+      usage.append(' ').append(word(m, p));
     }
     return usage.toString();
+  }
+
+  /**
+   * {@code [--detach]} for an option, {@code [<overrides>...]} for varargs, else {@code <name>}.
+   */
+  private static String word(Method m, java.lang.reflect.Parameter p) {
+    Parameter option = p.getAnnotation(Parameter.class);
+    if (option != null) {
+      return "[" + option.names()[0] + "]";
+    }
+    boolean varargs = m.isVarArgs() && p == m.getParameters()[m.getParameterCount() - 1];
+    return varargs ? "[<" + p.getName() + ">...]" : "<" + p.getName() + ">";
   }
 }

@@ -206,7 +206,7 @@ public final class SafetensorsReader implements AutoCloseable {
       }
       case BF16 -> {
         for (int i = 0; i < out.length; i++) {
-          out[i] = Float.intBitsToFloat((b.getShort(2 * i) & 0xffff) << 16);
+          out[i] = Half.bfloat16ToFloat(b.getShort(2 * i));
         }
       }
       case F64 -> {

@@ -1,4 +1,7 @@
-/** Hugging Face model folders: safetensors, config.json, tokenizers and chat templates. */
+/**
+ * Hugging Face model folders: safetensors, config.json, tokenizers, chat templates, the forward
+ * graphs of the supported architectures, and generation.
+ */
 @Export
 @Version("1.0.0")
 package dev.graft.model;

@@ -43,7 +43,7 @@ public final class CpuBackend implements ComputeBackend {
 
   @Activate
   @Modified
-  void configure(Config config) {
+  public void configure(Config config) {
     if (config.threads() < 0) {
       throw new IllegalArgumentException(
           "CPU threads must be 0 (one per core) or more, not " + config.threads() + ".");
@@ -103,9 +103,10 @@ public final class CpuBackend implements ComputeBackend {
       options.addConfigEntry("session.intra_op.allow_spinning", "0");
       options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
       if (program.dtypes().contains(DType.FLOAT64)) {
-        // MatmulTransposeFusion emits com.microsoft.FusedMatMul, which has only float kernels.
+        // These fusions emit com.microsoft FusedMatMul and QuickGelu, which have float kernels
+        // only.
         options.addConfigEntry(
-            "optimization.disable_specified_optimizers", "MatmulTransposeFusion");
+            "optimization.disable_specified_optimizers", "MatmulTransposeFusion;QuickGeluFusion");
       }
     } catch (OrtException e) {
       options.close();

@@ -1,5 +1,6 @@
 package dev.graft.api.train;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -16,6 +17,15 @@ public interface TrainingService {
    *     value, an unknown method or backend, or a missing model or dataset
    */
   Job submit(Map<String, String> spec);
+
+  /**
+   * Reads a job file ({@code .properties}, {@code .yaml}, {@code .yml} or {@code .json}), applies
+   * {@code overrides} on top, and submits the result like {@link #submit(Map)}.
+   *
+   * @throws IllegalArgumentException naming the file when it is missing or malformed, or as {@link
+   *     #submit(Map)} does
+   */
+  Job submit(Path jobFile, Map<String, String> overrides);
 
   /** Every job this service knows, newest first. */
   List<Job> jobs();

@@ -1,2 +1,5 @@
-/** Implementation of tokenizers and the chat-template engine; not exported. */
+/**
+ * Implementation of tokenizers, the chat-template engine, the model graph builder and token
+ * sampling; not exported.
+ */
 package dev.graft.model.impl;

@@ -4,7 +4,7 @@ import java.util.Map;
 
 /** Where a job's progress goes: OSGi Event Admin in the framework, a list in tests. */
 @FunctionalInterface
-interface JobEvents {
+public interface JobEvents {
   /** Topic prefix of every job event; the suffix is the state or {@code PROGRESS}. */
   String TOPIC = "dev/graft/job/";
 

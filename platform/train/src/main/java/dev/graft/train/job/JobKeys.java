@@ -40,6 +40,11 @@ public final class JobKeys {
               "instruction",
               "messages"),
           key(
+              "data_columns",
+              OptionType.MAP,
+              "",
+              "rename fields for the format, e.g. prompt=question,completion=answer"),
+          key(
               "validation_split",
               OptionType.FLOAT,
               "0.0",

@@ -14,7 +14,7 @@ import java.util.function.Supplier;
  * report and checkpoints (every {@code save_steps}, at a cancel and at the end), and publishes
  * events. A cancelled or failed job keeps its newest checkpoint and can be resumed.
  */
-final class TrainingJob implements Job, Runnable {
+public final class TrainingJob implements Job, Runnable {
   private final String id;
   private final Map<String, String> spec;
   private final Path outputDir;
@@ -25,7 +25,7 @@ final class TrainingJob implements Job, Runnable {
   private volatile JobStatus status;
   private volatile String stopReason;
 
-  TrainingJob(
+  public TrainingJob(
       String id,
       Map<String, String> spec,
       Path outputDir,
@@ -68,17 +68,17 @@ final class TrainingJob implements Job, Runnable {
   }
 
   /** Stops the job after the current step with a checkpoint; {@code reason} becomes its message. */
-  void stop(String reason) {
+  public void stop(String reason) {
     stopReason = reason;
   }
 
   /** The newest checkpoint, for resuming. */
-  Optional<Path> latestCheckpoint() {
+  public Optional<Path> latestCheckpoint() {
     return checkpoints.latest();
   }
 
   /** Marks the job queued again before a resume. */
-  void requeue() {
+  public void requeue() {
     stopReason = null;
     status =
         new JobStatus(JobState.QUEUED, status.step(), status.totalSteps(), status.loss(), 0, "");

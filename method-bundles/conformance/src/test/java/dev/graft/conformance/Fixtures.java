@@ -1,0 +1,80 @@
+package dev.graft.conformance;
+
+import dev.graft.api.FineTuningMethod;
+import dev.graft.api.MethodRegistry;
+import dev.graft.api.Suggestions;
+import dev.graft.backend.cpu.CpuBackend;
+import dev.graft.method.full.FullFineTuning;
+import dev.graft.method.lora.LoraMethod;
+import java.lang.annotation.Annotation;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Assumptions;
+
+/** What the conformance tests share: the methods as a registry, a CPU backend, ../shared files. */
+final class Fixtures {
+  private Fixtures() {}
+
+  static final List<FineTuningMethod> METHODS = List.of(new LoraMethod(), new FullFineTuning());
+
+  static final MethodRegistry REGISTRY =
+      new MethodRegistry() {
+        @Override
+        public List<RegisteredMethod> methods() {
+          return METHODS.stream()
+              .map(m -> new RegisteredMethod(m.info(), "test", "0", "active", m))
+              .toList();
+        }
+
+        @Override
+        public Optional<RegisteredMethod> find(String name) {
+          return methods().stream().filter(m -> m.info().name().equals(name)).findFirst();
+        }
+
+        @Override
+        public RegisteredMethod require(String name) {
+          return find(name)
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          Suggestions.unknown(
+                              "method",
+                              name,
+                              methods().stream().map(m -> m.info().name()).toList(),
+                              "Installed",
+                              "")));
+        }
+
+        @Override
+        public List<Rejection> rejected() {
+          return List.of();
+        }
+      };
+
+  /** A CPU backend with one thread: deterministic reductions, comparable numbers. */
+  static CpuBackend cpu() {
+    CpuBackend backend = new CpuBackend();
+    backend.configure(
+        new CpuBackend.Config() {
+          @Override
+          public int threads() {
+            return 1;
+          }
+
+          @Override
+          public Class<? extends Annotation> annotationType() {
+            return CpuBackend.Config.class;
+          }
+        });
+    return backend;
+  }
+
+  /** A file under ../shared, or a skipped test when ../shared is absent. */
+  static Path shared(String path) {
+    Path p = Path.of("../../../shared").resolve(path).toAbsolutePath().normalize();
+    Assumptions.assumeTrue(Files.exists(p), "../shared not found (" + p + "): skipping");
+    return p;
+  }
+}

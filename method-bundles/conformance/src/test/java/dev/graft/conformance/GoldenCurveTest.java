@@ -1,0 +1,76 @@
+package dev.graft.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.graft.train.job.JobSpec;
+import dev.graft.train.run.SftRun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Ten steps on stories260K with a fixed seed give the same losses every time (llm.c's test_gpt2).
+ */
+class GoldenCurveTest {
+  @TempDir Path dir;
+
+  static final String[] STORIES = {
+    "Once upon a time, there was a little dog named Max. Max liked to run in the park.",
+    "Lily had a red ball. She threw the ball to her friend Tom, and they laughed.",
+    "One day, a small bird sat on a tree. The bird sang a happy song for the sun.",
+    "Ben wanted a big cake. His mom made a cake with many candles for his birthday.",
+    "The cat was sleepy. It lay on the warm bed and closed its eyes.",
+    "Sue found a shiny stone by the river. She gave it to her grandma.",
+    "Tim and Anna built a tower of blocks. The tower fell, and they built it again.",
+    "A little fish swam in the blue sea. It met a kind turtle who was slow."
+  };
+
+  static Path data(Path dir) throws Exception {
+    Path file = dir.resolve("stories.jsonl");
+    StringBuilder lines = new StringBuilder();
+    for (String s : STORIES) {
+      lines.append("{\"text\": \"").append(s).append("\"}\n");
+    }
+    Files.writeString(file, lines);
+    return file;
+  }
+
+  static List<Double> losses(Map<String, String> spec, int steps) {
+    List<Double> losses = new ArrayList<>();
+    try (SftRun run =
+        new SftRun(
+            JobSpec.parse(spec, Fixtures.REGISTRY), Fixtures.REGISTRY, Fixtures.cpu(), n -> {})) {
+      for (int s = 0; s < steps; s++) {
+        losses.add(run.step(s).loss());
+      }
+    }
+    return losses;
+  }
+
+  Map<String, String> spec(String method) throws Exception {
+    Map<String, String> spec = new LinkedHashMap<>();
+    spec.put("model", Fixtures.shared("models/stories260K").toString());
+    spec.put("data", data(dir).toString());
+    spec.put("method", method);
+    spec.put("seed", "7");
+    spec.put("per_device_train_batch_size", "4");
+    spec.put("max_length", "64");
+    spec.put("learning_rate", "3e-3");
+    spec.put("max_steps", "10");
+    return spec;
+  }
+
+  @Test
+  void loraPrintsItsCurve() throws Exception {
+    Map<String, String> spec = spec("lora");
+    spec.put("lora.target_modules", "all-linear");
+    System.out.println("lora " + losses(spec, 10));
+    System.out.println("full " + losses(spec("full"), 10));
+    assertEquals(1, 1);
+  }
+}

@@ -1,0 +1,218 @@
+package dev.graft.model;
+
+import dev.graft.api.backend.HostTensor;
+import dev.graft.graph.DType;
+import dev.graft.graph.Graph;
+import dev.graft.graph.Tensor;
+import dev.graft.model.impl.Decoder;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The forward graph of a Hugging Face causal language model (Llama, Mistral, Qwen2, GPT-2), built
+ * from its {@link ModelConfig} with {@link Graph} ops, and the places where fine-tuning methods
+ * attach: every linear layer and the two residual branches of every block.
+ *
+ * <p>Parameters are named as the checkpoint names its tensors (e.g. {@code
+ * model.layers.0.self_attn.q_proj.weight}, GPT-2 with the {@code transformer.} prefix) and are all
+ * frozen; methods decide what trains. The graph declares one output, {@code logits}.
+ *
+ * <p>{@link #build} makes the training and evaluation graph: inputs {@code input_ids}, {@code
+ * position_ids} and {@code segment_ids}, INT64 (batch, seq); logits (batch, seq, vocab). Token i
+ * attends to token j iff {@code j <= i} and {@code segment_ids[i] == segment_ids[j] != 0}, so one
+ * row can pack several samples (positions restarting at 0 for each) and segment 0 marks padding,
+ * left or right. Rows that are all padding produce finite values.
+ *
+ * <p>{@link #buildWithCache} makes the generation graph with a key-value cache (see {@link
+ * #kvCache()}).
+ */
+public final class ModelGraph {
+
+  /**
+   * A linear layer.
+   *
+   * @param module Hugging Face module path, e.g. {@code model.layers.0.self_attn.q_proj}, {@code
+   *     lm_head} or GPT-2's {@code transformer.h.0.attn.c_attn}
+   * @param layer the block index, or -1 outside the blocks ({@code lm_head})
+   * @param input the layer's input (…, in)
+   * @param output the layer's result (…, out), bias included
+   * @param weight the weight, (out, in), or (in, out) when {@code fanInFanOut}
+   * @param bias the bias (out), or null
+   * @param fanInFanOut true for GPT-2's Conv1D, which stores W as (in, out) and computes {@code x W
+   *     + b}
+   */
+  public record Linear(
+      String module,
+      int layer,
+      Tensor input,
+      Tensor output,
+      Tensor weight,
+      Tensor bias,
+      boolean fanInFanOut) {}
+
+  /**
+   * The residual branches of one transformer block, each (batch, seq, hidden) and added to the
+   * residual stream by its only use, so that replacing its uses ({@link Graph#replaceUses}) inserts
+   * a module into the model.
+   *
+   * @param layer the block index
+   * @param attentionOutput the attention output projection's result, before the residual add
+   * @param mlpOutput the MLP down projection's result, before the residual add
+   */
+  public record Block(int layer, Tensor attentionOutput, Tensor mlpOutput) {}
+
+  private final ModelConfig config;
+  private final DType computeType;
+  private final Decoder.Built built;
+
+  private ModelGraph(ModelConfig config, DType computeType, boolean cached) {
+    this.config = config;
+    this.computeType = computeType;
+    this.built = Decoder.build(config, computeType, cached);
+  }
+
+  /**
+   * The training and evaluation graph, with symbolic {@code batch} and {@code seq}.
+   *
+   * @param computeType the dtype of weights and activations (FLOAT32, FLOAT64, FLOAT16, BFLOAT16);
+   *     half-precision graphs compute norms and softmax in float32, as Hugging Face does
+   * @throws IllegalArgumentException for a non-float compute type or an unsupported {@code
+   *     hidden_act}
+   */
+  public static ModelGraph build(ModelConfig config, DType computeType) {
+    return new ModelGraph(config, computeType, false);
+  }
+
+  /**
+   * The generation graph. Inputs: {@code input_ids} and {@code position_ids} (batch, seq) of the
+   * new tokens; {@code cache_position} (seq), the cache slot of each new token; {@code
+   * attention_mask} (batch, cache), 1 where a slot holds a real token and 0 for padding; and per
+   * layer i {@code past_key_values.i.key} and {@code .value} (batch, cache, kv_heads, head_dim),
+   * zeros in the slots not yet written. Outputs: {@code present.i.key} and {@code .value}, the
+   * cache with the new tokens' keys (after RoPE) and values written into their slots, and {@code
+   * logits} (batch, vocab) of the last new token. A new token attends to the slots up to its own
+   * that the mask marks real. {@link #segmentIds()} is null.
+   *
+   * @throws IllegalArgumentException as {@link #build}
+   */
+  public static ModelGraph buildWithCache(ModelConfig config, DType computeType) {
+    return new ModelGraph(config, computeType, true);
+  }
+
+  /** The graph under construction; methods rewrite it. */
+  public Graph graph() {
+    return built.graph();
+  }
+
+  /** The configuration the graph was built from. */
+  public ModelConfig config() {
+    return config;
+  }
+
+  /** INT64 (batch, seq), the input {@code input_ids}. */
+  public Tensor inputIds() {
+    return built.inputIds();
+  }
+
+  /** INT64 (batch, seq), the input {@code position_ids}. */
+  public Tensor positionIds() {
+    return built.positionIds();
+  }
+
+  /**
+   * INT64 (batch, seq), the input {@code segment_ids}: equal non-zero ids mark the tokens of one
+   * sample, 0 padding. Null in the generation graph.
+   */
+  public Tensor segmentIds() {
+    return built.segmentIds();
+  }
+
+  /**
+   * The output {@code logits} in the compute type: (batch, seq, vocab), or (batch, vocab) in the
+   * generation graph.
+   */
+  public Tensor logits() {
+    return built.logits();
+  }
+
+  /** Every linear layer in model order; {@code lm_head} only when it is not tied. */
+  public List<Linear> linears() {
+    return built.linears();
+  }
+
+  /** One entry per transformer block, in order. */
+  public List<Block> blocks() {
+    return built.blocks();
+  }
+
+  /**
+   * Graph parameter name → tensor name in a checkpoint as Hugging Face saves it. The names are
+   * equal; for GPT-2 files saved without the {@code transformer.} prefix, {@link
+   * ModelConfig#nameIn} gives the name in that file (and {@link #weights} uses it).
+   */
+  public Map<String, String> checkpointNames() {
+    return built.checkpointNames();
+  }
+
+  /**
+   * In the generation graph, each {@code present.i.key}/{@code .value} output → the {@code
+   * past_key_values} input it feeds at the next run (a {@link dev.graft.api.backend.Program}'s
+   * carry); empty for the training graph.
+   */
+  public Map<String, String> kvCache() {
+    return built.cache();
+  }
+
+  /**
+   * The frozen checkpoint weights of the graph as it is now, by parameter name, for a {@link
+   * dev.graft.api.backend.Program}: F16/BF16/F32/F64 converted to {@code computeType}, or the
+   * memory-mapped bytes without a copy where the checkpoint already stores that type (valid until
+   * the reader is closed). Parameters that a method made trainable or removed are left out; {@link
+   * #weight} reads any one of them.
+   *
+   * @param computeType the compute type the graph was built with
+   * @throws IllegalArgumentException when the checkpoint lacks a tensor or has one of another shape
+   *     (the message of {@link ModelConfig#check}), or the compute type differs from the graph's
+   */
+  public Map<String, HostTensor> weights(SafetensorsReader reader, DType computeType) {
+    config.check(reader);
+    Map<String, HostTensor> out = new LinkedHashMap<>();
+    Graph g = graph();
+    for (Tensor p : g.parameters()) {
+      if (!g.isTrainable(p) && checkpointNames().containsKey(p.name())) {
+        out.put(p.name(), weight(reader, p.name(), computeType));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * One checkpoint weight by parameter name, converted as by {@link #weights}.
+   *
+   * @throws IllegalArgumentException when {@code parameter} is not a checkpoint parameter, the
+   *     checkpoint lacks it, or the compute type differs from the graph's
+   */
+  public HostTensor weight(SafetensorsReader reader, String parameter, DType computeType) {
+    String name = checkpointNames().get(parameter);
+    if (name == null) {
+      throw new IllegalArgumentException(
+          "\""
+              + parameter
+              + "\" is not a checkpoint parameter of this "
+              + config.architecture().hfName()
+              + " graph.");
+    }
+    if (computeType != this.computeType) {
+      throw new IllegalArgumentException(
+          "The graph computes in "
+              + this.computeType
+              + "; load its weights as "
+              + this.computeType
+              + ", not "
+              + computeType
+              + ".");
+    }
+    return Weights.load(reader, config.nameIn(reader, name), computeType);
+  }
+}

@@ -1,0 +1,85 @@
+package dev.graft.train.run;
+
+import dev.graft.api.adapt.LinearSite;
+import dev.graft.api.adapt.ModelSpec;
+import dev.graft.graph.Graph;
+import dev.graft.model.Architecture;
+import dev.graft.model.ModelConfig;
+import dev.graft.model.ModelGraph;
+import dev.graft.model.SafetensorsReader;
+import dev.graft.train.adapt.AdaptableModel;
+import java.util.List;
+
+/** A Hugging Face model's graph, as the adaptation machinery sees it. */
+final class ModelGraphModel implements AdaptableModel {
+  private final ModelGraph model;
+  private final SafetensorsReader checkpoint;
+  private final List<Linear> linears;
+  private final List<Block> blocks;
+
+  ModelGraphModel(ModelGraph model, SafetensorsReader checkpoint) {
+    this.model = model;
+    this.checkpoint = checkpoint;
+    this.linears =
+        model.linears().stream()
+            .map(
+                l ->
+                    new Linear(
+                        new LinearSite(
+                            l.module(),
+                            l.layer(),
+                            (int) l.input().shape().dim(-1).size(),
+                            (int) l.output().shape().dim(-1).size(),
+                            l.weight().name(),
+                            l.bias() == null ? null : l.bias().name(),
+                            l.fanInFanOut()),
+                        l.input(),
+                        l.output()))
+            .toList();
+    this.blocks =
+        model.blocks().stream()
+            .map(b -> new Block(b.layer(), b.attentionOutput(), b.mlpOutput()))
+            .toList();
+  }
+
+  @Override
+  public Graph graph() {
+    return model.graph();
+  }
+
+  @Override
+  public ModelSpec spec() {
+    ModelConfig c = model.config();
+    return new ModelSpec(
+        c.architecture().hfName(),
+        c.hiddenSize(),
+        c.numHiddenLayers(),
+        c.numAttentionHeads(),
+        c.numKeyValueHeads(),
+        c.headDim(),
+        c.intermediateSize(),
+        c.vocabSize(),
+        linears.stream().map(l -> l.site().module()).toList(),
+        defaultTargets(c.architecture()));
+  }
+
+  /** PEFT's default LoRA targets ({@code TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING}). */
+  static List<String> defaultTargets(Architecture architecture) {
+    return architecture == Architecture.GPT2 ? List.of("c_attn") : List.of("q_proj", "v_proj");
+  }
+
+  @Override
+  public List<Linear> linears() {
+    return linears;
+  }
+
+  @Override
+  public List<Block> blocks() {
+    return blocks;
+  }
+
+  @Override
+  public float[] weight(String parameter) {
+    return checkpoint.floats(model.checkpointNames().getOrDefault(parameter, parameter));
+  }
+}
