@@ -127,6 +127,16 @@ final class Lora implements MethodInstance {
   /** W += s · B·A, transposed for a weight stored (in, out) (GPT-2's Conv1D, fan_in_fan_out). */
   @Override
   public void merge(WeightEditor weights) {
+    add(weights, 1);
+  }
+
+  /** W -= s · B·A: the merged weights back to the base ones. */
+  @Override
+  public void unmerge(WeightEditor weights) {
+    add(weights, -1);
+  }
+
+  private void add(WeightEditor weights, int sign) {
     for (Site s : sites) {
       float[] a = weights.read(s.a()); // (r, in)
       float[] b = weights.read(s.b()); // (out, r)
@@ -140,7 +150,7 @@ final class Lora implements MethodInstance {
             delta += (double) b[o * s.rank() + k] * a[k * in + i];
           }
           int index = s.site().fanInFanOut() ? i * out + o : o * in + i;
-          w[index] += (float) (s.scale() * delta);
+          w[index] = (float) (w[index] + sign * s.scale() * delta);
         }
       }
       weights.write(s.site().weight(), w);

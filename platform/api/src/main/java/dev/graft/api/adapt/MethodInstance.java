@@ -42,9 +42,18 @@ public interface MethodInstance {
   /**
    * Folds the adapter into the base weights, e.g. {@code W += (alpha/r) · B·A} for LoRA.
    *
-   * @throws UnsupportedOperationException for methods that cannot be merged (prompt learning)
+   * @throws IllegalStateException for methods that cannot be merged (prompt learning)
    */
   default void merge(WeightEditor weights) {
-    throw new UnsupportedOperationException("This method cannot be merged into the base weights.");
+    throw new IllegalStateException("This method cannot be merged into the base weights.");
+  }
+
+  /**
+   * Takes the adapter back out of weights it was merged into, e.g. {@code W -= (alpha/r) · B·A}.
+   *
+   * @throws IllegalStateException for methods that cannot be merged
+   */
+  default void unmerge(WeightEditor weights) {
+    throw new IllegalStateException("This method cannot be merged into the base weights.");
   }
 }

@@ -31,7 +31,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -370,45 +369,9 @@ public final class SftRun implements Run {
   }
 
   private void writeModel(Path folder, List<String> trainables) {
-    Map<String, String> trainedByCheckpointName = new LinkedHashMap<>();
-    trainables.forEach(t -> trainedByCheckpointName.put(checkpointNames.getOrDefault(t, t), t));
-    Path temp = folder.resolveSibling("." + folder.getFileName() + ".tmp");
-    try {
-      AdapterFiles.deleteTree(temp);
-      Files.createDirectories(temp);
-      SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-      for (String name : checkpoint.names()) {
-        String trained = trainedByCheckpointName.get(name);
-        if (trained != null) {
-          writer.add(name, checkpoint.info(name).shape(), session.state(trained).floats());
-        } else {
-          writer.add(
-              name,
-              checkpoint.info(name).dtype(),
-              checkpoint.info(name).shape(),
-              checkpoint.bytes(name));
-        }
-      }
-      writer.write(temp.resolve(SafetensorsReader.SINGLE_FILE));
-      for (String file :
-          List.of(
-              ModelConfig.FILE,
-              "generation_config.json",
-              "tokenizer.json",
-              "tokenizer_config.json",
-              "special_tokens_map.json",
-              "vocab.json",
-              "merges.txt")) {
-        if (Files.exists(modelDir.resolve(file))) {
-          Files.copy(modelDir.resolve(file), temp.resolve(file));
-        }
-      }
-      AdapterFiles.deleteTree(folder);
-      Files.move(temp, folder, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new UncheckedIOException(
-          "Could not write the model to " + folder + ": " + e.getMessage(), e);
-    }
+    Map<String, float[]> trained = new LinkedHashMap<>();
+    trainables.forEach(t -> trained.put(t, session.state(t).floats()));
+    Adapters.writeModel(modelDir, folder, checkpointNames, trained);
   }
 
   @Override
