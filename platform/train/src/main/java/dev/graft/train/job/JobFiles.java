@@ -23,7 +23,9 @@ import org.apache.commons.configuration2.interpol.DefaultLookups;
  * Reads job files with Apache Commons Configuration: {@code .properties}, {@code .yaml}/{@code
  * .yml} and {@code .json}. Nested keys flatten to dotted names ({@code lora: {r: 16}} → {@code
  * lora.r}); values are interpolated ({@code ${data_dir}/train.jsonl}, {@code ${env:HOME}}, {@code
- * ${sys:user.home}}); lists join with commas.
+ * ${sys:user.home}}); lists join with commas. Keys under {@code vars.} only serve interpolation
+ * ({@code vars: {data_dir: /data}}, then {@code data: ${vars.data_dir}/train.jsonl}) and are
+ * dropped.
  */
 public final class JobFiles {
   private JobFiles() {}
@@ -82,7 +84,9 @@ public final class JobFiles {
                 + value
                 + "\".");
       }
-      values.put(key, value);
+      if (!key.startsWith("vars.")) {
+        values.put(key, value);
+      }
     }
     return values;
   }

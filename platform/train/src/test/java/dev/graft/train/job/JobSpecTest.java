@@ -68,17 +68,16 @@ class JobSpecTest {
   void propertiesYamlAndJsonFilesReadTheSameWithInterpolation() throws Exception {
     Files.writeString(
         dir.resolve("job.properties"),
-        "base=/models\nmodel=${base}/tiny\nmethod=lora\ndata=train.jsonl\nlora.r=16\nlearning_rate=2e-4\n");
+        "vars.base=/models\nmodel=${vars.base}/tiny\nmethod=lora\ndata=train.jsonl\nlora.r=16\nlearning_rate=2e-4\n");
     Files.writeString(
         dir.resolve("job.yaml"),
-        "base: /models\nmodel: ${base}/tiny\nmethod: [lora]\ndata: train.jsonl\nlora:\n  r: 16\nlearning_rate: 2e-4\n");
+        "vars:\n  base: /models\nmodel: ${vars.base}/tiny\nmethod: [lora]\ndata: train.jsonl\nlora:\n  r: 16\nlearning_rate: 2e-4\n");
     Files.writeString(
         dir.resolve("job.json"),
-        "{\"base\": \"/models\", \"model\": \"${base}/tiny\", \"method\": [\"lora\"], \"data\": \"train.jsonl\","
+        "{\"vars\": {\"base\": \"/models\"}, \"model\": \"${vars.base}/tiny\", \"method\": [\"lora\"], \"data\": \"train.jsonl\","
             + " \"lora\": {\"r\": 16}, \"learning_rate\": 2e-4}");
     for (String name : List.of("job.properties", "job.yaml", "job.json")) {
       Map<String, String> raw = JobFiles.read(dir.resolve(name));
-      raw.remove("base");
       JobSpec spec = JobSpec.parse(raw, REGISTRY);
       assertEquals("/models/tiny", spec.job().getString("model"), name);
       assertEquals(List.of("lora"), spec.job().getList("method"), name);
