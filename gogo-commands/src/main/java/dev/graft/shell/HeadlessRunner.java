@@ -1,6 +1,8 @@
 package dev.graft.shell;
 
 import java.io.File;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -46,14 +48,18 @@ public final class HeadlessRunner {
   }
 
   private int run(BundleContext context, String command) {
-    PrintStream out = System.out;
+    // The process's own streams: Gogo replaces System.out/err with proxies that write to the
+    // current
+    // session, so a session built on those proxies would write into itself.
+    PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true);
+    PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true);
     try {
       awaitStartup(context);
       if (!exists(context, command)) {
-        System.err.println(unknownCommand(context, command));
+        err.println(unknownCommand(context, command));
         return 2;
       }
-      try (CommandSession session = processor.createSession(System.in, out, System.err)) {
+      try (CommandSession session = processor.createSession(System.in, out, err)) {
         StringBuilder line = new StringBuilder(command);
         int count =
             Integer.parseInt(
@@ -77,7 +83,7 @@ public final class HeadlessRunner {
         return 0;
       }
     } catch (Exception e) {
-      System.err.println(oneLine(command, e));
+      err.println(oneLine(command, e));
       return 1;
     }
   }
