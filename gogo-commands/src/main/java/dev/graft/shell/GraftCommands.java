@@ -7,11 +7,17 @@ import dev.graft.api.OptionDescriptor;
 import dev.graft.api.Suggestions;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.model.Evaluation;
+import dev.graft.api.model.EvaluationSettings;
+import dev.graft.api.model.GenerationSettings;
+import dev.graft.api.model.ModelService;
+import dev.graft.api.model.ModelSummary;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobStatus;
 import dev.graft.api.train.TrainingService;
 import java.lang.reflect.Method;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -23,7 +29,7 @@ import org.apache.felix.service.command.Parameter;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
-/** The {@code graft} Gogo scope: thin commands over the platform registries. */
+/** The {@code graft} Gogo scope: thin commands over the platform registries and services. */
 @Component(
     service = GraftCommands.class,
     property = {
@@ -36,12 +42,17 @@ import org.osgi.service.component.annotations.Reference;
       "osgi.command.function=jobs",
       "osgi.command.function=job",
       "osgi.command.function=cancel",
-      "osgi.command.function=resume"
+      "osgi.command.function=resume",
+      "osgi.command.function=generate",
+      "osgi.command.function=inspect",
+      "osgi.command.function=merge",
+      "osgi.command.function=eval"
     })
 public final class GraftCommands {
   @Reference MethodRegistry methods;
   @Reference BackendRegistry backends;
   @Reference TrainingService training;
+  @Reference ModelService models;
 
   @Descriptor("list the installed fine-tuning methods: name, family, bundle, version, state")
   public String methods() {
@@ -225,11 +236,146 @@ public final class GraftCommands {
     }
   }
 
+  @Descriptor(
+      "complete a prompt with a model, optionally with an adapter; prints prompt and completion")
+  public String generate(
+      @Descriptor("the most tokens to generate")
+          @Parameter(names = "--max-tokens", absentValue = "128")
+          int maxTokens,
+      @Descriptor("0 for greedy decoding, else sample with this temperature")
+          @Parameter(names = "--temperature", absentValue = "0")
+          double temperature,
+      @Descriptor("when sampling, only among the likeliest tokens that reach this probability")
+          @Parameter(names = "--top-p", absentValue = "1")
+          double topP,
+      @Descriptor("when sampling, only among the k likeliest tokens; 0 for all")
+          @Parameter(names = "--top-k", absentValue = "50")
+          int topK,
+      @Descriptor("penalise tokens already in the text by this factor; 1 for none")
+          @Parameter(names = "--repetition-penalty", absentValue = "1")
+          double repetitionPenalty,
+      @Descriptor("seed of the sampling, to repeat a sampled completion")
+          @Parameter(names = "--seed", absentValue = "0")
+          long seed,
+      @Descriptor("an adapter folder to apply, such as a job's adapter/")
+          @Parameter(names = "--adapter", absentValue = "")
+          String adapter,
+      @Descriptor("the compute backend, see graft:backends")
+          @Parameter(names = "--backend", absentValue = "cpu")
+          String backend,
+      @Descriptor("a Hugging Face model folder") String modelDir,
+      @Descriptor("the text to complete") String prompt) {
+    GenerationSettings settings =
+        new GenerationSettings(
+            maxTokens, temperature, topK, topP, repetitionPenalty, seed, backend);
+    return prompt + models.generate(Path.of(modelDir), folder(adapter), prompt, settings) + "\n";
+  }
+
+  @Descriptor(
+      "describe a model folder: architecture, parameters, dtypes, vocabulary, context, shape")
+  public String inspect(@Descriptor("a Hugging Face model folder") String modelDir) {
+    ModelSummary s = models.inspect(Path.of(modelDir));
+    List<String> dtypes = new ArrayList<>();
+    s.dtypes()
+        .forEach(
+            (dtype, c) ->
+                dtypes.add(
+                    dtype
+                        + ": "
+                        + count(c.parameters())
+                        + " in "
+                        + c.tensors()
+                        + (c.tensors() == 1 ? " tensor" : " tensors")));
+    return new Table("PROPERTY", "VALUE")
+        .row("architecture", s.architecture() + " (" + s.modelType() + ")")
+        .row("parameters", count(s.parameters()))
+        .row("dtypes", String.join(", ", dtypes))
+        .row("vocabulary", count(s.vocabularySize()))
+        .row("context length", count(s.contextLength()))
+        .row("layers", Integer.toString(s.layers()))
+        .row("hidden", Integer.toString(s.hiddenSize()))
+        .row("heads", Integer.toString(s.attentionHeads()))
+        .row("kv heads", Integer.toString(s.keyValueHeads()))
+        .row("tied embeddings", s.tiedEmbeddings() ? "yes" : "no")
+        .row("chat template", s.chatTemplate() ? "yes" : "no")
+        .render();
+  }
+
+  @Descriptor("merge an adapter into a model's weights and write a model folder (or take it out)")
+  public String merge(
+      @Descriptor("take the adapter back out of a model it was merged into")
+          @Parameter(names = "--unmerge", presentValue = "true", absentValue = "false")
+          boolean unmerge,
+      @Descriptor("a Hugging Face model folder") String modelDir,
+      @Descriptor("an adapter folder, such as a job's adapter/") String adapterDir,
+      @Descriptor("the model folder to write; must be new, empty or a model folder")
+          String outDir) {
+    Path model = Path.of(modelDir);
+    Path adapter = Path.of(adapterDir);
+    Path out =
+        unmerge
+            ? models.unmerge(model, adapter, Path.of(outDir))
+            : models.merge(model, adapter, Path.of(outDir));
+    return (unmerge
+            ? "Took adapter " + adapter + " out of "
+            : "Merged adapter " + adapter + " into ")
+        + model
+        + "; wrote "
+        + out
+        + ".\n";
+  }
+
+  @Descriptor(
+      "evaluate a model (optionally with an adapter) on JSONL data: loss, perplexity, exact match")
+  public String eval(
+      @Descriptor("an adapter folder to apply, such as a job's adapter/")
+          @Parameter(names = "--adapter", absentValue = "")
+          String adapter,
+      @Descriptor("evaluate at most this many samples; 0 for all")
+          @Parameter(names = "--max-samples", absentValue = "0")
+          int maxSamples,
+      @Descriptor("tokens per sample; longer samples are cut")
+          @Parameter(names = "--max-length", absentValue = "1024")
+          int maxLength,
+      @Descriptor("samples per forward run") @Parameter(names = "--batch-size", absentValue = "8")
+          int batchSize,
+      @Descriptor("auto, text, prompt_completion, instruction or messages")
+          @Parameter(names = "--data-format", absentValue = "auto")
+          String dataFormat,
+      @Descriptor("the compute backend, see graft:backends")
+          @Parameter(names = "--backend", absentValue = "cpu")
+          String backend,
+      @Descriptor("a Hugging Face model folder") String modelDir,
+      @Descriptor("a JSONL file (optionally gzip-compressed) in a format graft:train reads")
+          String data) {
+    EvaluationSettings settings =
+        new EvaluationSettings(
+            dataFormat, Map.of(), maxLength, batchSize, maxSamples, backend, true, true);
+    Evaluation e = models.evaluate(Path.of(modelDir), folder(adapter), Path.of(data), settings);
+    Table table =
+        new Table("METRIC", "VALUE")
+            .row("loss", String.format(Locale.ROOT, "%.4f", e.loss()))
+            .row("perplexity", String.format(Locale.ROOT, "%.4f", e.perplexity()));
+    if (e.hasExactMatch()) {
+      table.row("exact match", String.format(Locale.ROOT, "%.1f%%", 100 * e.exactMatch()));
+    }
+    return table.row("samples", count(e.samples())).row("tokens", count(e.tokens())).render();
+  }
+
+  /** An optional folder argument: empty means none. */
+  private static Path folder(String path) {
+    return path.isEmpty() ? null : Path.of(path);
+  }
+
+  private static String count(long n) {
+    return String.format(Locale.ROOT, "%,d", n);
+  }
+
   @Descriptor("list the graft commands")
   public String help() {
     Table table = new Table("COMMAND", "DESCRIPTION");
     for (Method m : commands()) {
-      table.row(usage(m), m.getAnnotation(Descriptor.class).value());
+      table.row(usage(m, true), m.getAnnotation(Descriptor.class).value());
     }
     return table.render()
         + "\nRun one with './graft <command> [arguments]', or type it in the shell that './graft' opens.\n";
@@ -250,7 +396,7 @@ public final class GraftCommands {
     }
     StringBuilder out = new StringBuilder();
     for (Method m : matches) {
-      out.append(usage(m))
+      out.append(usage(m, false))
           .append("\n  ")
           .append(m.getAnnotation(Descriptor.class).value())
           .append('\n');
@@ -276,21 +422,36 @@ public final class GraftCommands {
         .toList();
   }
 
-  static String usage(Method m) {
+  /**
+   * The command line of a function; {@code brief} writes {@code [options]} for a function with more
+   * than two options, to keep the command list narrow.
+   */
+  static String usage(Method m, boolean brief) {
     StringBuilder usage = new StringBuilder("graft:").append(m.getName());
+    long options =
+        Arrays.stream(m.getParameters())
+            .filter(p -> p.isAnnotationPresent(Parameter.class))
+            .count();
+    if (brief && options > 2) {
+      usage.append(" [options]");
+    }
     for (java.lang.reflect.Parameter p : m.getParameters()) {
-      usage.append(' ').append(word(m, p));
+      if (!(brief && options > 2 && p.isAnnotationPresent(Parameter.class))) {
+        usage.append(' ').append(word(m, p));
+      }
     }
     return usage.toString();
   }
 
   /**
-   * {@code [--detach]} for an option, {@code [<overrides>...]} for varargs, else {@code <name>}.
+   * {@code [--detach]} for a flag, {@code [--seed <seed>]} for an option with a value, {@code
+   * [<overrides>...]} for varargs, else {@code <name>}.
    */
   private static String word(Method m, java.lang.reflect.Parameter p) {
     Parameter option = p.getAnnotation(Parameter.class);
     if (option != null) {
-      return "[" + option.names()[0] + "]";
+      boolean flag = p.getType() == boolean.class || p.getType() == Boolean.class;
+      return "[" + option.names()[0] + (flag ? "" : " <" + p.getName() + ">") + "]";
     }
     boolean varargs = m.isVarArgs() && p == m.getParameters()[m.getParameterCount() - 1];
     return varargs ? "[<" + p.getName() + ">...]" : "<" + p.getName() + ">";

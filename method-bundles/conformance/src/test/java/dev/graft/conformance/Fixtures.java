@@ -3,6 +3,8 @@ package dev.graft.conformance;
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.Suggestions;
+import dev.graft.api.backend.BackendRegistry;
+import dev.graft.api.backend.ComputeBackend;
 import dev.graft.backend.cpu.CpuBackend;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
@@ -50,6 +52,31 @@ final class Fixtures {
         @Override
         public List<Rejection> rejected() {
           return List.of();
+        }
+      };
+
+  /** A backend registry holding one {@link #cpu()} backend. */
+  static final BackendRegistry BACKENDS =
+      new BackendRegistry() {
+        private final ComputeBackend cpu = cpu();
+
+        @Override
+        public List<ComputeBackend> backends() {
+          return List.of(cpu);
+        }
+
+        @Override
+        public Optional<ComputeBackend> find(String name) {
+          return backends().stream().filter(b -> b.name().equals(name)).findFirst();
+        }
+
+        @Override
+        public ComputeBackend requireAvailable(String name) {
+          return find(name)
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          Suggestions.unknown("backend", name, List.of("cpu"), "Installed", "")));
         }
       };
 

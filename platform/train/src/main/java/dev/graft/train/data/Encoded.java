@@ -88,6 +88,23 @@ public record Encoded(int[] ids, boolean[] learn) {
     return b.build(index, settings, warnings);
   }
 
+  /**
+   * Encodes samples in order, as {@link #of(Sample, int, Tokenizer, ChatTemplate, Settings,
+   * Consumer)} does each.
+   */
+  public static List<Encoded> all(
+      List<Sample> samples,
+      Tokenizer tokenizer,
+      ChatTemplate template,
+      Settings settings,
+      Consumer<String> warnings) {
+    List<Encoded> encoded = new ArrayList<>();
+    for (int i = 0; i < samples.size(); i++) {
+      encoded.add(of(samples.get(i), i, tokenizer, template, settings, warnings));
+    }
+    return encoded;
+  }
+
   private static List<Map<String, String>> messages(List<Sample.Message> turns) {
     return turns.stream().map(t -> Map.of("role", t.role(), "content", t.content())).toList();
   }

@@ -1,0 +1,223 @@
+package dev.graft.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.api.model.Evaluation;
+import dev.graft.api.model.EvaluationSettings;
+import dev.graft.api.model.GenerationSettings;
+import dev.graft.api.model.ModelService;
+import dev.graft.api.model.ModelSummary;
+import dev.graft.api.train.JobState;
+import dev.graft.train.job.JobSpec;
+import dev.graft.train.job.TrainingJob;
+import dev.graft.train.run.SftRun;
+import dev.graft.train.service.ModelServiceImpl;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The model service on stories260K: inspect, generate, evaluate, merge, and its input checks. */
+class ModelServiceTest {
+  @TempDir static Path dir;
+
+  static final ModelService SERVICE = new ModelServiceImpl(Fixtures.REGISTRY, Fixtures.BACKENDS);
+  static Path model;
+  static Path stories;
+
+  /** A LoRA adapter trained for 10 steps on {@link GoldenCurveTest#STORIES}. */
+  static Path adapter;
+
+  @BeforeAll
+  static void train() throws Exception {
+    model = Fixtures.shared("models/stories260K");
+    stories = GoldenCurveTest.data(dir);
+    Map<String, String> spec = new LinkedHashMap<>();
+    spec.put("model", model.toString());
+    spec.put("data", stories.toString());
+    spec.put("method", "lora");
+    spec.put("lora.target_modules", "all-linear");
+    spec.put("seed", "7");
+    spec.put("per_device_train_batch_size", "4");
+    spec.put("max_length", "64");
+    spec.put("learning_rate", "3e-3");
+    spec.put("max_steps", "10");
+    Path out = Files.createDirectories(dir.resolve("job"));
+    JobSpec checked = JobSpec.parse(spec, Fixtures.REGISTRY);
+    TrainingJob job =
+        new TrainingJob(
+            "t",
+            spec,
+            out,
+            100,
+            () -> new SftRun(checked, Fixtures.REGISTRY, Fixtures.cpu(), n -> {}),
+            (t, p) -> {});
+    job.run();
+    assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
+    adapter = out.resolve("adapter");
+  }
+
+  private static Evaluation evaluate(Path modelDir, Path adapterDir, Path data, int batchSize) {
+    EvaluationSettings d = EvaluationSettings.defaults();
+    return SERVICE.evaluate(
+        modelDir,
+        adapterDir,
+        data,
+        new EvaluationSettings(
+            d.dataFormat(), d.dataColumns(), 64, batchSize, 0, "cpu", true, true));
+  }
+
+  @Test
+  void inspectDescribesStories260K() {
+    ModelSummary s = SERVICE.inspect(model);
+    assertEquals("LlamaForCausalLM", s.architecture());
+    assertEquals("llama", s.modelType());
+    assertEquals(260_032, s.parameters());
+    assertEquals(Map.of("F32", new ModelSummary.Count(47, 260_032)), s.dtypes());
+    assertEquals(512, s.vocabularySize());
+    assertEquals(512, s.contextLength());
+    assertEquals(5, s.layers());
+    assertEquals(64, s.hiddenSize());
+    assertEquals(8, s.attentionHeads());
+    assertEquals(4, s.keyValueHeads());
+    assertEquals(false, s.chatTemplate());
+    assertEquals(true, s.tiedEmbeddings());
+  }
+
+  @Test
+  void greedyGenerationContinuesTheGoldenStory() throws Exception {
+    String golden =
+        new ObjectMapper()
+            .readTree(model.resolve("golden.json").toFile())
+            .get("greedy")
+            .get("text")
+            .asText();
+    String prompt = "Once upon a time";
+    String completion = SERVICE.generate(model, null, prompt, GenerationSettings.greedy(30));
+    assertTrue(completion.startsWith(", there was a little girl named Lily."), completion);
+    assertTrue(golden.startsWith(prompt + completion), prompt + completion);
+  }
+
+  @Test
+  void generationWithTheAdapterRunsTheAdaptedModel() {
+    String completion =
+        SERVICE.generate(model, adapter, "Once upon a time", GenerationSettings.greedy(20));
+    assertTrue(!completion.isBlank(), completion);
+    GenerationSettings sampled = new GenerationSettings(20, 0.8, 40, 0.95, 1.1, 5, "cpu");
+    assertEquals(
+        SERVICE.generate(model, adapter, "Lily", sampled),
+        SERVICE.generate(model, adapter, "Lily", sampled),
+        "a seed repeats a sampled completion");
+  }
+
+  @Test
+  void lossIsAMeanPerTokenWhateverTheBatchingAndPerplexityIsItsExp() {
+    Evaluation whole = evaluate(model, null, stories, 8);
+    Evaluation threes = evaluate(model, null, stories, 3);
+    assertTrue(whole.loss() > 0.5 && whole.loss() < 5, "loss " + whole.loss());
+    assertEquals(Math.exp(whole.loss()), whole.perplexity(), 1e-12);
+    assertEquals(whole.loss(), threes.loss(), 1e-5);
+    assertEquals(8, whole.samples());
+    assertTrue(whole.tokens() > 8 * 15, "tokens " + whole.tokens());
+    assertTrue(Double.isNaN(whole.exactMatch()), "no exact match for plain text");
+  }
+
+  @Test
+  void theLossIsTheTrainingLossOfTheSameBatch() throws Exception {
+    // GoldenCurveTest's first loss is the base model's on its first batch: with seed 7, the first 4
+    // of the 8 stories after the job's shuffle (Split) and the first epoch's (Batches, one sample
+    // per row without packing).
+    List<Integer> order = new ArrayList<>(List.of(0, 1, 2, 3, 4, 5, 6, 7));
+    Collections.shuffle(order, new Random(7));
+    Collections.shuffle(order, new Random(7));
+    StringBuilder lines = new StringBuilder();
+    for (int i : order.subList(0, 4)) {
+      lines.append("{\"text\": \"").append(GoldenCurveTest.STORIES[i]).append("\"}\n");
+    }
+    Path batch = Files.writeString(dir.resolve("batch0.jsonl"), lines);
+    assertEquals(GoldenCurveTest.LORA[0], evaluate(model, null, batch, 4).loss(), 2e-5);
+  }
+
+  @Test
+  void theTrainedAdapterLowersTheLossOnItsTrainingData() {
+    double base = evaluate(model, null, stories, 8).loss();
+    double adapted = evaluate(model, adapter, stories, 8).loss();
+    assertTrue(adapted < base - 0.2, "base " + base + ", adapted " + adapted);
+  }
+
+  @Test
+  void mergedModelEvaluatesLikeTheAdapterAndUnmergeRestoresTheBase() {
+    Path merged = SERVICE.merge(model, adapter, dir.resolve("merged"));
+    assertTrue(Files.isRegularFile(merged.resolve("model.safetensors")));
+    assertTrue(Files.isRegularFile(merged.resolve("tokenizer.json")));
+    assertEquals(
+        evaluate(model, adapter, stories, 8).loss(),
+        evaluate(merged, null, stories, 8).loss(),
+        1e-4);
+    Path unmerged = SERVICE.unmerge(merged, adapter, dir.resolve("unmerged"));
+    assertEquals(
+        evaluate(model, null, stories, 8).loss(),
+        evaluate(unmerged, null, stories, 8).loss(),
+        1e-4);
+  }
+
+  @Test
+  void exactMatchComparesTheGreedyCompletionWithTheReference() throws Exception {
+    Path data = dir.resolve("pc.jsonl");
+    Files.writeString(
+        data,
+        """
+        {"prompt": "Once upon a time", "completion": ", there was a little girl named Lily. "}
+        {"prompt": "Once upon a time", "completion": ", a dragon ate the moon."}
+        {"prompt": "Once upon a time, there was a little girl named Lily.", "completion": " She"}
+        """);
+    Evaluation e = evaluate(model, null, data, 2);
+    assertEquals(2.0 / 3, e.exactMatch(), 1e-12);
+    assertEquals(3, e.samples());
+    assertTrue(Double.isFinite(e.loss()), "loss " + e.loss());
+  }
+
+  @Test
+  void badInputIsNamedInOneSentence() throws Exception {
+    Path missing = dir.resolve("nowhere");
+    Path empty = Files.writeString(dir.resolve("empty.jsonl"), "\n");
+    GenerationSettings greedy = GenerationSettings.greedy(4);
+    assertMessage(
+        "Model folder " + missing + " does not exist.",
+        () -> SERVICE.generate(missing, null, "x", greedy));
+    assertMessage("Model folder " + dir + " has no config.json", () -> SERVICE.inspect(dir));
+    assertMessage(
+        "Adapter folder " + missing + " does not exist.",
+        () -> SERVICE.generate(model, missing, "x", greedy));
+    assertMessage(
+        "Unknown backend \"cdua\"",
+        () -> SERVICE.generate(model, null, "x", new GenerationSettings(4, 0, 0, 1, 1, 0, "cdua")));
+    assertMessage(
+        "Data file " + empty + " holds no samples.", () -> evaluate(model, null, empty, 8));
+    assertMessage(
+        "Data file " + missing + " does not exist.", () -> evaluate(model, null, missing, 8));
+    assertMessage("would replace " + model, () -> SERVICE.merge(model, adapter, model.getParent()));
+    assertMessage(
+        "exceeds max_position_embeddings 512",
+        () -> SERVICE.generate(model, null, "x", GenerationSettings.greedy(600)));
+    assertMessage(
+        "Temperature must be 0 (greedy) or above, not -1.0.",
+        () -> new GenerationSettings(4, -1, 0, 1, 1, 0, "cpu"));
+  }
+
+  private static void assertMessage(String expected, Executable call) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+    assertTrue(e.getMessage().contains(expected), e.getMessage());
+  }
+}

@@ -1,0 +1,69 @@
+package dev.graft.api.model;
+
+import java.nio.file.Path;
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * Inspects, runs, merges and evaluates Hugging Face model folders and the adapter folders that
+ * training writes. Every method checks its input first and throws {@link IllegalArgumentException}
+ * with one sentence naming the folder, file or setting that is wrong: a missing model or adapter
+ * folder, an unknown or unavailable backend, an adapter whose method is not installed or that does
+ * not fit the model, data that is missing or holds no samples.
+ */
+@ProviderType
+public interface ModelService {
+  /**
+   * Describes a model folder from its {@code config.json}, checkpoint and tokenizer files.
+   *
+   * @throws IllegalArgumentException when the folder is not a readable model folder, or its
+   *     checkpoint does not fit its configuration
+   */
+  ModelSummary inspect(Path modelDir);
+
+  /**
+   * Completes a prompt. The prompt is encoded with the tokenizer's special tokens (e.g. BOS); the
+   * completion ends at the model's end-of-sequence token or after {@link
+   * GenerationSettings#maxNewTokens()} tokens.
+   *
+   * @param adapterDir an adapter folder to apply, or null for the base model
+   * @return the generated text only, such that {@code prompt + result} is the whole text
+   * @throws IllegalArgumentException as for every method, or when the prompt plus the new tokens
+   *     exceed the model's context length
+   */
+  String generate(Path modelDir, Path adapterDir, String prompt, GenerationSettings settings);
+
+  /**
+   * Merges an adapter into the base weights and writes a Hugging Face model folder with the
+   * tokenizer and configuration files of {@code modelDir}.
+   *
+   * @param outDir the folder to write; it must not exist, be empty, or be a model folder (which is
+   *     replaced), and must not be the model or adapter folder
+   * @return {@code outDir}, absolute
+   * @throws IllegalArgumentException as for every method, or when the adapter's method cannot be
+   *     merged
+   */
+  Path merge(Path modelDir, Path adapterDir, Path outDir);
+
+  /**
+   * Takes an adapter back out of a model it was merged into: the inverse of {@link #merge}, up to
+   * rounding.
+   *
+   * @param modelDir a model folder written by {@link #merge} with this adapter
+   * @return {@code outDir}, absolute
+   * @throws IllegalArgumentException as {@link #merge}
+   */
+  Path unmerge(Path modelDir, Path adapterDir, Path outDir);
+
+  /**
+   * Evaluates a model, with or without an adapter, on a JSONL dataset: the mean cross-entropy over
+   * the tokens training would learn (completions and assistant turns only, unless the settings say
+   * otherwise), and for prompt/completion data the share of prompts whose greedy completion equals
+   * the reference.
+   *
+   * @param adapterDir an adapter folder to apply, or null for the base model
+   * @param data a JSONL file, optionally gzip-compressed, in any format training reads
+   * @throws IllegalArgumentException as for every method, or naming the file and line of a
+   *     malformed sample
+   */
+  Evaluation evaluate(Path modelDir, Path adapterDir, Path data, EvaluationSettings settings);
+}

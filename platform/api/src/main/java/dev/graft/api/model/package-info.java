@@ -1,0 +1,11 @@
+/**
+ * Working with models outside a training job: inspect a Hugging Face model folder, generate text
+ * (with or without an adapter), merge an adapter into the base weights or take it back out, and
+ * evaluate loss, perplexity and exact match on a dataset.
+ */
+@Export
+@Version("1.0.0")
+package dev.graft.api.model;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;

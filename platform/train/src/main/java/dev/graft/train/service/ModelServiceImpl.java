@@ -1,0 +1,397 @@
+package dev.graft.train.service;
+
+import dev.graft.api.MethodRegistry;
+import dev.graft.api.backend.BackendRegistry;
+import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.backend.HostTensor;
+import dev.graft.api.backend.Program;
+import dev.graft.api.backend.Session;
+import dev.graft.api.model.Evaluation;
+import dev.graft.api.model.EvaluationSettings;
+import dev.graft.api.model.GenerationSettings;
+import dev.graft.api.model.ModelService;
+import dev.graft.api.model.ModelSummary;
+import dev.graft.graph.DType;
+import dev.graft.graph.Graph;
+import dev.graft.graph.Shape;
+import dev.graft.graph.Tensor;
+import dev.graft.model.ChatTemplate;
+import dev.graft.model.Generator;
+import dev.graft.model.ModelConfig;
+import dev.graft.model.ModelGraph;
+import dev.graft.model.SafetensorsReader;
+import dev.graft.model.TensorInfo;
+import dev.graft.model.Tokenizer;
+import dev.graft.train.data.Batches;
+import dev.graft.train.data.Encoded;
+import dev.graft.train.data.Jsonl;
+import dev.graft.train.data.Sample;
+import dev.graft.train.run.Adapters;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+/**
+ * Inspection, generation, merging and evaluation over the model bundle, with adapters read back by
+ * {@link Adapters}. Stateless: each call opens its backend sessions and closes them before it
+ * returns.
+ */
+@Component(service = ModelService.class)
+public final class ModelServiceImpl implements ModelService {
+  private static final String LABELS = "labels";
+  private static final String LOSS = "loss";
+
+  private final MethodRegistry methods;
+  private final BackendRegistry backends;
+
+  /** Uses these registries for adapter methods and compute backends. */
+  @Activate
+  public ModelServiceImpl(@Reference MethodRegistry methods, @Reference BackendRegistry backends) {
+    this.methods = methods;
+    this.backends = backends;
+  }
+
+  @Override
+  public ModelSummary inspect(Path modelDir) {
+    ModelConfig config = config(modelDir);
+    Map<String, ModelSummary.Count> dtypes = new LinkedHashMap<>();
+    long parameters = 0;
+    try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
+      config.check(checkpoint);
+      for (String name : config.expectedTensors().keySet()) {
+        TensorInfo info = checkpoint.info(config.nameIn(checkpoint, name));
+        parameters += info.numel();
+        dtypes.merge(
+            info.dtype().name(),
+            new ModelSummary.Count(1, info.numel()),
+            (a, b) -> new ModelSummary.Count(a.tensors() + 1, a.parameters() + b.parameters()));
+      }
+    } catch (IOException e) {
+      throw unreadable(modelDir, e);
+    }
+    return new ModelSummary(
+        config.architecture().hfName(),
+        config.modelType(),
+        parameters,
+        dtypes,
+        config.vocabSize(),
+        config.maxPositionEmbeddings(),
+        config.numHiddenLayers(),
+        config.hiddenSize(),
+        config.numAttentionHeads(),
+        config.numKeyValueHeads(),
+        chatTemplate(modelDir) != null,
+        config.tieWordEmbeddings());
+  }
+
+  @Override
+  public String generate(
+      Path modelDir, Path adapterDir, String prompt, GenerationSettings settings) {
+    config(modelDir);
+    requireAdapter(adapterDir);
+    ComputeBackend backend = backends.requireAvailable(settings.backend());
+    Tokenizer tokenizer = tokenizer(modelDir);
+    try (Generator generator = generator(backend, modelDir, adapterDir, tokenizer)) {
+      int[] ids = tokenizer.encode(prompt, true);
+      Generator.Options options =
+          new Generator.Options(
+              settings.maxNewTokens(),
+              settings.temperature() > 0,
+              settings.temperature() > 0 ? settings.temperature() : 1,
+              settings.topK(),
+              settings.topP(),
+              settings.repetitionPenalty(),
+              generator.defaults().stopTokens(),
+              List.of(),
+              settings.seed());
+      return continuation(tokenizer, ids, generator.generate(ids, options).ids());
+    }
+  }
+
+  @Override
+  public Path merge(Path modelDir, Path adapterDir, Path outDir) {
+    return write(modelDir, adapterDir, outDir, false);
+  }
+
+  @Override
+  public Path unmerge(Path modelDir, Path adapterDir, Path outDir) {
+    return write(modelDir, adapterDir, outDir, true);
+  }
+
+  private Path write(Path modelDir, Path adapterDir, Path outDir, boolean subtract) {
+    config(modelDir);
+    if (adapterDir == null) {
+      throw new IllegalArgumentException("Name the adapter folder to merge.");
+    }
+    requireAdapter(adapterDir);
+    Path out = outDir.toAbsolutePath().normalize();
+    for (Path input : List.of(modelDir, adapterDir)) {
+      Path in = input.toAbsolutePath().normalize();
+      if (in.startsWith(out)) {
+        throw new IllegalArgumentException(
+            "Output folder " + outDir + " would replace " + input + "; choose a new folder.");
+      }
+    }
+    if (Files.exists(out) && !Files.exists(out.resolve(ModelConfig.FILE)) && !isEmptyFolder(out)) {
+      throw new IllegalArgumentException(
+          "Output folder "
+              + outDir
+              + " exists and is not a model folder; choose a new or empty folder.");
+    }
+    Adapters.merge(modelDir, adapterDir, out, methods, subtract);
+    return out;
+  }
+
+  @Override
+  public Evaluation evaluate(
+      Path modelDir, Path adapterDir, Path data, EvaluationSettings settings) {
+    config(modelDir);
+    requireAdapter(adapterDir);
+    Jsonl.Format format;
+    try {
+      format = Jsonl.Format.parse(settings.dataFormat());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "Unknown data format \""
+              + settings.dataFormat()
+              + "\"; use auto, text, prompt_completion, instruction or messages.");
+    }
+    ComputeBackend backend = backends.requireAvailable(settings.backend());
+    List<Sample> samples = Jsonl.read(data, format, settings.dataColumns(), settings.maxSamples());
+    Tokenizer tokenizer = tokenizer(modelDir);
+    List<Encoded> encoded =
+        Encoded.all(
+            samples,
+            tokenizer,
+            chatTemplate(modelDir),
+            new Encoded.Settings(
+                settings.maxLength(),
+                settings.completionOnlyLoss(),
+                settings.assistantOnlyLoss(),
+                false),
+            warning -> {});
+    Batches batches =
+        new Batches(
+            encoded,
+            settings.batchSize(),
+            settings.maxLength(),
+            false,
+            0,
+            tokenizer.padId().orElse(tokenizer.eosId().orElse(0)));
+    double lossSum = 0;
+    long targets = 0;
+    try (Session session = lossSession(backend, modelDir, adapterDir)) {
+      for (int i = 0; i < batches.perEpoch(); i++) {
+        Batches.Batch b = batches.batch(i);
+        long[] shape = {b.rows(), b.length()};
+        Map<String, HostTensor> feeds = new LinkedHashMap<>();
+        feeds.put("input_ids", HostTensor.ofLongs(shape, b.inputIds()));
+        feeds.put("position_ids", HostTensor.ofLongs(shape, b.positionIds()));
+        feeds.put("segment_ids", HostTensor.ofLongs(shape, b.segmentIds()));
+        feeds.put(LABELS, HostTensor.ofLongs(shape, b.labels()));
+        // The batch loss is a mean over its targets; weighting by them gives the mean per token.
+        lossSum += (double) session.run(feeds, Set.of(LOSS)).get(LOSS).floats()[0] * b.targets();
+        targets += b.targets();
+      }
+    }
+    double loss = lossSum / targets;
+    double exactMatch =
+        samples.stream().allMatch(s -> s instanceof Sample.PromptCompletion)
+            ? exactMatch(backend, modelDir, adapterDir, tokenizer, samples, settings.batchSize())
+            : Double.NaN;
+    int evaluated = (int) encoded.stream().filter(Encoded::teaches).count();
+    return new Evaluation(loss, Math.exp(loss), exactMatch, evaluated, targets);
+  }
+
+  /**
+   * The forward graph (with the adapter, every weight frozen) plus {@code labels} (batch, seq) and
+   * the output {@code loss}: mean next-token cross-entropy over the labelled positions, as training
+   * computes it.
+   */
+  private Session lossSession(ComputeBackend backend, Path modelDir, Path adapterDir) {
+    if (adapterDir != null) {
+      Adapters.Adapted adapted = Adapters.load(modelDir, adapterDir, methods, false);
+      return backend.open(lossProgram(adapted.model(), adapted.weights()));
+    }
+    ModelGraph model = ModelGraph.build(config(modelDir), DType.FLOAT32);
+    try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
+      // The backend copies the weights in when it opens, while the checkpoint is still mapped.
+      return backend.open(lossProgram(model, model.weights(checkpoint, DType.FLOAT32)));
+    } catch (IOException e) {
+      throw unreadable(modelDir, e);
+    }
+  }
+
+  private static Program lossProgram(ModelGraph model, Map<String, HostTensor> weights) {
+    Graph graph = model.graph();
+    Tensor labels = graph.input(LABELS, DType.INT64, Shape.with("batch", "seq"));
+    Tensor logits = model.logits(); // (B, T, V)
+    long vocab = logits.shape().dim(-1).size();
+    Tensor flatLogits = graph.reshape(logits, -1, vocab); // (B·T, V)
+    Tensor flatLabels = graph.reshape(labels, -1); // (B·T)
+    graph.output(LOSS, graph.crossEntropy(flatLogits, flatLabels, Batches.IGNORE));
+    return new Program(
+        graph.toOnnx(), weights, Map.of(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
+  }
+
+  /**
+   * The share of prompts whose greedy completion equals the reference completion, both trimmed.
+   * Each prompt gets as many new tokens as its completion (trailing whitespace trimmed) takes after
+   * it in the full text, so a model that would go on talking after the reference still matches; one
+   * that stops early does not.
+   */
+  private double exactMatch(
+      ComputeBackend backend,
+      Path modelDir,
+      Path adapterDir,
+      Tokenizer tokenizer,
+      List<Sample> samples,
+      int batchSize) {
+    int context = config(modelDir).maxPositionEmbeddings();
+    int matches = 0;
+    try (Generator generator = generator(backend, modelDir, adapterDir, tokenizer)) {
+      for (int from = 0; from < samples.size(); from += batchSize) {
+        List<Sample.PromptCompletion> chunk = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        int[] budgets = new int[Math.min(batchSize, samples.size() - from)];
+        for (int i = 0; i < budgets.length; i++) {
+          Sample.PromptCompletion pc = (Sample.PromptCompletion) samples.get(from + i);
+          int[] prompt = tokenizer.encode(pc.prompt(), true);
+          int full = tokenizer.encode(pc.prompt() + pc.completion().stripTrailing(), true).length;
+          if (prompt.length >= context) {
+            continue; // no room to complete it: counted as a miss
+          }
+          chunk.add(pc);
+          prompts.add(prompt);
+          budgets[prompts.size() - 1] =
+              Math.min(context - prompt.length, Math.max(1, full - prompt.length));
+        }
+        if (prompts.isEmpty()) {
+          continue;
+        }
+        int budget = Arrays.stream(budgets).max().orElse(1);
+        Generator.Options greedy =
+            Generator.Options.greedy(budget).withStopTokens(generator.defaults().stopTokens());
+        List<Generator.Completion> completions = generator.generate(prompts, greedy);
+        for (int i = 0; i < completions.size(); i++) {
+          int[] ids = completions.get(i).ids();
+          int[] kept = Arrays.copyOf(ids, Math.min(ids.length, budgets[i]));
+          String text = continuation(tokenizer, prompts.get(i), kept);
+          if (text.strip().equals(chunk.get(i).completion().strip())) {
+            matches++;
+          }
+        }
+      }
+    }
+    return (double) matches / samples.size();
+  }
+
+  private Generator generator(
+      ComputeBackend backend, Path modelDir, Path adapterDir, Tokenizer tokenizer) {
+    try {
+      if (adapterDir == null) {
+        return Generator.open(backend, modelDir, DType.FLOAT32);
+      }
+      Adapters.Adapted adapted = Adapters.load(modelDir, adapterDir, methods, true);
+      return Generator.open(
+          backend, adapted.model(), adapted.weights(), tokenizer, Generator.Options.read(modelDir));
+    } catch (IOException e) {
+      throw unreadable(modelDir, e);
+    }
+  }
+
+  /**
+   * The text that {@code generated} adds after {@code prompt}: decoded together with the prompt, so
+   * that a word-initial space the tokenizer writes as part of a token is kept.
+   */
+  private static String continuation(Tokenizer tokenizer, int[] prompt, int[] generated) {
+    int[] all = Arrays.copyOf(prompt, prompt.length + generated.length);
+    System.arraycopy(generated, 0, all, prompt.length, generated.length);
+    String whole = tokenizer.decode(all, true);
+    String head = tokenizer.decode(prompt, true);
+    return whole.startsWith(head)
+        ? whole.substring(head.length())
+        : tokenizer.decode(generated, true);
+  }
+
+  private static ModelConfig config(Path modelDir) {
+    if (!Files.isDirectory(modelDir)) {
+      throw new IllegalArgumentException("Model folder " + modelDir + " does not exist.");
+    }
+    if (!Files.isRegularFile(modelDir.resolve(ModelConfig.FILE))) {
+      throw new IllegalArgumentException(
+          "Model folder "
+              + modelDir
+              + " has no config.json; point at a Hugging Face model folder.");
+    }
+    try {
+      return ModelConfig.read(modelDir.resolve(ModelConfig.FILE));
+    } catch (IOException e) {
+      throw unreadable(modelDir, e);
+    }
+  }
+
+  /** Checks an adapter folder; null (no adapter) passes. */
+  private static void requireAdapter(Path adapterDir) {
+    if (adapterDir == null) {
+      return;
+    }
+    if (!Files.isDirectory(adapterDir)) {
+      throw new IllegalArgumentException("Adapter folder " + adapterDir + " does not exist.");
+    }
+    if (!Files.isRegularFile(adapterDir.resolve("adapter_config.json"))) {
+      throw new IllegalArgumentException(
+          "Adapter folder "
+              + adapterDir
+              + " has no adapter_config.json; point at a PEFT adapter folder such as a job's"
+              + " adapter/.");
+    }
+  }
+
+  private static Tokenizer tokenizer(Path modelDir) {
+    try {
+      return Tokenizer.load(modelDir);
+    } catch (IOException e) {
+      throw unreadable(modelDir, e);
+    }
+  }
+
+  /** The model's chat template, or null when it has none. */
+  private static ChatTemplate chatTemplate(Path modelDir) {
+    try {
+      return ChatTemplate.load(modelDir);
+    } catch (IllegalArgumentException none) {
+      return null;
+    } catch (IOException e) {
+      throw unreadable(modelDir, e);
+    }
+  }
+
+  private static boolean isEmptyFolder(Path dir) {
+    try (Stream<Path> entries = Files.list(dir)) {
+      return entries.findAny().isEmpty();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static RuntimeException unreadable(Path dir, IOException e) {
+    if (e instanceof NoSuchFileException missing) {
+      return new IllegalArgumentException(
+          "Model folder " + dir + " lacks " + Path.of(missing.getFile()).getFileName() + ".");
+    }
+    return new UncheckedIOException("Could not read " + dir + ": " + e.getMessage(), e);
+  }
+}
