@@ -17,6 +17,8 @@ import org.junit.jupiter.api.Test;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.FrameworkUtil;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.test.common.annotation.InjectService;
 
 /** Training inside the framework, with the method bundles coming and going under a running job. */
@@ -24,6 +26,7 @@ class TrainingInFrameworkTest {
   private final BundleContext context = FrameworkUtil.getBundle(getClass()).getBundleContext();
 
   @InjectService TrainingService training;
+  @InjectService ConfigurationAdmin configAdmin;
   @InjectService CommandProcessor processor;
 
   private Path jobFile(int steps) throws Exception {
@@ -110,5 +113,34 @@ class TrainingInFrameworkTest {
     resumed.cancel();
     await(resumed, j -> j.status().state().isFinal());
     assertEquals(JobState.CANCELLED, resumed.status().state());
+  }
+
+  @Test
+  void aFactoryConfigurationStartsAJob() throws Exception {
+    Path file = jobFile(2);
+    java.util.Hashtable<String, Object> properties = new java.util.Hashtable<>();
+    for (String line : Files.readAllLines(file)) {
+      int colon = line.indexOf(": ");
+      if (colon > 0 && !line.startsWith(" ") && !line.startsWith("vars")) {
+        properties.put(line.substring(0, colon), line.substring(colon + 2));
+      }
+    }
+    properties.put("data", file.resolveSibling("data.jsonl").toString());
+    properties.put("lora.r", "2");
+    int before = training.jobs().size();
+    Configuration config = configAdmin.createFactoryConfiguration("dev.graft.job", "?");
+    try {
+      config.update(properties);
+      long deadline = System.currentTimeMillis() + 30_000;
+      while (training.jobs().size() == before && System.currentTimeMillis() < deadline) {
+        Thread.sleep(50);
+      }
+      Job job = training.jobs().get(0);
+      await(job, j -> j.status().state().isFinal());
+      assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
+      assertEquals("2", job.spec().get("lora.r"));
+    } finally {
+      config.delete();
+    }
   }
 }
