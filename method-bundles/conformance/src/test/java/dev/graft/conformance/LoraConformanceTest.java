@@ -240,6 +240,32 @@ class LoraConformanceTest {
         e.getMessage());
   }
 
+  @Test
+  void aJobCanContinueFromASavedAdapter() throws Exception {
+    Path first = train(spec(), dir.resolve("first"));
+    Map<String, String> again = spec();
+    again.put("adapter", first.resolve("adapter").toString());
+    again.put("learning_rate", "0");
+    again.put("weight_decay", "0");
+    again.put("max_steps", "1");
+    Path second = train(again, dir.resolve("second"));
+    try (SafetensorsReader in =
+            SafetensorsReader.open(first.resolve("adapter/adapter_model.safetensors"));
+        SafetensorsReader out =
+            SafetensorsReader.open(second.resolve("adapter/adapter_model.safetensors"))) {
+      assertEquals(in.names(), out.names());
+      for (String name : in.names()) {
+        assertArrayEquals(
+            in.floats(name),
+            out.floats(name),
+            name + " starts from the saved adapter and, at lr 0, stays");
+      }
+    }
+    assertTrue(
+        !losses(second).get(0).equals(losses(dir.resolve("first")).get(0)),
+        "the continued job does not start from the base model");
+  }
+
   private static List<String> losses(Path out) throws Exception {
     return Files.readAllLines(out.resolve("metrics.csv")).stream()
         .skip(1)

@@ -50,6 +50,11 @@ public final class JobKeys {
               "0.0",
               "fraction of the samples held out for validation"),
           key("max_samples", OptionType.INT, "0", "use at most this many samples; 0 uses all"),
+          key(
+              "adapter",
+              OptionType.STRING,
+              "",
+              "a PEFT adapter folder to continue training from, made by this job's method"),
           key("backend", OptionType.STRING, "cpu", "compute backend, see graft:backends"),
           key(
               "output_dir",

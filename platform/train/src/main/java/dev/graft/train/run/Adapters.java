@@ -124,7 +124,7 @@ public final class Adapters {
    * The adapter's tensors by graph parameter name: PEFT's {@code base_model.model.} prefix goes,
    * and a wrapped layer's {@code .base_layer.} part maps back to the layer's own parameter.
    */
-  private static Map<String, float[]> tensors(
+  static Map<String, float[]> tensors(
       Path dir, SafetensorsReader adapter, ModelGraph model, GraphAdaptation adaptation) {
     Set<String> parameters = new LinkedHashSet<>();
     model.graph().parameters().forEach(p -> parameters.add(p.name()));

@@ -140,7 +140,7 @@ public final class SftRun implements Run {
               Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
       this.session = backend.open(program);
       try {
-        initialState(model);
+        initialState(model, job.has("adapter") ? job.getString("adapter") : "");
       } catch (RuntimeException e) {
         session.close();
         throw e;
@@ -236,8 +236,22 @@ public final class SftRun implements Run {
     return builder.build();
   }
 
-  private void initialState(ModelGraph model) {
+  /**
+   * Trainables start from their methods' initialisation, or from {@code adapter} when a job
+   * continues an earlier one; the AdamW moments and accumulators start at 0.
+   */
+  private void initialState(ModelGraph model, String adapter) throws IOException {
     Map<String, float[]> declared = adaptation.initialValues(seed);
+    if (!adapter.isEmpty()) {
+      Path dir = Path.of(adapter);
+      try (SafetensorsReader values =
+          SafetensorsReader.open(dir.resolve("adapter_model.safetensors"))) {
+        declared.putAll(Adapters.tensors(dir, values, model, adaptation));
+      } catch (java.nio.file.NoSuchFileException e) {
+        throw new IllegalArgumentException(
+            "Adapter folder " + dir + " has no adapter_model.safetensors.");
+      }
+    }
     for (String input : step.carry().values()) {
       Tensor t = step.graph().tensor(input);
       long[] shape = t.shape().sizes();
