@@ -19,13 +19,21 @@ import java.lang.reflect.Method;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
 import org.apache.felix.service.command.Descriptor;
 import org.apache.felix.service.command.Parameter;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
@@ -49,10 +57,21 @@ import org.osgi.service.component.annotations.Reference;
       "osgi.command.function=eval"
     })
 public final class GraftCommands {
+  static final String SCOPE = "graft";
+  private static final String PREFIX = SCOPE + ":";
+
   @Reference MethodRegistry methods;
   @Reference BackendRegistry backends;
   @Reference TrainingService training;
   @Reference ModelService models;
+
+  /** Where the other bundles' graft commands are found; null without a framework. */
+  private BundleContext context;
+
+  @Activate
+  void activate(BundleContext context) {
+    this.context = context;
+  }
 
   @Descriptor("list the installed fine-tuning methods: name, family, bundle, version, state")
   public String methods() {
@@ -373,24 +392,34 @@ public final class GraftCommands {
 
   @Descriptor("list the graft commands")
   public String help() {
+    return overview(commands());
+  }
+
+  @Descriptor("describe one graft command and its arguments")
+  public String help(@Descriptor("a command name, such as graft:method or method") String command) {
+    return describe(commands(), command);
+  }
+
+  /** The command list: usage and description of each command, one line each. */
+  static String overview(List<Method> commands) {
     Table table = new Table("COMMAND", "DESCRIPTION");
-    for (Method m : commands()) {
+    for (Method m : commands) {
       table.row(usage(m, true), m.getAnnotation(Descriptor.class).value());
     }
     return table.render()
         + "\nRun one with './graft <command> [arguments]', or type it in the shell that './graft' opens.\n";
   }
 
-  @Descriptor("describe one graft command and its arguments")
-  public String help(@Descriptor("a command name, such as graft:method or method") String command) {
-    String function = command.startsWith("graft:") ? command.substring("graft:".length()) : command;
-    List<Method> matches = commands().stream().filter(m -> m.getName().equals(function)).toList();
+  /** One command's forms, each with its description and its arguments'. */
+  static String describe(List<Method> commands, String command) {
+    String function = command.startsWith(PREFIX) ? command.substring(PREFIX.length()) : command;
+    List<Method> matches = commands.stream().filter(m -> m.getName().equals(function)).toList();
     if (matches.isEmpty()) {
       throw new IllegalArgumentException(
           Suggestions.unknown(
               "command",
               command,
-              commands().stream().map(m -> "graft:" + m.getName()).distinct().toList(),
+              commands.stream().map(m -> PREFIX + m.getName()).distinct().toList(),
               "Known",
               "See 'graft:help'."));
     }
@@ -401,24 +430,86 @@ public final class GraftCommands {
           .append(m.getAnnotation(Descriptor.class).value())
           .append('\n');
       for (java.lang.reflect.Parameter p : m.getParameters()) {
+        Descriptor d = p.getAnnotation(Descriptor.class);
         out.append("  ")
             .append(word(m, p))
             .append("  ")
-            .append(p.getAnnotation(Descriptor.class).value())
+            .append(d == null ? "" : d.value())
             .append('\n');
       }
     }
     return out.toString();
   }
 
-  /** Every public command function of this class, in name order, shortest form first. */
-  static List<Method> commands() {
-    return Arrays.stream(GraftCommands.class.getDeclaredMethods())
-        .filter(
-            m ->
-                java.lang.reflect.Modifier.isPublic(m.getModifiers())
-                    && m.isAnnotationPresent(Descriptor.class))
-        .sorted(Comparator.comparing(Method::getName).thenComparingInt(Method::getParameterCount))
+  /**
+   * Every command of scope {@value #SCOPE}, whichever bundle registers it: the functions that each
+   * such service lists, as the methods of its class. Without a framework (in unit tests), this
+   * class's own commands.
+   */
+  private List<Method> commands() {
+    if (context == null) {
+      return commands(Map.of(GraftCommands.class, List.of()));
+    }
+    ServiceReference<?>[] refs;
+    try {
+      refs = context.getAllServiceReferences(null, "(osgi.command.scope=" + SCOPE + ")");
+    } catch (InvalidSyntaxException e) {
+      throw new IllegalStateException(e);
+    }
+    Map<Class<?>, List<String>> services = new LinkedHashMap<>();
+    for (ServiceReference<?> ref : refs == null ? new ServiceReference<?>[0] : refs) {
+      List<String> functions = functions(ref.getProperty("osgi.command.function"));
+      if (functions.isEmpty()) {
+        continue;
+      }
+      Object service = context.getService(ref);
+      if (service == null) {
+        continue; // unregistered meanwhile, or its component failed to activate
+      }
+      try {
+        services.merge(
+            service.getClass(),
+            functions,
+            (a, b) -> Stream.concat(a.stream(), b.stream()).toList());
+      } finally {
+        context.ungetService(ref);
+      }
+    }
+    return commands(services);
+  }
+
+  /** {@code osgi.command.function} as a list: a string, an array or a collection of names. */
+  static List<String> functions(Object property) {
+    if (property instanceof String[] names) {
+      return List.of(names);
+    }
+    if (property instanceof Collection<?> names) {
+      return names.stream().map(String::valueOf).toList();
+    }
+    return property == null ? List.of() : List.of(String.valueOf(property));
+  }
+
+  /**
+   * The public methods with a {@link Descriptor} of each class that are named by its functions (all
+   * of them when it lists none), in name order, shortest form first.
+   */
+  static List<Method> commands(Map<Class<?>, ? extends Collection<String>> services) {
+    Set<Method> commands = new LinkedHashSet<>();
+    services.forEach(
+        (type, functions) -> {
+          for (Method m : type.getMethods()) {
+            if (m.isAnnotationPresent(Descriptor.class)
+                && m.getDeclaringClass() != Object.class
+                && (functions.isEmpty() || functions.contains(m.getName()))) {
+              commands.add(m);
+            }
+          }
+        });
+    return commands.stream()
+        .sorted(
+            Comparator.comparing(Method::getName)
+                .thenComparingInt(Method::getParameterCount)
+                .thenComparing(m -> m.getDeclaringClass().getName()))
         .toList();
   }
 
@@ -427,7 +518,7 @@ public final class GraftCommands {
    * than two options, to keep the command list narrow.
    */
   static String usage(Method m, boolean brief) {
-    StringBuilder usage = new StringBuilder("graft:").append(m.getName());
+    StringBuilder usage = new StringBuilder(PREFIX).append(m.getName());
     long options =
         Arrays.stream(m.getParameters())
             .filter(p -> p.isAnnotationPresent(Parameter.class))

@@ -1,14 +1,12 @@
 package dev.graft.example.quickstart;
 
-import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.model.GenerationSettings;
+import dev.graft.api.model.ModelService;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
 import dev.graft.api.train.TrainingService;
 import dev.graft.example.quickstart.Facts.Fact;
-import dev.graft.graph.DType;
-import dev.graft.model.Generator;
-import dev.graft.model.Tokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -23,14 +21,16 @@ import java.util.stream.Stream;
 
 /**
  * The quickstart, over the published API only: a tiny base model fails a task, LoRA fine-tunes it
- * through the {@link TrainingService}, and the base model with the adapter succeeds.
+ * through the {@link TrainingService}, and the base model with the adapter succeeds, as the {@link
+ * ModelService} generates with it.
  *
  * <ol>
  *   <li>Write a tiny random Llama and pretrain it (full fine-tuning) on the colours of everyday
  *       things, so that it answers questions in the right form: this is the base model.
  *   <li>Ask it the colours of made-up animals: it guesses.
  *   <li>Train a LoRA adapter on those answers, printing the loss.
- *   <li>Ask again with the adapter merged into the base weights: it knows.
+ *   <li>Ask again with the adapter applied to the base model: it knows. The adapter is also merged
+ *       into a copy of the base model, a plain Hugging Face model folder.
  * </ol>
  */
 final class Quickstart {
@@ -78,26 +78,28 @@ final class Quickstart {
       int everydayAfter,
       Path baseModel,
       Path adapter,
+      Path merged,
       Path report,
       Path metrics,
       String summary) {}
 
+  /** Enough for every colour and the newline or end of text after it. */
   private static final int MAX_NEW_TOKENS = 12;
+
   private static final String PRETRAIN_DATA = "data/pretrain.jsonl";
   private static final String LORA_DATA = "data/lora-train.jsonl";
 
   private final TrainingService training;
-  private final ComputeBackend backend;
+  private final ModelService models;
   private final Path work;
   private final PrintStream out;
 
   /**
-   * @param backend where generation runs (training runs on the job's backend)
    * @param work the quickstart's own folder; its previous contents are replaced
    */
-  Quickstart(TrainingService training, ComputeBackend backend, Path work, PrintStream out) {
+  Quickstart(TrainingService training, ModelService models, Path work, PrintStream out) {
     this.training = training;
-    this.backend = backend;
+    this.models = models;
     this.work = work.toAbsolutePath();
     this.out = out;
   }
@@ -116,22 +118,20 @@ final class Quickstart {
         "%n2. The task: the colours of %d made-up animals. The base model has never seen them."
             + "%n   Before fine-tuning it answers:%n",
         task.size());
-    List<Answer> before = ask(baseModel, task);
-    int everydayBefore = correct(ask(baseModel, Facts.EVERYDAY));
+    GenerationSettings greedy = greedy(s.backend());
+    List<Answer> before = ask(baseModel, null, task, greedy);
+    int everydayBefore = correct(ask(baseModel, null, Facts.EVERYDAY, greedy));
     print(before);
 
     Job job = fineTune(baseModel, task, s);
     Path adapter = job.outputDirectory().resolve("adapter");
 
-    // The generator opens model folders, so the adapter is merged into a copy of the base model.
-    Path merged = work.resolve("merged");
-    int layers = PeftMerge.merge(baseModel, adapter, merged);
-    out.printf(
-        "%n4. After fine-tuning (base model + adapter, merged into its %d linear layers):%n",
-        layers);
-    List<Answer> after = ask(merged, task);
-    int everydayAfter = correct(ask(merged, Facts.EVERYDAY));
+    out.printf("%n4. After fine-tuning (the base model with the adapter):%n");
+    List<Answer> after = ask(baseModel, adapter, task, greedy);
+    int everydayAfter = correct(ask(baseModel, adapter, Facts.EVERYDAY, greedy));
     print(after);
+    // For tools that read plain model folders: W += s·B·A in every adapted layer, by the platform.
+    Path merged = models.merge(baseModel, adapter, work.resolve("merged"));
 
     int n = task.size();
     int everyday = Facts.EVERYDAY.size();
@@ -149,7 +149,7 @@ final class Quickstart {
     out.println("  loss per step               " + metrics);
     out.println("  training data               " + work.resolve(LORA_DATA));
     out.println("  base model                  " + baseModel + "/");
-    out.println("  base model + adapter        " + merged + "/");
+    out.println("  base model + adapter merged " + merged + "/");
     String summary =
         String.format(
             Locale.ROOT,
@@ -163,7 +163,16 @@ final class Quickstart {
             adapter,
             report);
     return new Result(
-        before, after, everydayBefore, everydayAfter, baseModel, adapter, report, metrics, summary);
+        before,
+        after,
+        everydayBefore,
+        everydayAfter,
+        baseModel,
+        adapter,
+        merged,
+        report,
+        metrics,
+        summary);
   }
 
   /** Writes a random tiny Llama and pretrains it on everyday facts; returns the model folder. */
@@ -239,23 +248,36 @@ final class Quickstart {
     return spec;
   }
 
-  /** Greedy answers, up to the end-of-text token. */
-  private List<Answer> ask(Path model, List<Fact> facts) throws IOException {
-    try (Generator generator = Generator.open(backend, model, DType.FLOAT32)) {
-      Tokenizer tokenizer = Tokenizer.load(model);
-      List<int[]> prompts = new ArrayList<>();
-      facts.forEach(f -> prompts.add(tokenizer.encode(f.prompt(), true)));
-      Generator.Options greedy =
-          Generator.Options.greedy(MAX_NEW_TOKENS)
-              .withStopTokens(List.of(tokenizer.eosId().orElseThrow()))
-              .withStopStrings(List.of("\n"));
-      List<Generator.Completion> completions = generator.generate(prompts, greedy);
-      List<Answer> answers = new ArrayList<>();
-      for (int i = 0; i < facts.size(); i++) {
-        answers.add(new Answer(facts.get(i), completions.get(i).text().strip()));
-      }
-      return answers;
+  /**
+   * The model's answers, with the adapter when there is one: greedy completions up to the end of
+   * text or the end of the line, whichever comes first.
+   */
+  private List<Answer> ask(
+      Path model, Path adapter, List<Fact> facts, GenerationSettings settings) {
+    List<Answer> answers = new ArrayList<>();
+    for (Fact f : facts) {
+      answers.add(new Answer(f, firstLine(models.generate(model, adapter, f.prompt(), settings))));
     }
+    return answers;
+  }
+
+  /** Greedy decoding of at most {@link #MAX_NEW_TOKENS} tokens on this backend. */
+  static GenerationSettings greedy(String backend) {
+    GenerationSettings greedy = GenerationSettings.greedy(MAX_NEW_TOKENS);
+    return new GenerationSettings(
+        greedy.maxNewTokens(),
+        greedy.temperature(),
+        greedy.topK(),
+        greedy.topP(),
+        greedy.repetitionPenalty(),
+        greedy.seed(),
+        backend);
+  }
+
+  /** The text up to its first newline, stripped. */
+  static String firstLine(String text) {
+    int newline = text.indexOf('\n');
+    return (newline < 0 ? text : text.substring(0, newline)).strip();
   }
 
   private void print(List<Answer> answers) {

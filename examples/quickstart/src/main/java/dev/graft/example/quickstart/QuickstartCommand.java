@@ -2,7 +2,7 @@ package dev.graft.example.quickstart;
 
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.backend.BackendRegistry;
-import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.model.ModelService;
 import dev.graft.api.train.TrainingService;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -16,7 +16,7 @@ import org.osgi.service.component.annotations.Reference;
 
 /**
  * {@code graft:quickstart}: Graft's main job in one command. A third-party bundle: it uses Graft's
- * published API only (the training service, the registries, model folders and generation).
+ * published API only (the training and model services, the registries, model folders).
  */
 @Component(
     service = QuickstartCommand.class,
@@ -26,6 +26,7 @@ public final class QuickstartCommand {
   private static final List<String> NEEDS = List.of("full", "lora");
 
   @Reference TrainingService training;
+  @Reference ModelService models;
   @Reference BackendRegistry backends;
   @Reference MethodRegistry methods;
 
@@ -67,10 +68,10 @@ public final class QuickstartCommand {
                 + " bundle into deploy/.");
       }
     }
-    ComputeBackend compute = backends.requireAvailable(backend);
+    backends.requireAvailable(backend); // before training, not after it
     Quickstart.Settings settings =
         new Quickstart.Settings(pretrainSteps, steps, learningRate, seed, backend);
-    return new Quickstart(training, compute, home.resolve("quickstart"), System.out)
+    return new Quickstart(training, models, home.resolve("quickstart"), System.out)
         .run(settings)
         .summary();
   }

@@ -2,7 +2,9 @@ package dev.graft.example.quickstart;
 
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodRegistry;
+import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.model.ModelService;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.TrainingService;
 import dev.graft.backend.cpu.CpuBackend;
@@ -11,6 +13,7 @@ import dev.graft.method.lora.LoraMethod;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.job.TrainingJob;
 import dev.graft.train.run.SftRun;
+import dev.graft.train.service.ModelServiceImpl;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.annotation.Annotation;
@@ -23,7 +26,8 @@ import java.util.Optional;
 
 /**
  * The platform's training job without a framework: what the training service does in Felix, wired
- * by hand with the lora and full methods and a CPU backend. Jobs run on their own thread.
+ * by hand with the lora and full methods and a CPU backend. Jobs run on their own thread. {@link
+ * #MODELS} is the platform's model service over the same methods and backend.
  */
 final class LocalTraining implements TrainingService {
   static final ComputeBackend CPU = cpu();
@@ -56,6 +60,28 @@ final class LocalTraining implements TrainingService {
           return List.of();
         }
       };
+
+  static final BackendRegistry BACKEND_REGISTRY =
+      new BackendRegistry() {
+        @Override
+        public List<ComputeBackend> backends() {
+          return List.of(CPU);
+        }
+
+        @Override
+        public Optional<ComputeBackend> find(String name) {
+          return backends().stream().filter(b -> b.name().equals(name)).findFirst();
+        }
+
+        @Override
+        public ComputeBackend requireAvailable(String name) {
+          return find(name)
+              .orElseThrow(() -> new IllegalArgumentException("Unknown backend \"" + name + "\"."));
+        }
+      };
+
+  /** The platform's model service, as Felix would wire it. */
+  static final ModelService MODELS = new ModelServiceImpl(METHOD_REGISTRY, BACKEND_REGISTRY);
 
   private final List<Job> jobs = new ArrayList<>();
 

@@ -28,7 +28,7 @@ class QuickstartTest {
   private Quickstart.Result run(Quickstart.Settings settings) throws Exception {
     return new Quickstart(
             new LocalTraining(),
-            LocalTraining.CPU,
+            LocalTraining.MODELS,
             dir.resolve("quickstart"),
             new PrintStream(printed, true, StandardCharsets.UTF_8))
         .run(settings);
@@ -50,6 +50,8 @@ class QuickstartTest {
     assertTrue(Files.isRegularFile(r.report()));
     assertTrue(Files.isRegularFile(r.metrics()));
     assertTrue(Files.isRegularFile(r.baseModel().resolve("model.safetensors")));
+    assertTrue(Files.isRegularFile(r.merged().resolve("model.safetensors")));
+    assertTrue(Files.isRegularFile(r.merged().resolve("tokenizer.json")));
     String out = printed.toString(StandardCharsets.UTF_8);
     assertTrue(out.contains("step   60/60  loss "), out);
     assertTrue(out.contains(r.adapter().toString()), out);
@@ -77,6 +79,13 @@ class QuickstartTest {
       assertNotNull(p.getAnnotation(Parameter.class), p.getName());
     }
     assertEquals(100, defaults().steps());
+  }
+
+  @Test
+  void anAnswerEndsAtTheFirstNewline() {
+    assertEquals("green", Quickstart.firstLine(" green\nQ: What"));
+    assertEquals("green", Quickstart.firstLine(" green"));
+    assertEquals("", Quickstart.firstLine("\ngreen"));
   }
 
   @Test
