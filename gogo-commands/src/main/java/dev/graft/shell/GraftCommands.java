@@ -397,7 +397,19 @@ public final class GraftCommands {
 
   @Descriptor("describe one graft command and its arguments")
   public String help(@Descriptor("a command name, such as graft:method or method") String command) {
-    return describe(commands(), command);
+    String text = describe(commands(), command);
+    if (command.equals("train") || command.equals(PREFIX + "train")) {
+      Table keys = new Table("JOB KEY", "TYPE", "DEFAULT", "HELP");
+      for (OptionDescriptor o : training.jobKeys()) {
+        String type = o.choices().isEmpty() ? o.type().label() : String.join("|", o.choices());
+        keys.row(o.name(), type, o.defaultValue().isEmpty() ? "-" : o.defaultValue(), o.help());
+      }
+      text +=
+          "\n"
+              + keys.render()
+              + "\nMethod options are set as <method>.<option>, e.g. lora.r=16; see 'graft:method <name>'.\n";
+    }
+    return text;
   }
 
   /** The command list: usage and description of each command, one line each. */

@@ -164,7 +164,7 @@ class MethodHotSwapTest {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> shell("graft:method alpah"));
     assertEquals(
-        "Unknown method \"alpah\". Installed: alpha, full, lora. Did you mean \"alpha\"? See 'graft:methods'.",
+        "Unknown method \"alpah\". Installed: alpha, full, instruction-tuning, lora. Did you mean \"alpha\"? See 'graft:methods'.",
         e.getMessage());
   }
 }

@@ -7,6 +7,7 @@ import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.backend.cpu.CpuBackend;
 import dev.graft.method.full.FullFineTuning;
+import dev.graft.method.instruction.InstructionTuning;
 import dev.graft.method.lora.LoraMethod;
 import java.lang.annotation.Annotation;
 import java.nio.file.Files;
@@ -19,7 +20,8 @@ import org.junit.jupiter.api.Assumptions;
 final class Fixtures {
   private Fixtures() {}
 
-  static final List<FineTuningMethod> METHODS = List.of(new LoraMethod(), new FullFineTuning());
+  static final List<FineTuningMethod> METHODS =
+      List.of(new LoraMethod(), new FullFineTuning(), new InstructionTuning());
 
   static final MethodRegistry REGISTRY =
       new MethodRegistry() {

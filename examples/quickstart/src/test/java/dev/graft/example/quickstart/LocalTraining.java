@@ -113,6 +113,11 @@ final class LocalTraining implements TrainingService {
   }
 
   @Override
+  public List<dev.graft.api.OptionDescriptor> jobKeys() {
+    return dev.graft.train.job.JobKeys.ALL;
+  }
+
+  @Override
   public List<Job> jobs() {
     return List.copyOf(jobs);
   }

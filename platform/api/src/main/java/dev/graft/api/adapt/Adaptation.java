@@ -94,6 +94,14 @@ public interface Adaptation {
   /** Replaces the default next-token objective (DPO). */
   void objective(Objective objective);
 
+  /**
+   * Sets how training samples become text and which of it the loss learns (instruction tuning's
+   * templates and response-only loss; DPO's pairs). At most one method per job may set it.
+   *
+   * @throws IllegalArgumentException when another method of the job already set one
+   */
+  void sampleFormat(SampleFormat format);
+
   /** Makes a tensor's value available to step hooks and calibration under {@code name}. */
   void output(String name, Tensor tensor);
 

@@ -2,8 +2,8 @@
  * How a method changes a model. The platform builds the model's forward graph and hands each method
  * an {@link dev.graft.api.adapt.Adaptation}: the method finds target sites, declares parameters
  * with their initialisation, rewrites ops, chooses what trains, and contributes parameter groups,
- * loss terms, an objective and step hooks. Shared work (walking the graph, freezing, saving,
- * merging) stays in the platform, like PEFT's {@code BaseTuner}.
+ * loss terms, an objective, a sample format and step hooks. Shared work (walking the graph,
+ * freezing, saving, merging) stays in the platform, like PEFT's {@code BaseTuner}.
  *
  * <p>What each method family uses:
  *
@@ -28,11 +28,18 @@
  *   <li>Houlsby adapters: {@link dev.graft.api.adapt.Adaptation#insert}.
  *   <li>BitFit and full fine-tuning: {@link dev.graft.api.adapt.Adaptation#setTrainable}, and
  *       {@link dev.graft.api.adapt.Adaptation#rewriteLinear} to add zero biases.
- *   <li>Instruction tuning, DPO: {@link dev.graft.api.adapt.Adaptation#objective}.
+ *   <li>Instruction tuning: {@link dev.graft.api.adapt.Adaptation#sampleFormat} with a {@link
+ *       dev.graft.api.adapt.SampleFormat} that renders prompt/completion and instruction samples as
+ *       a conversation (the model's chat template, or an instruction template such as Alpaca's) and
+ *       learns only the responses; it adds no parameters, so it composes with an adapter method or
+ *       full fine-tuning. Packing stays the platform's job.
+ *   <li>DPO: {@link dev.graft.api.adapt.Adaptation#objective} (pairwise, with reference
+ *       log-probabilities) and a {@link dev.graft.api.adapt.SampleFormat} that renders each
+ *       (prompt, chosen, rejected) sample as two sequences, chosen first.
  * </ul>
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

@@ -1,5 +1,6 @@
 package dev.graft.api.train;
 
+import dev.graft.api.OptionDescriptor;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +27,9 @@ public interface TrainingService {
    *     #submit(Map)} does
    */
   Job submit(Path jobFile, Map<String, String> overrides);
+
+  /** Every key a job specification may set, with its type, default and help. */
+  List<OptionDescriptor> jobKeys();
 
   /** Every job this service knows, newest first. */
   List<Job> jobs();

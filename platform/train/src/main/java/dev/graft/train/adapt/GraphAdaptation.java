@@ -8,6 +8,7 @@ import dev.graft.api.adapt.LinearRewrite;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.ModelSpec;
 import dev.graft.api.adapt.Objective;
+import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.adapt.StepHook;
 import dev.graft.api.adapt.TargetSpec;
 import dev.graft.graph.DType;
@@ -30,7 +31,7 @@ import java.util.regex.PatternSyntaxException;
 /**
  * The platform's {@link Adaptation} over a model graph: it resolves targets, declares parameters,
  * rewires the graph for rewrites and insertions, and records what the training step needs (initial
- * values, parameter groups, loss terms, objective, extra inputs and outputs, hooks).
+ * values, parameter groups, loss terms, objective, sample format, extra inputs and outputs, hooks).
  */
 public final class GraphAdaptation implements Adaptation {
   /** Name of the per-step INT64 scalar input that seeds dropout masks. */
@@ -56,6 +57,9 @@ public final class GraphAdaptation implements Adaptation {
   private final Map<String, Tensor> inputs = new LinkedHashMap<>();
   private final List<StepHook> hooks = new ArrayList<>();
   private Objective objective;
+  private String method = "a method";
+  private SampleFormat sampleFormat;
+  private String sampleFormatOwner;
   private Tensor dropoutSeed;
   private int dropoutSites;
 
@@ -291,6 +295,25 @@ public final class GraphAdaptation implements Adaptation {
   }
 
   @Override
+  public void sampleFormat(SampleFormat format) {
+    if (sampleFormat != null) {
+      throw new IllegalArgumentException(
+          "Methods "
+              + sampleFormatOwner
+              + " and "
+              + method
+              + " both set how samples are formatted; combine at most one of them.");
+    }
+    sampleFormat = java.util.Objects.requireNonNull(format, "format");
+    sampleFormatOwner = method;
+  }
+
+  /** Names the method whose {@code adapt} runs next, for messages about conflicts. */
+  public void adapting(String methodName) {
+    this.method = methodName;
+  }
+
+  @Override
   public void output(String name, Tensor tensor) {
     if (outputs.putIfAbsent(name, tensor) != null) {
       throw new IllegalArgumentException("Output \"" + name + "\" is declared twice.");
@@ -338,6 +361,16 @@ public final class GraphAdaptation implements Adaptation {
 
   public Objective objective() {
     return objective;
+  }
+
+  /** The sample format a method set, or null for the platform's own rendering. */
+  public SampleFormat sampleFormat() {
+    return sampleFormat;
+  }
+
+  /** The method that set the {@link #sampleFormat()}, or null. */
+  public String sampleFormatOwner() {
+    return sampleFormatOwner;
   }
 
   public Map<String, Tensor> outputs() {

@@ -1,5 +1,6 @@
 package dev.graft.train.data;
 
+import dev.graft.api.adapt.SampleFormat;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.Tokenizer;
 import java.util.ArrayList;
@@ -11,8 +12,9 @@ import java.util.function.Consumer;
 /**
  * A sample as token ids with, for each token, whether the loss learns to predict it. The loss
  * covers completions and assistant turns only by default (TRL's {@code completion_only_loss} and
- * {@code assistant_only_loss}); plain text is learned whole. Every sample ends with the end-of-text
- * token, which is learned, so that the model learns to stop.
+ * {@code assistant_only_loss}); plain text is learned whole; a method's {@link SampleFormat} can
+ * render samples otherwise (instruction tuning). Every sample ends with a learned token that
+ * teaches the model to stop: the end-of-text token, or the chat template's end-of-turn marker.
  *
  * @param ids token ids
  * @param learn whether each token is a prediction target
@@ -23,7 +25,7 @@ public record Encoded(int[] ids, boolean[] learn) {
       int maxLength, boolean completionOnly, boolean assistantOnly, boolean failOnOverflow) {}
 
   /**
-   * Encodes one sample.
+   * Encodes one sample as the platform renders it by default (TRL's defaults).
    *
    * @param template the model's chat template, or null if it has none
    * @param warnings receives one sentence per truncated sample
@@ -37,55 +39,164 @@ public record Encoded(int[] ids, boolean[] learn) {
       ChatTemplate template,
       Settings settings,
       Consumer<String> warnings) {
-    Builder b = new Builder(tokenizer, !(sample instanceof Sample.Conversation));
+    return of(sample, index, tokenizer, template, null, settings, warnings);
+  }
+
+  /**
+   * Encodes one sample as a method's {@link SampleFormat} renders it, or as the platform does when
+   * {@code format} is null.
+   *
+   * @throws IllegalArgumentException as {@link #of(Sample, int, Tokenizer, ChatTemplate, Settings,
+   *     Consumer)} does, or when the format renders other than one sequence
+   */
+  public static Encoded of(
+      Sample sample,
+      int index,
+      Tokenizer tokenizer,
+      ChatTemplate template,
+      SampleFormat format,
+      Settings settings,
+      Consumer<String> warnings) {
+    SampleFormat.Sequence sequence = render(sample, index, tokenizer, template, format, settings);
+    return of(sequence, index, tokenizer, settings, warnings);
+  }
+
+  /**
+   * Encodes rendered text: tokenized whole, each token learned as its segment is, cut to {@code
+   * maxLength}.
+   */
+  public static Encoded of(
+      SampleFormat.Sequence sequence,
+      int index,
+      Tokenizer tokenizer,
+      Settings settings,
+      Consumer<String> warnings) {
+    Builder b = new Builder(tokenizer, sequence.specialTokens());
+    sequence.segments().forEach(s -> b.add(s.text(), s.learned()));
+    b.end(sequence.specialTokens());
+    return b.build(index, settings, warnings);
+  }
+
+  /**
+   * The text of one sample, in segments that are learned or not: as a method's {@link SampleFormat}
+   * renders it, or as the platform does when {@code format} is null.
+   *
+   * @throws IllegalArgumentException when the sample cannot be rendered, or the format renders
+   *     other than one sequence
+   */
+  public static SampleFormat.Sequence render(
+      Sample sample,
+      int index,
+      Tokenizer tokenizer,
+      ChatTemplate template,
+      SampleFormat format,
+      Settings settings) {
+    if (format == null) {
+      return standard(sample, index, template, tokenizer, settings);
+    }
+    List<SampleFormat.Sequence> rendered =
+        format.format(FormatContext.sample(sample), new FormatContext(index, tokenizer, template));
+    if (rendered.size() != 1) {
+      throw new IllegalArgumentException(
+          "Sample "
+              + (index + 1)
+              + " is rendered as "
+              + rendered.size()
+              + " sequences; supervised fine-tuning takes one per sample.");
+    }
+    return rendered.get(0);
+  }
+
+  /**
+   * The platform's own rendering (TRL's defaults): plain text learned whole; prompt + completion
+   * concatenated, the prompt learned only without {@code completionOnly}; instruction data as
+   * prompt/completion; conversations with the chat template, only assistant replies learned with
+   * {@code assistantOnly}.
+   */
+  private static SampleFormat.Sequence standard(
+      Sample sample, int index, ChatTemplate template, Tokenizer tokenizer, Settings settings) {
     if (sample instanceof Sample.Text t) {
-      b.add(t.text(), true);
-    } else if (sample instanceof Sample.PromptCompletion pc) {
-      b.add(pc.prompt(), !settings.completionOnly());
-      b.add(pc.completion(), true);
-    } else {
-      Sample.Conversation c = (Sample.Conversation) sample;
-      if (template == null) {
+      return new SampleFormat.Sequence(List.of(new SampleFormat.Segment(t.text(), true)), true);
+    }
+    if (sample instanceof Sample.Instruction i) {
+      return standard(i.asPromptCompletion(), index, template, tokenizer, settings);
+    }
+    if (sample instanceof Sample.PromptCompletion pc) {
+      return new SampleFormat.Sequence(
+          List.of(
+              new SampleFormat.Segment(pc.prompt(), !settings.completionOnly()),
+              new SampleFormat.Segment(pc.completion(), true)),
+          true);
+    }
+    SampleFormat.Sequence chat =
+        chat(
+            FormatContext.sample(sample).messages(),
+            index,
+            tokenizer,
+            template,
+            "; set assistant_only_loss=false.");
+    return settings.assistantOnly() ? chat : chat.learnAll();
+  }
+
+  /**
+   * Renders a conversation with the chat template: the reply of each assistant turn and the
+   * template's end-of-turn marker after it are learned, the rest is context.
+   *
+   * @param hint how to avoid the error when a reply is not rendered verbatim
+   */
+  static SampleFormat.Sequence chat(
+      List<SampleFormat.Message> messages,
+      int index,
+      Tokenizer tokenizer,
+      ChatTemplate template,
+      String hint) {
+    if (template == null) {
+      throw new IllegalArgumentException(
+          "Sample "
+              + (index + 1)
+              + " is a conversation, but the model has no chat template; add one to"
+              + " tokenizer_config.json or use prompt/completion data.");
+    }
+    // Render the whole conversation once (templates may render earlier turns differently when
+    // later ones follow, as Qwen3 does with reasoning), then find each assistant reply in it: the
+    // reply and the template's end-of-turn marker are learned, the rest is context. Templates
+    // write their own special tokens, so none are added (as apply_chat_template does).
+    String full = template.render(maps(messages), false);
+    String marker = endOfTurn(template);
+    List<SampleFormat.Segment> segments = new ArrayList<>();
+    int cursor = 0;
+    for (SampleFormat.Message m : messages) {
+      if (!m.role().equals("assistant")) {
+        continue;
+      }
+      String reply = m.content().strip();
+      int at = reply.isEmpty() ? -1 : full.indexOf(reply, cursor);
+      if (at < 0) {
         throw new IllegalArgumentException(
             "Sample "
                 + (index + 1)
-                + " is a conversation, but the model has no chat template; add one to"
-                + " tokenizer_config.json or use prompt/completion data.");
+                + ": the chat template does not render an assistant reply verbatim, so it"
+                + " cannot be masked"
+                + hint);
       }
-      // Render the whole conversation once (templates may render earlier turns differently when
-      // later ones follow, as Qwen3 does with reasoning), then find each assistant reply in it: the
-      // reply and the template's end-of-turn marker are learned, the rest is context. Templates
-      // write their own special tokens, so none are added (as apply_chat_template does).
-      String full = template.render(messages(c.messages()), false);
-      String marker = endOfTurn(template);
-      int cursor = 0;
-      for (Sample.Message m : c.messages()) {
-        if (!m.role().equals("assistant")) {
-          continue;
-        }
-        String reply = m.content().strip();
-        int at = reply.isEmpty() ? -1 : full.indexOf(reply, cursor);
-        if (at < 0) {
-          throw new IllegalArgumentException(
-              "Sample "
-                  + (index + 1)
-                  + ": the chat template does not render an assistant reply verbatim, so it"
-                  + " cannot be masked; set assistant_only_loss=false.");
-        }
-        int end = at + reply.length();
-        String after = full.substring(end);
-        String rest = after.stripLeading();
-        if (!marker.isEmpty() && rest.startsWith(marker)) {
-          end += after.length() - rest.length() + marker.length();
-        }
-        b.add(full.substring(cursor, at), !settings.assistantOnly());
-        b.add(full.substring(at, end), true);
-        cursor = end;
+      int end = at + reply.length();
+      String after = full.substring(end);
+      String rest = after.stripLeading();
+      if (!marker.isEmpty() && rest.startsWith(marker)) {
+        end += after.length() - rest.length() + marker.length();
       }
-      b.add(full.substring(cursor), !settings.assistantOnly());
+      segments.add(new SampleFormat.Segment(full.substring(cursor, at), false));
+      segments.add(new SampleFormat.Segment(full.substring(at, end), true));
+      cursor = end;
     }
-    b.end();
-    return b.build(index, settings, warnings);
+    segments.add(new SampleFormat.Segment(full.substring(cursor), false));
+    // The end-of-turn marker teaches the model to stop; a template without one gets the
+    // end-of-text token, learned.
+    if (marker.isEmpty()) {
+      FormatContext.eosToken(tokenizer)
+          .ifPresent(eos -> segments.add(new SampleFormat.Segment(eos, true)));
+    }
+    return new SampleFormat.Sequence(segments, false);
   }
 
   /**
@@ -105,7 +216,7 @@ public record Encoded(int[] ids, boolean[] learn) {
     return encoded;
   }
 
-  private static List<Map<String, String>> messages(List<Sample.Message> turns) {
+  private static List<Map<String, String>> maps(List<SampleFormat.Message> turns) {
     return turns.stream().map(t -> Map.of("role", t.role(), "content", t.content())).toList();
   }
 
@@ -150,7 +261,8 @@ public record Encoded(int[] ids, boolean[] learn) {
       }
     }
 
-    void end() {
+    /** Tokenizes the text; with {@code eos}, a learned end-of-text token closes it. */
+    void end(boolean eos) {
       StringBuilder prefix = new StringBuilder();
       int done = 0;
       int[] all = tokenizer.encode(String.join("", texts), addSpecialTokens);
@@ -167,12 +279,15 @@ public record Encoded(int[] ids, boolean[] learn) {
         }
         done = Math.max(done, upTo);
       }
+      if (!eos) {
+        return;
+      }
       tokenizer
           .eosId()
           .ifPresent(
-              eos -> {
-                if (ids.isEmpty() || ids.get(ids.size() - 1) != eos) {
-                  ids.add(eos);
+              id -> {
+                if (ids.isEmpty() || ids.get(ids.size() - 1) != id) {
+                  ids.add(id);
                   learn.add(true);
                 }
               });

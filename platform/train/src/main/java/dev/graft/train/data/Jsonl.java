@@ -137,12 +137,9 @@ public final class Jsonl {
       case TEXT -> new Sample.Text(f.string("text"));
       case PROMPT_COMPLETION ->
           new Sample.PromptCompletion(f.string("prompt"), f.string("completion"));
-      case INSTRUCTION -> {
-        String input = f.has("input") ? f.string("input") : "";
-        String prompt =
-            input.isEmpty() ? f.string("instruction") : f.string("instruction") + "\n\n" + input;
-        yield new Sample.PromptCompletion(prompt, f.string("output"));
-      }
+      case INSTRUCTION ->
+          new Sample.Instruction(
+              f.string("instruction"), f.has("input") ? f.string("input") : "", f.string("output"));
       case MESSAGES -> {
         JsonNode messages = f.node("messages");
         if (!messages.isArray() || messages.isEmpty()) {

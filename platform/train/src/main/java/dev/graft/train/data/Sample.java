@@ -12,14 +12,32 @@ public sealed interface Sample {
     }
   }
 
-  /**
-   * {@code {"prompt": …, "completion": …}}, and Alpaca's {@code {"instruction", "input", "output"}}
-   * read as prompt {@code instruction\n\ninput} and completion {@code output}.
-   */
+  /** {@code {"prompt": …, "completion": …}}: the loss covers the completion by default. */
   record PromptCompletion(String prompt, String completion) implements Sample {
     public PromptCompletion {
       Objects.requireNonNull(prompt, "prompt");
       Objects.requireNonNull(completion, "completion");
+    }
+  }
+
+  /**
+   * Alpaca's {@code {"instruction", "input", "output"}}, the two prompt parts kept apart for
+   * templates that place them differently (Alpaca's "### Input:"). Without a template it is a
+   * prompt/completion sample: {@link #asPromptCompletion()}.
+   *
+   * @param input the further context; empty when the sample has none
+   */
+  record Instruction(String instruction, String input, String output) implements Sample {
+    public Instruction {
+      Objects.requireNonNull(instruction, "instruction");
+      Objects.requireNonNull(input, "input");
+      Objects.requireNonNull(output, "output");
+    }
+
+    /** Prompt {@code instruction\n\ninput} (or the instruction alone) and completion output. */
+    public PromptCompletion asPromptCompletion() {
+      return new PromptCompletion(
+          input.isEmpty() ? instruction : instruction + "\n\n" + input, output);
     }
   }
 

@@ -83,7 +83,17 @@ final class AdapterFiles {
     }
   }
 
-  static void write(Path folder, Map<String, Object> config, Collector tensors) {
+  /**
+   * Writes the folder.
+   *
+   * @param extras further JSON files by file name, e.g. {@value SftRun#SAMPLE_FORMAT}, which PEFT
+   *     ignores
+   */
+  static void write(
+      Path folder,
+      Map<String, Object> config,
+      Collector tensors,
+      Map<String, Map<String, Object>> extras) {
     Path temp = folder.resolveSibling("." + folder.getFileName() + ".tmp");
     try {
       deleteTree(temp);
@@ -92,11 +102,19 @@ final class AdapterFiles {
       tensors.written.forEach((name, v) -> writer.add(name, tensors.writtenShapes.get(name), v));
       writer.write(temp.resolve("adapter_model.safetensors"));
       json().writeValue(temp.resolve("adapter_config.json").toFile(), new TreeMap<>(config));
+      writeJson(temp, extras);
       deleteTree(folder);
       Files.move(temp, folder, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new UncheckedIOException(
           "Could not write the adapter to " + folder + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Writes each map as {@code folder/<name>}, indented with sorted keys. */
+  static void writeJson(Path folder, Map<String, Map<String, Object>> files) throws IOException {
+    for (Map.Entry<String, Map<String, Object>> f : files.entrySet()) {
+      json().writeValue(folder.resolve(f.getKey()).toFile(), new TreeMap<>(f.getValue()));
     }
   }
 

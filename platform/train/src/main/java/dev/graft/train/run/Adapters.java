@@ -222,6 +222,19 @@ public final class Adapters {
       Path outDir,
       Map<String, String> checkpointNames,
       Map<String, float[]> replaced) {
+    writeModel(modelDir, outDir, checkpointNames, replaced, Map.of());
+  }
+
+  /**
+   * Copies a model folder, replacing the given weights, and adds {@code extras} (file name → JSON
+   * content).
+   */
+  static void writeModel(
+      Path modelDir,
+      Path outDir,
+      Map<String, String> checkpointNames,
+      Map<String, float[]> replaced,
+      Map<String, Map<String, Object>> extras) {
     Map<String, float[]> byCheckpointName = new LinkedHashMap<>();
     replaced.forEach(
         (name, v) -> byCheckpointName.put(checkpointNames.getOrDefault(name, name), v));
@@ -252,6 +265,7 @@ public final class Adapters {
           Files.copy(modelDir.resolve(file), temp.resolve(file));
         }
       }
+      AdapterFiles.writeJson(temp, extras);
       AdapterFiles.deleteTree(outDir);
       Files.move(temp, outDir, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {

@@ -3,6 +3,7 @@ package dev.graft.train.run;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.Options;
 import dev.graft.api.adapt.MethodInstance;
+import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.api.backend.Program;
@@ -49,6 +50,9 @@ import java.util.function.Consumer;
 public final class SftRun implements Run {
   private static final String LABELS = "labels";
 
+  /** The file, in {@code adapter/} or {@code model/}, that records how samples were formatted. */
+  public static final String SAMPLE_FORMAT = "graft_sample_format.json";
+
   private final Path modelDir;
   private final SafetensorsReader checkpoint;
   private final List<MethodInstance> methods = new ArrayList<>();
@@ -86,26 +90,13 @@ public final class SftRun implements Run {
       Tokenizer tokenizer = Tokenizer.load(modelDir);
       ChatTemplate template = chatTemplate(modelDir);
 
-      this.batches = batches(job, tokenizer, template, log);
-      long perEpoch = (batches.perEpoch() + accumulation - 1) / accumulation;
-      this.totalSteps =
-          job.getInt("max_steps") > 0
-              ? job.getInt("max_steps")
-              : Math.max(1, (long) Math.ceil(job.getDouble("num_train_epochs") * perEpoch));
-      this.schedule =
-          new Schedule(
-              Schedule.Type.valueOf(job.getString("lr_scheduler_type").toUpperCase(Locale.ROOT)),
-              job.getDouble("learning_rate"),
-              Schedule.warmup(
-                  job.getInt("warmup_steps"), job.getDouble("warmup_ratio"), totalSteps),
-              totalSteps);
-
       ModelGraph model = ModelGraph.build(config, DType.FLOAT32);
       this.checkpointNames = model.checkpointNames();
       this.adaptation =
           new GraphAdaptation(new ModelGraphModel(model, checkpoint), true, DType.FLOAT32);
       for (Map.Entry<String, Options> m : spec.methods().entrySet()) {
         MethodInstance instance = registry.require(m.getKey()).method().create(m.getValue());
+        adaptation.adapting(m.getKey());
         instance.adapt(adaptation);
         methods.add(instance);
       }
@@ -124,12 +115,22 @@ public final class SftRun implements Run {
       }
       Graph graph = model.graph();
       if (graph.trainables().isEmpty()) {
-        throw new IllegalArgumentException(
-            "Methods "
-                + String.join(", ", spec.methods().keySet())
-                + " left nothing trainable; add an adapter method such"
-                + " as lora.");
+        throw new IllegalArgumentException(nothingTrainable(spec.methods().keySet()));
       }
+      // The data comes after the methods: a method may set how samples are formatted.
+      this.batches = batches(job, tokenizer, template, log);
+      long perEpoch = (batches.perEpoch() + accumulation - 1) / accumulation;
+      this.totalSteps =
+          job.getInt("max_steps") > 0
+              ? job.getInt("max_steps")
+              : Math.max(1, (long) Math.ceil(job.getDouble("num_train_epochs") * perEpoch));
+      this.schedule =
+          new Schedule(
+              Schedule.Type.valueOf(job.getString("lr_scheduler_type").toUpperCase(Locale.ROOT)),
+              job.getDouble("learning_rate"),
+              Schedule.warmup(
+                  job.getInt("warmup_steps"), job.getDouble("warmup_ratio"), totalSteps),
+              totalSteps);
       this.step = trainingStep(graph, model, job);
       this.fetchGradNorm = step.graph().outputs().containsKey("grad_norm");
       Program program =
@@ -148,6 +149,25 @@ public final class SftRun implements Run {
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Why the job cannot train: no method declared or unfroze a parameter. A method that only formats
+   * samples (instruction-tuning) is named, with the combination that works.
+   */
+  private String nothingTrainable(Set<String> names) {
+    String owner = adaptation.sampleFormatOwner();
+    return (names.size() == 1 ? "Method " : "Methods ")
+        + String.join(", ", names)
+        + " left nothing trainable"
+        + (owner == null
+            ? "; add an adapter method such as lora."
+            : ": "
+                + owner
+                + " sets how samples are formatted but adds no parameters; combine it with an"
+                + " adapter method or full, e.g. method=lora,"
+                + owner
+                + ".");
   }
 
   private static ChatTemplate chatTemplate(Path dir) throws IOException {
@@ -177,7 +197,14 @@ public final class SftRun implements Run {
     int[] truncated = {0};
     for (int i = 0; i < split.train().size(); i++) {
       encoded.add(
-          Encoded.of(split.train().get(i), i, tokenizer, template, settings, w -> truncated[0]++));
+          Encoded.of(
+              split.train().get(i),
+              i,
+              tokenizer,
+              template,
+              adaptation.sampleFormat(),
+              settings,
+              w -> truncated[0]++));
     }
     if (truncated[0] > 0) {
       log.accept(
@@ -379,13 +406,28 @@ public final class SftRun implements Run {
     }
     config.put("base_model_name_or_path", modelDir.toAbsolutePath().toString());
     config.put("inference_mode", true);
-    AdapterFiles.write(outputDir.resolve("adapter"), config, collector);
+    AdapterFiles.write(outputDir.resolve("adapter"), config, collector, extras());
   }
 
   private void writeModel(Path folder, List<String> trainables) {
     Map<String, float[]> trained = new LinkedHashMap<>();
     trainables.forEach(t -> trained.put(t, session.state(t).floats()));
-    Adapters.writeModel(modelDir, folder, checkpointNames, trained);
+    Adapters.writeModel(modelDir, folder, checkpointNames, trained, extras());
+  }
+
+  /**
+   * Files saved beside the weights: {@value #SAMPLE_FORMAT} with the settings of the method that
+   * formatted the samples ({@code method} names it), so that generation and evaluation can build
+   * prompts the same way; PEFT and transformers ignore it.
+   */
+  private Map<String, Map<String, Object>> extras() {
+    SampleFormat format = adaptation.sampleFormat();
+    if (format == null || format.settings().isEmpty()) {
+      return Map.of();
+    }
+    Map<String, Object> settings = new LinkedHashMap<>(format.settings());
+    settings.put("method", adaptation.sampleFormatOwner());
+    return Map.of(SAMPLE_FORMAT, settings);
   }
 
   @Override

@@ -169,7 +169,11 @@ public final class ModelServiceImpl implements ModelService {
               + "\"; use auto, text, prompt_completion, instruction or messages.");
     }
     ComputeBackend backend = backends.requireAvailable(settings.backend());
-    List<Sample> samples = Jsonl.read(data, format, settings.dataColumns(), settings.maxSamples());
+    // Instruction data is evaluated as the prompt/completion text it trains as without a template.
+    List<Sample> samples =
+        Jsonl.read(data, format, settings.dataColumns(), settings.maxSamples()).stream()
+            .map(s -> s instanceof Sample.Instruction i ? i.asPromptCompletion() : s)
+            .toList();
     Tokenizer tokenizer = tokenizer(modelDir);
     List<Encoded> encoded =
         Encoded.all(

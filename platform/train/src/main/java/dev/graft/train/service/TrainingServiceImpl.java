@@ -2,11 +2,13 @@ package dev.graft.train.service;
 
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodRegistry;
+import dev.graft.api.OptionDescriptor;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.TrainingService;
 import dev.graft.train.job.JobFiles;
+import dev.graft.train.job.JobKeys;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.job.TrainingJob;
 import dev.graft.train.run.SftRun;
@@ -180,6 +182,11 @@ public final class TrainingServiceImpl implements TrainingService {
     jobs.put(id, job);
     methodsOfJob.put(id, List.copyOf(checked.methods().keySet()));
     return job;
+  }
+
+  @Override
+  public List<OptionDescriptor> jobKeys() {
+    return JobKeys.ALL;
   }
 
   @Override

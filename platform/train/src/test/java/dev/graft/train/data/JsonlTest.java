@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.graft.train.data.Jsonl.Format;
 import dev.graft.train.data.Sample.Conversation;
+import dev.graft.train.data.Sample.Instruction;
 import dev.graft.train.data.Sample.Message;
 import dev.graft.train.data.Sample.PromptCompletion;
 import dev.graft.train.data.Sample.Text;
@@ -43,8 +44,7 @@ class JsonlTest {
             0));
     assertEquals(
         List.of(
-            new PromptCompletion("Translate\n\nbonjour", "hello"),
-            new PromptCompletion("Say hi", "hi")),
+            new Instruction("Translate", "bonjour", "hello"), new Instruction("Say hi", "", "hi")),
         Jsonl.read(
             write(
                 "c.jsonl",
@@ -73,6 +73,16 @@ class JsonlTest {
       out.write("{\"text\": \"a\"}\n\n{\"text\": \"b\"}\n".getBytes(StandardCharsets.UTF_8));
     }
     assertEquals(List.of(new Text("a"), new Text("b")), Jsonl.read(file, Format.TEXT, Map.of(), 0));
+  }
+
+  @Test
+  void anInstructionWithoutATemplateIsItsInstructionAndInputAsPrompt() {
+    assertEquals(
+        new PromptCompletion("Translate\n\nbonjour", "hello"),
+        new Instruction("Translate", "bonjour", "hello").asPromptCompletion());
+    assertEquals(
+        new PromptCompletion("Say hi", "hi"),
+        new Instruction("Say hi", "", "hi").asPromptCompletion());
   }
 
   @Test
