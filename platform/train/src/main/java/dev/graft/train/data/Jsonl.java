@@ -197,4 +197,33 @@ public final class Jsonl {
       return new IllegalArgumentException(file + ":" + line + ": " + what + ".");
     }
   }
+
+  /**
+   * Writes samples as JSONL in the field names {@link #read} detects, e.g. for a held-out split.
+   */
+  public static void write(Path file, List<Sample> samples) throws IOException {
+    StringBuilder out = new StringBuilder();
+    for (Sample sample : samples) {
+      Map<String, Object> line = new java.util.LinkedHashMap<>();
+      if (sample instanceof Sample.Text t) {
+        line.put("text", t.text());
+      } else if (sample instanceof Sample.PromptCompletion pc) {
+        line.put("prompt", pc.prompt());
+        line.put("completion", pc.completion());
+      } else if (sample instanceof Sample.Instruction in) {
+        line.put("instruction", in.instruction());
+        line.put("input", in.input());
+        line.put("output", in.output());
+      } else {
+        line.put(
+            "messages",
+            ((Sample.Conversation) sample)
+                .messages().stream()
+                    .map(m -> Map.of("role", m.role(), "content", m.content()))
+                    .toList());
+      }
+      out.append(JSON.writeValueAsString(line)).append('\n');
+    }
+    Files.writeString(file, out, StandardCharsets.UTF_8);
+  }
 }

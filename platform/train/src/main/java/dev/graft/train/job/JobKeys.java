@@ -48,7 +48,7 @@ public final class JobKeys {
               "validation_split",
               OptionType.FLOAT,
               "0.0",
-              "fraction of the samples held out for validation"),
+              "fraction of the samples held out of training, written to validation.jsonl for graft:eval"),
           key("max_samples", OptionType.INT, "0", "use at most this many samples; 0 uses all"),
           key(
               "adapter",
@@ -119,12 +119,7 @@ public final class JobKeys {
               OptionType.BOOLEAN,
               "true",
               "conversation data: loss on assistant turns only"),
-          key("save_steps", OptionType.INT, "500", "write a checkpoint every this many steps"),
-          key(
-              "eval_steps",
-              OptionType.INT,
-              "0",
-              "evaluate on the validation split every this many steps; 0 only at the end"));
+          key("save_steps", OptionType.INT, "500", "write a checkpoint every this many steps"));
 
   private static OptionDescriptor key(String name, OptionType type, String def, String help) {
     return OptionDescriptor.of(name, type, def, help);

@@ -68,6 +68,9 @@ public final class SftRun implements Run {
   private final boolean fetchGradNorm;
   private final Map<String, String> checkpointNames;
 
+  /** Samples held out of training (validation_split), written out for graft:eval. */
+  private List<Sample> validation = List.of();
+
   /**
    * Loads the model and data and opens the step program on the backend.
    *
@@ -187,6 +190,7 @@ public final class SftRun implements Run {
             job.getMap("data_columns"),
             job.getInt("max_samples"));
     Split split = Split.of(samples, job.getDouble("validation_split"), seed);
+    validation = split.validation();
     Encoded.Settings settings =
         new Encoded.Settings(
             job.getInt("max_length"),
@@ -383,10 +387,19 @@ public final class SftRun implements Run {
 
   /**
    * Writes the PEFT adapter folder {@code adapter/}, or, when no method is a PEFT adapter (full
-   * fine-tuning), a Hugging Face model folder {@code model/} with the trained weights.
+   * fine-tuning), a Hugging Face model folder {@code model/} with the trained weights; and the
+   * held-out samples as {@code validation.jsonl}.
    */
   @Override
   public void finish(Path outputDir) {
+    if (!validation.isEmpty()) {
+      try {
+        Jsonl.write(outputDir.resolve("validation.jsonl"), validation);
+      } catch (IOException e) {
+        throw new UncheckedIOException(
+            "Could not write " + outputDir.resolve("validation.jsonl") + ": " + e.getMessage(), e);
+      }
+    }
     List<String> trainables = step.graph().trainables().stream().map(Tensor::name).toList();
     Map<String, Object> config = new LinkedHashMap<>();
     for (MethodInstance m : methods) {

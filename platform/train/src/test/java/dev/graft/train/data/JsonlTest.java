@@ -158,4 +158,22 @@ class JsonlTest {
     assertEquals(1, Split.of(samples.subList(0, 3), 0.01, 1).validation().size());
     assertThrows(IllegalArgumentException.class, () -> Split.of(samples, 1.0, 1));
   }
+
+  @Test
+  void writtenSamplesReadBackAsTheSame() throws Exception {
+    List<Sample> samples =
+        List.of(
+            new Text("a \"quoted\" line"),
+            new PromptCompletion("2+2=", "4"),
+            new Sample.Instruction("Translate", "bonjour", "hello"),
+            new Conversation(
+                List.of(new Message("user", "hi"), new Message("assistant", "hello"))));
+    Path file = dir.resolve("out.jsonl");
+    Jsonl.write(file, samples);
+    List<Sample> back = new java.util.ArrayList<>();
+    for (String line : Files.readAllLines(file)) {
+      back.addAll(Jsonl.read(write("one.jsonl", line + "\n"), null, Map.of(), 0));
+    }
+    assertEquals(samples, back);
+  }
 }
