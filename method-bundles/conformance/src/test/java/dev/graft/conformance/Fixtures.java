@@ -9,6 +9,7 @@ import dev.graft.backend.cpu.CpuBackend;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.instruction.InstructionTuning;
 import dev.graft.method.lora.LoraMethod;
+import dev.graft.train.registry.FixedMethodRegistry;
 import java.lang.annotation.Annotation;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,39 +24,7 @@ final class Fixtures {
   static final List<FineTuningMethod> METHODS =
       List.of(new LoraMethod(), new FullFineTuning(), new InstructionTuning());
 
-  static final MethodRegistry REGISTRY =
-      new MethodRegistry() {
-        @Override
-        public List<RegisteredMethod> methods() {
-          return METHODS.stream()
-              .map(m -> new RegisteredMethod(m.info(), "test", "0", "active", m))
-              .toList();
-        }
-
-        @Override
-        public Optional<RegisteredMethod> find(String name) {
-          return methods().stream().filter(m -> m.info().name().equals(name)).findFirst();
-        }
-
-        @Override
-        public RegisteredMethod require(String name) {
-          return find(name)
-              .orElseThrow(
-                  () ->
-                      new IllegalArgumentException(
-                          Suggestions.unknown(
-                              "method",
-                              name,
-                              methods().stream().map(m -> m.info().name()).toList(),
-                              "Installed",
-                              "")));
-        }
-
-        @Override
-        public List<Rejection> rejected() {
-          return List.of();
-        }
-      };
+  static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 
   /** A backend registry holding one {@link #cpu()} backend. */
   static final BackendRegistry BACKENDS =

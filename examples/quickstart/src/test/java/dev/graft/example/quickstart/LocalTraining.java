@@ -12,6 +12,7 @@ import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.job.TrainingJob;
+import dev.graft.train.registry.FixedMethodRegistry;
 import dev.graft.train.run.SftRun;
 import dev.graft.train.service.ModelServiceImpl;
 import java.io.IOException;
@@ -35,31 +36,7 @@ final class LocalTraining implements TrainingService {
   private static final List<FineTuningMethod> METHODS =
       List.of(new LoraMethod(), new FullFineTuning());
 
-  static final MethodRegistry METHOD_REGISTRY =
-      new MethodRegistry() {
-        @Override
-        public List<RegisteredMethod> methods() {
-          return METHODS.stream()
-              .map(m -> new RegisteredMethod(m.info(), "test", "0", "active", m))
-              .toList();
-        }
-
-        @Override
-        public Optional<RegisteredMethod> find(String name) {
-          return methods().stream().filter(m -> m.info().name().equals(name)).findFirst();
-        }
-
-        @Override
-        public RegisteredMethod require(String name) {
-          return find(name)
-              .orElseThrow(() -> new IllegalArgumentException("Unknown method \"" + name + "\"."));
-        }
-
-        @Override
-        public List<Rejection> rejected() {
-          return List.of();
-        }
-      };
+  static final MethodRegistry METHOD_REGISTRY = new FixedMethodRegistry(METHODS);
 
   static final BackendRegistry BACKEND_REGISTRY =
       new BackendRegistry() {

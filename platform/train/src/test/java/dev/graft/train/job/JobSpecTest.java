@@ -9,12 +9,11 @@ import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.OptionDescriptor;
 import dev.graft.api.OptionType;
-import dev.graft.api.Suggestions;
+import dev.graft.train.registry.FixedMethodRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,46 +22,26 @@ class JobSpecTest {
 
   /** A registry holding one method, lora, with options r and lora_alpha. */
   static final MethodRegistry REGISTRY =
-      new MethodRegistry() {
-        final MethodInfo lora =
-            new MethodInfo(
-                "lora",
-                "LoRA",
-                MethodFamily.LOW_RANK,
-                null,
-                List.of(
-                    OptionDescriptor.of("r", OptionType.INT, "8", "rank"),
-                    OptionDescriptor.of("lora_alpha", OptionType.FLOAT, "8", "alpha")));
+      new FixedMethodRegistry(
+          List.of(
+              new FineTuningMethod() {
+                @Override
+                public MethodInfo info() {
+                  return new MethodInfo(
+                      "lora",
+                      "LoRA",
+                      MethodFamily.LOW_RANK,
+                      null,
+                      List.of(
+                          OptionDescriptor.of("r", OptionType.INT, "8", "rank"),
+                          OptionDescriptor.of("lora_alpha", OptionType.FLOAT, "8", "alpha")));
+                }
 
-        @Override
-        public List<RegisteredMethod> methods() {
-          return List.of(new RegisteredMethod(lora, "b", "1", "active", (FineTuningMethod) null));
-        }
-
-        @Override
-        public Optional<RegisteredMethod> find(String name) {
-          return methods().stream().filter(m -> m.info().name().equals(name)).findFirst();
-        }
-
-        @Override
-        public RegisteredMethod require(String name) {
-          return find(name)
-              .orElseThrow(
-                  () ->
-                      new IllegalArgumentException(
-                          Suggestions.unknown(
-                              "method",
-                              name,
-                              List.of("lora"),
-                              "Installed",
-                              "See 'graft:methods'.")));
-        }
-
-        @Override
-        public List<Rejection> rejected() {
-          return List.of();
-        }
-      };
+                @Override
+                public dev.graft.api.adapt.MethodInstance create(dev.graft.api.Options options) {
+                  throw new IllegalStateException("Job specs never create method instances.");
+                }
+              }));
 
   @Test
   void propertiesYamlAndJsonFilesReadTheSameWithInterpolation() throws Exception {
