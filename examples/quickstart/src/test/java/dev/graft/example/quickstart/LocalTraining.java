@@ -86,7 +86,7 @@ final class LocalTraining implements TrainingService {
 
   @Override
   public Job submit(Path jobFile, Map<String, String> overrides) {
-    throw new UnsupportedOperationException();
+    throw new IllegalStateException("The quickstart submits job maps, never job files.");
   }
 
   @Override
@@ -106,7 +106,7 @@ final class LocalTraining implements TrainingService {
 
   @Override
   public Job resume(String id) {
-    throw new UnsupportedOperationException();
+    throw new IllegalStateException("The quickstart never resumes a job.");
   }
 
   private static CpuBackend cpu() {
