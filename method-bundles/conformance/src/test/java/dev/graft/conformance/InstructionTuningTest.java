@@ -12,6 +12,7 @@ import dev.graft.api.FineTuningMethod;
 import dev.graft.api.Options;
 import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.SampleFormat;
+import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.train.JobState;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.Tokenizer;
@@ -236,6 +237,19 @@ class InstructionTuningTest {
     assertEquals("alpaca", saved.get("template").asText());
     assertEquals(ALPACA + "{prompt}\n\n### Response:\n", saved.get("prompt").asText());
     assertEquals("</s>", saved.get("stop").asText());
+
+    // Generation with the adapter prompts the way training did: the same as giving the Alpaca text
+    // by hand to the same adapter without its format file.
+    Path bare = Files.createDirectories(dir.resolve("bare"));
+    for (String f : List.of("adapter_config.json", "adapter_model.safetensors")) {
+      Files.copy(out.resolve("adapter").resolve(f), bare.resolve(f));
+    }
+    Path model = Fixtures.shared("models/stories260K");
+    GenerationSettings greedy = GenerationSettings.greedy(12);
+    String formatted = saved.get("prompt").asText().replace("{prompt}", "Name a pet.");
+    assertEquals(
+        ModelServiceTest.SERVICE.generate(model, bare, formatted, greedy),
+        ModelServiceTest.SERVICE.generate(model, out.resolve("adapter"), "Name a pet.", greedy));
   }
 
   @Test

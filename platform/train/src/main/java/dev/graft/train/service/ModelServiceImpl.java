@@ -1,5 +1,7 @@
 package dev.graft.train.service;
 
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
@@ -27,6 +29,7 @@ import dev.graft.train.data.Encoded;
 import dev.graft.train.data.Jsonl;
 import dev.graft.train.data.Sample;
 import dev.graft.train.run.Adapters;
+import dev.graft.train.run.SftRun;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -104,7 +107,9 @@ public final class ModelServiceImpl implements ModelService {
     ComputeBackend backend = backends.requireAvailable(settings.backend());
     Tokenizer tokenizer = tokenizer(modelDir);
     try (Generator generator = generator(backend, modelDir, adapterDir, tokenizer)) {
-      int[] ids = tokenizer.encode(prompt, true);
+      Map<String, Object> format = sampleFormat(adapterDir);
+      int[] ids = promptIds(modelDir, tokenizer, prompt, format);
+      Object stop = format.get("stop");
       Generator.Options options =
           new Generator.Options(
               settings.maxNewTokens(),
@@ -114,7 +119,7 @@ public final class ModelServiceImpl implements ModelService {
               settings.topP(),
               settings.repetitionPenalty(),
               generator.defaults().stopTokens(),
-              List.of(),
+              stop instanceof String text && !text.isEmpty() ? List.of(text) : List.of(),
               settings.seed());
       return continuation(tokenizer, ids, generator.generate(ids, options).ids());
     }
@@ -300,6 +305,47 @@ public final class ModelServiceImpl implements ModelService {
       }
     }
     return (double) matches / samples.size();
+  }
+
+  /**
+   * The prompt format an instruction-tuned adapter was trained with ({@value SftRun#SAMPLE_FORMAT}
+   * beside its tensors), or an empty map.
+   */
+  private static Map<String, Object> sampleFormat(Path adapterDir) {
+    Path file = adapterDir == null ? null : adapterDir.resolve(SftRun.SAMPLE_FORMAT);
+    if (file == null || !Files.isRegularFile(file)) {
+      return Map.of();
+    }
+    try {
+      return new ObjectMapper()
+          .readValue(file.toFile(), new TypeReference<Map<String, Object>>() {});
+    } catch (IOException e) {
+      throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage());
+    }
+  }
+
+  /**
+   * The prompt as the adapter saw prompts in training: through the chat template, an instruction
+   * template ({@code {prompt}} in its text), or as given.
+   */
+  private static int[] promptIds(
+      Path modelDir, Tokenizer tokenizer, String prompt, Map<String, Object> format) {
+    String template = String.valueOf(format.getOrDefault("template", ""));
+    String system = String.valueOf(format.getOrDefault("system_prompt", ""));
+    if (template.equals("chat")) {
+      List<Map<String, String>> messages = new java.util.ArrayList<>();
+      if (!system.isEmpty()) {
+        messages.add(Map.of("role", "system", "content", system));
+      }
+      messages.add(Map.of("role", "user", "content", prompt));
+      return tokenizer.encode(chatTemplate(modelDir).render(messages, true), false);
+    }
+    if (format.get("prompt") instanceof String text && text.contains("{prompt}")) {
+      // ChatML writes its own markers when the tokenizer has them as tokens; Alpaca gets BOS.
+      boolean special = template.equals("alpaca") || tokenizer.tokenToId("<|im_start|>").isEmpty();
+      return tokenizer.encode(text.replace("{prompt}", prompt), special);
+    }
+    return tokenizer.encode(prompt, true);
   }
 
   private Generator generator(
