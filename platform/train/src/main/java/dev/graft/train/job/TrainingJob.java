@@ -168,12 +168,25 @@ public final class TrainingJob implements Job, Runnable {
     checkpoints.save(done, dir -> run.saveCheckpoint(dir, done));
   }
 
+  /** Writes the report first, so that whoever sees the final state also finds the report. */
   private void finishAs(JobState state, long done, long total, String message, Metrics metrics) {
     JobStatus last = status;
-    update(state, done, total, last.loss(), last.tokensPerSecond(), message);
+    JobStatus end = new JobStatus(state, done, total, last.loss(), last.tokensPerSecond(), message);
     if (metrics != null) {
-      Report.write(outputDir.resolve("report.html"), id, spec, metrics.rows(), status);
+      try {
+        Report.write(outputDir.resolve("report.html"), id, spec, metrics.rows(), end);
+      } catch (java.io.UncheckedIOException e) {
+        end =
+            new JobStatus(
+                state,
+                done,
+                total,
+                last.loss(),
+                last.tokensPerSecond(),
+                (message + " " + e.getMessage()).trim());
+      }
     }
+    status = end;
     publish(state.name());
   }
 
