@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+"""PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
+
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer \
+        [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
+    python3 reference.py gemm [--n 2048] [--threads 2]
+    python3 reference.py blas
+
+The model is built from the model folder's config.json (the folder Graft's `Bench init` wrote), with
+random weights: only the arithmetic matters. GPT-2 (pre-LayerNorm, tanh GELU, tied head) and Llama
+(RMSNorm, rotate-half RoPE, SiLU-gated MLP, untied head) are written out here so that nothing but
+torch is needed. LoRA is plain: the base Linear frozen, A (r, in) Kaiming-uniform, B (out, r) zeros,
+y = base(x) + (x A^T B^T) * alpha / r, on the same modules as Graft's `lora` (PEFT's defaults:
+GPT-2 c_attn, Llama q_proj and v_proj; or all-linear, lm_head excluded). Training is one optimizer
+step per batch: cross-entropy over all positions but the last of each row (as Graft's labels),
+backward, clip_grad_norm_(1.0), AdamW(lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0) as
+Graft's defaults. Prints one `RESULT {json}` line.
+"""
+
+import argparse
+import json
+import math
+import re
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def blas_in_use():
+    """The BLAS library this process has mapped (the libblas.so.3 alternative, or OpenBLAS)."""
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    libs = set()
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if "blas" in path or "mkl" in path:
+                libs.add(path)
+    info = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    return {
+        "torch": torch.__version__,
+        "blas_info": info.group(1) if info else "",
+        "blas_libraries": sorted(libs),
+    }
+
+
+class LoraLinear(nn.Module):
+    def __init__(self, base: nn.Linear, r: int, alpha: float):
+        super().__init__()
+        self.base = base
+        self.base.weight.requires_grad_(False)
+        if self.base.bias is not None:
+            self.base.bias.requires_grad_(False)
+        self.lora_A = nn.Parameter(torch.empty(r, base.in_features))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r))
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        self.scale = alpha / r
+
+    def forward(self, x):
+        return self.base(x) + (x @ self.lora_A.t() @ self.lora_B.t()) * self.scale
+
+
+def causal_attention(q, k, v, mask):
+    # q, k, v: (B, H, S, hd); mask: (S, S) bool, True where attended
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    scores = scores.masked_fill(~mask, -1e9)
+    return torch.softmax(scores, dim=-1) @ v
+
+
+class Gpt2Block(nn.Module):
+    def __init__(self, d, heads, inner, eps):
+        super().__init__()
+        self.heads = heads
+        self.ln_1 = nn.LayerNorm(d, eps=eps)
+        self.c_attn = nn.Linear(d, 3 * d)
+        self.c_proj = nn.Linear(d, d)
+        self.ln_2 = nn.LayerNorm(d, eps=eps)
+        self.c_fc = nn.Linear(d, inner)
+        self.mlp_c_proj = nn.Linear(inner, d)
+
+    def forward(self, x, mask):
+        b, s, d = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=-1)
+        q, k, v = (t.view(b, s, self.heads, -1).transpose(1, 2) for t in (q, k, v))
+        a = causal_attention(q, k, v, mask).transpose(1, 2).reshape(b, s, d)
+        x = x + self.c_proj(a)
+        return x + self.mlp_c_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class Gpt2(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c.get("n_embd", 768)
+        self.wte = nn.Embedding(c.get("vocab_size", 50257), d)
+        self.wpe = nn.Embedding(c.get("n_positions", 1024), d)
+        eps = c.get("layer_norm_epsilon", 1e-5)
+        self.h = nn.ModuleList(
+            Gpt2Block(d, c.get("n_head", 12), c.get("n_inner") or 4 * d, eps)
+            for _ in range(c.get("n_layer", 12))
+        )
+        self.ln_f = nn.LayerNorm(d, eps=eps)
+
+    def forward(self, ids):
+        s = ids.shape[1]
+        mask = torch.ones(s, s, dtype=torch.bool).tril()
+        x = self.wte(ids) + self.wpe(torch.arange(s))
+        for block in self.h:
+            x = block(x, mask)
+        return F.linear(self.ln_f(x), self.wte.weight)  # tied head
+
+
+class RmsNorm(nn.Module):
+    def __init__(self, d, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotate_half(x):
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, inter = c["hidden_size"], c["intermediate_size"]
+        self.heads = c["num_attention_heads"]
+        self.kv_heads = c.get("num_key_value_heads", self.heads)
+        hd = d // self.heads
+        eps = c.get("rms_norm_eps", 1e-6)
+        self.input_layernorm = RmsNorm(d, eps)
+        self.q_proj = nn.Linear(d, self.heads * hd, bias=False)
+        self.k_proj = nn.Linear(d, self.kv_heads * hd, bias=False)
+        self.v_proj = nn.Linear(d, self.kv_heads * hd, bias=False)
+        self.o_proj = nn.Linear(self.heads * hd, d, bias=False)
+        self.post_attention_layernorm = RmsNorm(d, eps)
+        self.gate_proj = nn.Linear(d, inter, bias=False)
+        self.up_proj = nn.Linear(d, inter, bias=False)
+        self.down_proj = nn.Linear(inter, d, bias=False)
+
+    def forward(self, x, mask, cos, sin):
+        b, s, d = x.shape
+        h = self.input_layernorm(x)
+        q = self.q_proj(h).view(b, s, self.heads, -1).transpose(1, 2)
+        k = self.k_proj(h).view(b, s, self.kv_heads, -1).transpose(1, 2)
+        v = self.v_proj(h).view(b, s, self.kv_heads, -1).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        if self.kv_heads != self.heads:
+            k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
+            v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
+        a = causal_attention(q, k, v, mask).transpose(1, 2).reshape(b, s, -1)
+        x = x + self.o_proj(a)
+        h = self.post_attention_layernorm(x)
+        return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+
+
+class Llama(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["hidden_size"]
+        self.theta = c.get("rope_theta", 10000.0)
+        self.head_dim = d // c["num_attention_heads"]
+        self.embed_tokens = nn.Embedding(c["vocab_size"], d)
+        self.layers = nn.ModuleList(LlamaBlock(c) for _ in range(c["num_hidden_layers"]))
+        self.norm = RmsNorm(d, c.get("rms_norm_eps", 1e-6))
+        self.lm_head = nn.Linear(d, c["vocab_size"], bias=False)
+
+    def forward(self, ids):
+        s = ids.shape[1]
+        mask = torch.ones(s, s, dtype=torch.bool).tril()
+        inv = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2).float() / self.head_dim))
+        freqs = torch.outer(torch.arange(s).float(), inv)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        x = self.embed_tokens(ids)
+        for layer in self.layers:
+            x = layer(x, mask, cos, sin)
+        return self.lm_head(self.norm(x))
+
+
+def targets(model, workload):
+    """(parent, attribute) of the Linear modules LoRA adapts, as Graft's lora picks them."""
+    gpt2 = isinstance(model, Gpt2)
+    if workload == "lora-qv":
+        names = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
+    else:
+        names = (
+            ["c_attn", "c_proj", "c_fc", "mlp_c_proj"]
+            if gpt2
+            else ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        )
+    blocks = model.h if gpt2 else model.layers
+    return [(b, n) for b in blocks for n in names]
+
+
+def build(config, workload):
+    arch = config["architectures"][0]
+    model = Gpt2(config) if arch == "GPT2LMHeadModel" else Llama(config)
+    for p in model.parameters():
+        if p.dim() >= 2:
+            nn.init.normal_(p, std=0.02)
+    if workload == "full":
+        return model
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if workload in ("lora-qv", "lora-all"):
+        for parent, name in targets(model, workload):
+            setattr(parent, name, LoraLinear(getattr(parent, name), r=8, alpha=16))
+    return model
+
+
+class Lockstep:
+    """With --lockstep (bench/interleave.py): READY after setup, then one step per STEP line on
+    stdin, answered with DONE <seconds>, so that Graft and PyTorch steps alternate."""
+
+    def __init__(self, on):
+        self.on = on
+
+    def ready(self):
+        if self.on:
+            print("READY", flush=True)
+
+    def wait(self):
+        if self.on:
+            line = sys.stdin.readline().strip()
+            if line != "STEP":
+                raise SystemExit(f"expected STEP on stdin, got {line!r}")
+
+    def done(self, seconds):
+        if self.on:
+            print(f"DONE {seconds}", flush=True)
+
+
+def row(args):
+    with open(f"{args.dir}/config.json") as f:
+        config = json.load(f)
+    torch.manual_seed(7)
+    model = build(config, args.workload)
+    vocab = config["vocab_size"]
+    params = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    gen = torch.Generator().manual_seed(7)
+    ids = torch.randint(0, vocab, (args.batch, args.seq), generator=gen)
+    labels = torch.cat([ids[:, 1:], torch.full((args.batch, 1), -100)], dim=1)
+    times = []
+    control = Lockstep(args.lockstep)
+    t0 = time.perf_counter()
+    if args.workload == "infer":
+        model.eval()
+        setup = time.perf_counter() - t0
+        control.ready()
+        with torch.no_grad():
+            for s in range(args.warmup + args.steps):
+                control.wait()
+                t = time.perf_counter()
+                logits = model(ids)
+                assert logits.shape == (args.batch, args.seq, vocab)
+                dt = time.perf_counter() - t
+                control.done(dt)
+                if s >= args.warmup:
+                    times.append(dt)
+    else:
+        opt = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad],
+            lr=1e-4,
+            betas=(0.9, 0.999),
+            eps=1e-8,
+            weight_decay=0.0,
+        )
+        setup = time.perf_counter() - t0
+        control.ready()
+        for s in range(args.warmup + args.steps):
+            control.wait()
+            t = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            logits = model(ids)
+            loss = F.cross_entropy(logits.view(-1, vocab), labels.view(-1), ignore_index=-100)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(
+                [p for p in model.parameters() if p.requires_grad], 1.0
+            )
+            opt.step()
+            value = loss.item()
+            dt = time.perf_counter() - t
+            control.done(dt)
+            assert math.isfinite(value)
+            if s >= args.warmup:
+                times.append(dt)
+    out = {
+        "framework": "pytorch",
+        "workload": args.workload,
+        "batch": args.batch,
+        "seq": args.seq,
+        "threads": torch.get_num_threads(),
+        "warmup": args.warmup,
+        "steps": args.steps,
+        "setup_s": round(setup, 4),
+        "step_s": [round(t, 4) for t in times],
+        "tokens_per_s": round(args.batch * args.seq * args.steps / sum(times), 4),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "params": params,
+        "trainable_params": trainable,
+        "weights_bytes": 4 * params,
+        **blas_in_use(),
+    }
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def gemm(args):
+    n = args.n
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = float("inf")
+    for i in range(args.repeats + 2):
+        t = time.perf_counter()
+        a @ b
+        if i >= 2:
+            best = min(best, time.perf_counter() - t)
+    out = {
+        "framework": "pytorch",
+        "gemm_n": n,
+        "threads": torch.get_num_threads(),
+        "best_s": round(best, 4),
+        "gflops": round(2 * n**3 / best / 1e9, 2),
+        **blas_in_use(),
+    }
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("command", choices=["row", "gemm", "blas"])
+    p.add_argument("--dir")
+    p.add_argument("--workload", choices=["lora-qv", "lora-all", "full", "infer"])
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--seq", type=int, default=256)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--n", type=int, default=2048)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--lockstep", action="store_true")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.command == "row":
+        row(args)
+    elif args.command == "gemm":
+        gemm(args)
+    else:
+        print(json.dumps(blas_in_use(), indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
