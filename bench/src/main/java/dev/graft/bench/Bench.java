@@ -2,8 +2,6 @@ package dev.graft.bench;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
-import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.graft.api.FineTuningMethod;
@@ -503,17 +501,14 @@ public final class Bench {
 
       @Override
       public Session open(Program program) {
-        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-        try {
-          options.setIntraOpNumThreads(threads);
-          options.addConfigEntry("session.intra_op.allow_spinning", "0");
-          options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-          options.enableProfiling(prefix);
-        } catch (OrtException e) {
-          options.close();
-          throw new IllegalStateException(e);
-        }
-        return OrtProgramSession.open("cpu", program, options);
+        return OrtProgramSession.open(
+            "cpu",
+            program,
+            options -> {
+              options.setIntraOpNumThreads(threads);
+              options.addConfigEntry("session.intra_op.allow_spinning", "0");
+              options.enableProfiling(prefix);
+            });
       }
     };
   }

@@ -4,7 +4,6 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.graft.api.backend.Availability;
-import dev.graft.api.backend.BackendException;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
@@ -96,25 +95,13 @@ public final class CpuBackend implements ComputeBackend {
           "The cpu backend cannot run BFLOAT16: ONNX Runtime has no bfloat16 CPU kernels. Use FLOAT32, or the cuda"
               + " backend.");
     }
-    OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-    try {
-      options.setIntraOpNumThreads(threads);
-      // Do not burn idle cores between runs on a shared machine.
-      options.addConfigEntry("session.intra_op.allow_spinning", "0");
-      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      if (program.dtypes().contains(DType.FLOAT64)) {
-        // These fusions emit com.microsoft FusedMatMul and QuickGelu, which have float kernels
-        // only.
-        options.addConfigEntry(
-            "optimization.disable_specified_optimizers", "MatmulTransposeFusion;QuickGeluFusion");
-      }
-    } catch (OrtException e) {
-      options.close();
-      throw new BackendException(
-          "The cpu backend could not set its session options: " + e.getMessage(),
-          String.valueOf(e.getCode()),
-          e);
-    }
-    return OrtProgramSession.open("cpu", program, options);
+    return OrtProgramSession.open(
+        "cpu",
+        program,
+        options -> {
+          options.setIntraOpNumThreads(threads);
+          // Do not burn idle cores between runs on a shared machine.
+          options.addConfigEntry("session.intra_op.allow_spinning", "0");
+        });
   }
 }

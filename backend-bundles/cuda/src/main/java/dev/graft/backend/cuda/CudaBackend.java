@@ -5,12 +5,10 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import dev.graft.api.backend.Availability;
-import dev.graft.api.backend.BackendException;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
 import dev.graft.backend.cpu.ort.OrtProgramSession;
-import dev.graft.graph.DType;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Modified;
@@ -129,27 +127,14 @@ public final class CudaBackend implements ComputeBackend {
     if (!a.available()) {
       throw new IllegalStateException("The cuda backend is unavailable: " + a.reason());
     }
-    OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-    try {
-      options.addCUDA(device);
-      // Every node must run on the GPU: a silent CPU fallback would hide a missing kernel behind
-      // copies.
-      options.addConfigEntry("session.disable_cpu_ep_fallback", "1");
-      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      if (program.dtypes().contains(DType.FLOAT64)) {
-        // As on the CPU: MatmulTransposeFusion emits com.microsoft.FusedMatMul, whose CUDA kernel
-        // registrations have varied between ONNX Runtime versions (float only in some). The
-        // fusion only saves a transpose.
-        options.addConfigEntry(
-            "optimization.disable_specified_optimizers", "MatmulTransposeFusion");
-      }
-    } catch (OrtException e) {
-      options.close();
-      throw new BackendException(
-          "The cuda backend could not open CUDA device " + device + ": " + e.getMessage(),
-          String.valueOf(e.getCode()),
-          e);
-    }
-    return OrtProgramSession.open("cuda", program, options);
+    return OrtProgramSession.open(
+        "cuda",
+        program,
+        options -> {
+          options.addCUDA(device);
+          // Every node must run on the GPU: a silent CPU fallback would hide a missing kernel
+          // behind copies.
+          options.addConfigEntry("session.disable_cpu_ep_fallback", "1");
+        });
   }
 }

@@ -57,11 +57,38 @@ public final class OrtProgramSession implements Session {
     this.carriedInputs = new LinkedHashSet<>(program.carry().values());
   }
 
+  /** Sets one execution provider's own session options (threads, device, …). */
+  @FunctionalInterface
+  public interface Provider {
+    void configure(OrtSession.SessionOptions options) throws OrtException;
+  }
+
   /**
-   * Creates the session. Takes ownership of {@code options} (closed with the session, or at once if
-   * creation fails).
+   * Creates the session with fresh options: {@code provider}'s settings, full graph optimisation,
+   * and for float64 programs the fusions switched off that emit com.microsoft FusedMatMul and
+   * QuickGelu, whose kernels are float32 only.
    *
    * @param backend the backend's name, for messages
+   */
+  public static OrtProgramSession open(String backend, Program program, Provider provider) {
+    OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+    try {
+      provider.configure(options);
+      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      if (program.dtypes().contains(DType.FLOAT64)) {
+        options.addConfigEntry(
+            "optimization.disable_specified_optimizers", "MatmulTransposeFusion;QuickGeluFusion");
+      }
+    } catch (OrtException e) {
+      options.close();
+      throw failure(backend, "could not set up its session", e);
+    }
+    return open(backend, program, options);
+  }
+
+  /**
+   * Creates the session with the caller's options as they are (tests of ORT's behaviour use this).
+   * Takes ownership of {@code options}: closed with the session, or at once if creation fails.
    */
   public static OrtProgramSession open(
       String backend, Program program, OrtSession.SessionOptions options) {
