@@ -25,6 +25,7 @@ import dev.graft.model.SafetensorsReader;
 import dev.graft.model.SafetensorsWriter;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.job.Run;
+import dev.graft.train.registry.FixedMethodRegistry;
 import dev.graft.train.run.SftRun;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -36,7 +37,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
 
@@ -516,28 +516,5 @@ public final class Bench {
   static final List<FineTuningMethod> METHODS = List.of(new LoraMethod(), new FullFineTuning());
 
   /** The two methods as a registry, without a framework. */
-  static final MethodRegistry REGISTRY =
-      new MethodRegistry() {
-        @Override
-        public List<RegisteredMethod> methods() {
-          return METHODS.stream()
-              .map(m -> new RegisteredMethod(m.info(), "bench", "0", "active", m))
-              .toList();
-        }
-
-        @Override
-        public Optional<RegisteredMethod> find(String name) {
-          return methods().stream().filter(m -> m.info().name().equals(name)).findFirst();
-        }
-
-        @Override
-        public RegisteredMethod require(String name) {
-          return find(name).orElseThrow(() -> new IllegalArgumentException("No method " + name));
-        }
-
-        @Override
-        public List<Rejection> rejected() {
-          return List.of();
-        }
-      };
+  static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 }

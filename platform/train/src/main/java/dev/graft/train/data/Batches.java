@@ -1,8 +1,16 @@
 package dev.graft.train.data;
 
+import dev.graft.api.backend.HostTensor;
+import dev.graft.graph.DType;
+import dev.graft.graph.Graph;
+import dev.graft.graph.Shape;
+import dev.graft.graph.Tensor;
+import dev.graft.model.Tokenizer;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /**
@@ -15,6 +23,26 @@ import java.util.Random;
 public final class Batches {
   /** Label of a position the loss ignores. */
   public static final long IGNORE = -100;
+
+  /** Name of the graph input that holds the labels. */
+  public static final String LABELS = "labels";
+
+  /**
+   * The mean next-token cross-entropy over the learned positions of {@code logits} (B, T, V):
+   * declares the {@value #LABELS} input (B, T) that {@link Batch#feeds()} fills.
+   */
+  public static Tensor loss(Graph graph, Tensor logits) {
+    Tensor labels = graph.input(LABELS, DType.INT64, Shape.with("batch", "seq"));
+    long vocab = logits.shape().dim(-1).size();
+    Tensor flatLogits = graph.reshape(logits, -1, vocab); // (B·T, V)
+    Tensor flatLabels = graph.reshape(labels, -1); // (B·T)
+    return graph.crossEntropy(flatLogits, flatLabels, IGNORE);
+  }
+
+  /** The id batches pad with: the tokenizer's pad token, else its end of text, else 0. */
+  public static int padId(Tokenizer tokenizer) {
+    return tokenizer.padId().orElse(tokenizer.eosId().orElse(0));
+  }
 
   /**
    * One batch, row-major (rows × length).
@@ -32,7 +60,18 @@ public final class Batches {
       long[] segmentIds,
       long[] labels,
       long tokens,
-      long targets) {}
+      long targets) {
+    /** The model graph's inputs and the labels, by input name. */
+    public Map<String, HostTensor> feeds() {
+      long[] shape = {rows, length};
+      Map<String, HostTensor> feeds = new LinkedHashMap<>();
+      feeds.put("input_ids", HostTensor.ofLongs(shape, inputIds));
+      feeds.put("position_ids", HostTensor.ofLongs(shape, positionIds));
+      feeds.put("segment_ids", HostTensor.ofLongs(shape, segmentIds));
+      feeds.put(LABELS, HostTensor.ofLongs(shape, labels));
+      return feeds;
+    }
+  }
 
   private final List<List<Encoded>> rows;
   private final int batchSize;

@@ -10,7 +10,6 @@ import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
-import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.graph.TrainingStep;
 import dev.graft.model.ChatTemplate;
@@ -48,7 +47,6 @@ import java.util.function.Consumer;
  * ONNX program per optimizer step (forward, backward, AdamW) runs on the chosen backend.
  */
 public final class SftRun implements Run {
-  private static final String LABELS = "labels";
 
   /** The file, in {@code adapter/} or {@code model/}, that records how samples were formatted. */
   public static final String SAMPLE_FORMAT = "graft_sample_format.json";
@@ -219,7 +217,7 @@ public final class SftRun implements Run {
               + settings.maxLength()
               + ".");
     }
-    int pad = tokenizer.padId().orElse(tokenizer.eosId().orElse(0));
+    int pad = Batches.padId(tokenizer);
     return new Batches(
         encoded,
         job.getInt("per_device_train_batch_size"),
@@ -234,12 +232,7 @@ public final class SftRun implements Run {
    * AdamW.
    */
   private TrainingStep trainingStep(Graph graph, ModelGraph model, Options job) {
-    Tensor labels = graph.input(LABELS, DType.INT64, Shape.with("batch", "seq"));
-    Tensor logits = model.logits(); // (B, T, V)
-    long vocab = logits.shape().dim(-1).size();
-    Tensor flatLogits = graph.reshape(logits, -1, vocab); // (B·T, V)
-    Tensor flatLabels = graph.reshape(labels, -1); // (B·T)
-    Tensor loss = graph.crossEntropy(flatLogits, flatLabels, Batches.IGNORE);
+    Tensor loss = Batches.loss(graph, model.logits());
     for (GraphAdaptation.LossTerm term : adaptation.losses()) {
       loss = graph.add(loss, graph.mul(term.term(), term.weight()));
     }
@@ -314,12 +307,7 @@ public final class SftRun implements Run {
     double lr = schedule.at(index);
     for (int micro = 0; micro < accumulation; micro++) {
       Batches.Batch b = batches.batch(index * accumulation + micro);
-      long[] shape = {b.rows(), b.length()};
-      Map<String, HostTensor> feeds = new LinkedHashMap<>();
-      feeds.put("input_ids", HostTensor.ofLongs(shape, b.inputIds()));
-      feeds.put("position_ids", HostTensor.ofLongs(shape, b.positionIds()));
-      feeds.put("segment_ids", HostTensor.ofLongs(shape, b.segmentIds()));
-      feeds.put(LABELS, HostTensor.ofLongs(shape, b.labels()));
+      Map<String, HostTensor> feeds = new LinkedHashMap<>(b.feeds());
       feeds.put("step", HostTensor.ofFloats(new long[0], index + 1));
       groupScale.forEach(
           (group, scale) ->

@@ -15,8 +15,6 @@ import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
-import dev.graft.graph.Shape;
-import dev.graft.graph.Tensor;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.Generator;
 import dev.graft.model.ModelConfig;
@@ -53,7 +51,6 @@ import org.osgi.service.component.annotations.Reference;
  */
 @Component(service = ModelService.class)
 public final class ModelServiceImpl implements ModelService {
-  private static final String LABELS = "labels";
   private static final String LOSS = "loss";
 
   private final MethodRegistry methods;
@@ -198,18 +195,13 @@ public final class ModelServiceImpl implements ModelService {
             settings.maxLength(),
             false,
             0,
-            tokenizer.padId().orElse(tokenizer.eosId().orElse(0)));
+            Batches.padId(tokenizer));
     double lossSum = 0;
     long targets = 0;
     try (Session session = lossSession(backend, modelDir, adapterDir)) {
       for (int i = 0; i < batches.perEpoch(); i++) {
         Batches.Batch b = batches.batch(i);
-        long[] shape = {b.rows(), b.length()};
-        Map<String, HostTensor> feeds = new LinkedHashMap<>();
-        feeds.put("input_ids", HostTensor.ofLongs(shape, b.inputIds()));
-        feeds.put("position_ids", HostTensor.ofLongs(shape, b.positionIds()));
-        feeds.put("segment_ids", HostTensor.ofLongs(shape, b.segmentIds()));
-        feeds.put(LABELS, HostTensor.ofLongs(shape, b.labels()));
+        Map<String, HostTensor> feeds = b.feeds();
         // The batch loss is a mean over its targets; weighting by them gives the mean per token.
         lossSum += (double) session.run(feeds, Set.of(LOSS)).get(LOSS).floats()[0] * b.targets();
         targets += b.targets();
@@ -245,12 +237,7 @@ public final class ModelServiceImpl implements ModelService {
 
   private static Program lossProgram(ModelGraph model, Map<String, HostTensor> weights) {
     Graph graph = model.graph();
-    Tensor labels = graph.input(LABELS, DType.INT64, Shape.with("batch", "seq"));
-    Tensor logits = model.logits(); // (B, T, V)
-    long vocab = logits.shape().dim(-1).size();
-    Tensor flatLogits = graph.reshape(logits, -1, vocab); // (B·T, V)
-    Tensor flatLabels = graph.reshape(labels, -1); // (B·T)
-    graph.output(LOSS, graph.crossEntropy(flatLogits, flatLabels, Batches.IGNORE));
+    graph.output(LOSS, Batches.loss(graph, model.logits()));
     return new Program(
         graph.toOnnx(), weights, Map.of(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
   }
