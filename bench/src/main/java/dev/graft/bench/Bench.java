@@ -229,20 +229,18 @@ public final class Bench {
     List<Double> times = new ArrayList<>();
     double setup;
     long setupPeak;
+    long setupFile;
     String note = "";
     if (workload.equals("infer")) {
       ModelConfig config = ModelConfig.read(dir.resolve(ModelConfig.FILE));
       try (SafetensorsReader checkpoint = SafetensorsReader.open(dir)) {
         ModelGraph model = ModelGraph.build(config, DType.FLOAT32);
         Program program =
-            new Program(
-                model.graph().toOnnx(),
-                model.weights(checkpoint, DType.FLOAT32),
-                Map.of(),
-                Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
+            model.program(checkpoint, Map.of(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
         try (Session session = backend.open(program)) {
           setup = (System.nanoTime() - t0) / 1e9;
           setupPeak = procStatus("VmHWM");
+          setupFile = procStatus("RssFile");
           SplittableRandom random = new SplittableRandom(7);
           long[] shape = {batch, seq};
           long[] ids = new long[batch * seq];
@@ -303,6 +301,7 @@ public final class Bench {
       try (SftRun run = new SftRun(JobSpec.parse(spec, REGISTRY), REGISTRY, backend, n -> {})) {
         setup = (System.nanoTime() - t0) / 1e9;
         setupPeak = procStatus("VmHWM");
+        setupFile = procStatus("RssFile");
         ready(lockstep);
         for (int s = 0; s < warmup + steps; s++) {
           await(lockstep, control);
@@ -338,6 +337,7 @@ public final class Bench {
     out.put("tokens_per_s", round((double) batch * seq * steps / total));
     out.put("peak_rss_bytes", procStatus("VmHWM"));
     out.put("peak_rss_after_setup_bytes", setupPeak);
+    out.put("rss_file_after_setup_bytes", setupFile);
     out.put("weights_bytes", weightsBytes(dir));
     out.put("device", backend.device());
     out.put("note", note);

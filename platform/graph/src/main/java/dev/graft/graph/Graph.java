@@ -221,7 +221,19 @@ public final class Graph {
    * initializers, symbolic dimensions {@code dim_param}.
    */
   public byte[] toOnnx() {
-    return OnnxLowering.lower(this);
+    return toOnnx(Map.of());
+  }
+
+  /**
+   * As {@link #toOnnx()}, with the frozen parameters named in {@code files} declared where their
+   * bytes lie, so that the runtime reads them from those files (relative to the folder the backend
+   * is given) instead of taking them from the caller.
+   *
+   * @throws IllegalArgumentException when a key is not a frozen parameter, or its length does not
+   *     match the parameter's bytes
+   */
+  public byte[] toOnnx(Map<String, ExternalData> files) {
+    return OnnxLowering.lower(this, files);
   }
 
   // ---------------------------------------------------------------- elementwise

@@ -1,13 +1,18 @@
 package dev.graft.model;
 
 import dev.graft.api.backend.HostTensor;
+import dev.graft.api.backend.Program;
 import dev.graft.graph.DType;
+import dev.graft.graph.ExternalData;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Tensor;
 import dev.graft.model.impl.Decoder;
+import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The forward graph of a Hugging Face causal language model (Llama, Mistral, Qwen2, GPT-2), built
@@ -185,6 +190,37 @@ public final class ModelGraph {
       }
     }
     return out;
+  }
+
+  /**
+   * The graph as it is now (adapted, with a loss or a training step appended) as a {@link Program}
+   * whose frozen checkpoint weights come from {@code reader}. Those that the checkpoint stores in
+   * the compute type are declared as external data in the checkpoint's own files, so that the
+   * backend reads them itself: they never pass through Java, and the process holds them once. The
+   * others are converted as by {@link #weights}. The backend must be opened before the reader is
+   * closed.
+   *
+   * @param carry the program's carried outputs
+   * @param dtypes every element type the graph computes with
+   * @throws IllegalArgumentException as {@link #weights}
+   */
+  public Program program(SafetensorsReader reader, Map<String, String> carry, Set<DType> dtypes) {
+    Map<String, HostTensor> converted = weights(reader, computeType);
+    Map<String, ExternalData> files = new LinkedHashMap<>();
+    Set<Path> folders = new HashSet<>();
+    for (String parameter : converted.keySet()) {
+      String name = config.nameIn(reader, checkpointNames().get(parameter));
+      if (Weights.storedAs(reader, name, computeType)) {
+        files.put(parameter, reader.externalData(name));
+        folders.add(reader.folder(name));
+      }
+    }
+    if (folders.size() != 1) {
+      // None stored in the compute type, or shards in several folders: Java passes them all.
+      return new Program(graph().toOnnx(), converted, carry, dtypes);
+    }
+    converted.keySet().removeAll(files.keySet());
+    return new Program(graph().toOnnx(files), converted, carry, dtypes, folders.iterator().next());
   }
 
   /**

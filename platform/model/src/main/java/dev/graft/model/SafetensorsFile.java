@@ -241,6 +241,11 @@ final class SafetensorsFile implements AutoCloseable {
   }
 
   /** Maps the tensor's bytes read-only, little-endian. */
+  /** The offset in the file of the entry's first byte. */
+  long offset(Entry e) {
+    return dataStart + e.begin();
+  }
+
   ByteBuffer map(Entry e) throws IOException {
     long length = e.end() - e.begin();
     if (length > Integer.MAX_VALUE) {

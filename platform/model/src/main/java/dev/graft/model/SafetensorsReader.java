@@ -2,6 +2,7 @@ package dev.graft.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.graph.ExternalData;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -186,6 +187,23 @@ public final class SafetensorsReader implements AutoCloseable {
     } catch (IOException ex) {
       throw new UncheckedIOException(ex);
     }
+  }
+
+  /**
+   * Where the tensor's bytes lie in its file, for a runtime that reads them itself: the file's name
+   * (relative to {@link #folder}), the offset of its first byte and the byte count.
+   */
+  public ExternalData externalData(String name) {
+    SafetensorsFile.Entry e = entry(name);
+    SafetensorsFile file = fileOf.get(name);
+    return new ExternalData(
+        file.path.getFileName().toString(), file.offset(e), e.end() - e.begin());
+  }
+
+  /** The folder that holds the tensor's file. */
+  public Path folder(String name) {
+    entry(name);
+    return fileOf.get(name).path.toAbsolutePath().getParent();
   }
 
   /**

@@ -18,7 +18,7 @@ final class Weights {
    */
   static HostTensor load(SafetensorsReader reader, String name, dev.graft.graph.DType to) {
     TensorInfo info = reader.info(name);
-    if (stored(info.dtype()) == to) {
+    if (storedAs(reader, name, to)) {
       return new HostTensor(to, info.shape(), reader.bytes(name));
     }
     float[] v = reader.floats(name);
@@ -36,6 +36,11 @@ final class Weights {
       }
     }
     return new HostTensor(to, info.shape(), b.flip());
+  }
+
+  /** Whether the checkpoint stores tensor {@code name} as {@code type}, byte for byte. */
+  static boolean storedAs(SafetensorsReader reader, String name, dev.graft.graph.DType type) {
+    return stored(reader.info(name).dtype()) == type;
   }
 
   /** The graph dtype of a safetensors dtype, or null where there is none. */

@@ -9,13 +9,20 @@ import dev.graft.api.backend.HostTensor;
 import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
 import dev.graft.graph.DType;
+import dev.graft.graph.ExternalData;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class CpuBackendTest {
   private static final CpuBackend BACKEND = new CpuBackend();
@@ -59,6 +66,43 @@ class CpuBackendTest {
       assertArrayEquals(new long[] {1, 3}, y.shape());
       assertArrayEquals(new float[] {5, 7, 9}, y.floats());
     }
+  }
+
+  /**
+   * The same W read by ONNX Runtime from a file, at an offset behind other bytes (as in a
+   * safetensors file), next to a second weight that Java supplies.
+   */
+  @Test
+  void frozenWeightsAreReadFromTheirFilesInTheWeightFolder(@TempDir Path folder)
+      throws IOException {
+    ByteBuffer file = ByteBuffer.allocate(8 + 24).order(ByteOrder.LITTLE_ENDIAN);
+    file.putLong(-1);
+    for (float v : new float[] {1, 4, 2, 5, 3, 6}) {
+      file.putFloat(v);
+    }
+    Files.write(folder.resolve("weights.bin"), file.array());
+    Graph g = new Graph();
+    Tensor x = g.input("x", DType.FLOAT32, Shape.of(1, 2));
+    Tensor w = g.parameter("w", DType.FLOAT32, Shape.of(3, 2), false);
+    Tensor b = g.parameter("b", DType.FLOAT32, Shape.of(3), false);
+    g.output("y", g.add(g.matmul(x, g.transposeLast2(w)), b));
+    Program program =
+        new Program(
+            g.toOnnx(Map.of("w", new ExternalData("weights.bin", 8, 24))),
+            Map.of("b", HostTensor.ofFloats(new long[] {3}, 10, 20, 30)),
+            Map.of(),
+            Set.of(DType.FLOAT32),
+            folder);
+    try (Session s = BACKEND.open(program)) {
+      HostTensor y =
+          s.run(Map.of("x", HostTensor.ofFloats(new long[] {1, 2}, 1, 1)), Set.of("y")).get("y");
+      assertArrayEquals(new float[] {15, 27, 39}, y.floats());
+    }
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> g.toOnnx(Map.of("w", new ExternalData("weights.bin", 8, 20))));
+    assertEquals("w: FLOAT32[3, 2] takes 24 bytes, but its external data has 20.", e.getMessage());
   }
 
   @Test

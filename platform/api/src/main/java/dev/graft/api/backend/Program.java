@@ -1,6 +1,7 @@
 package dev.graft.api.backend;
 
 import dev.graft.graph.DType;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -15,14 +16,27 @@ import java.util.Set;
  *     run without a copy through Java (trainables, optimizer moments, step counters)
  * @param dtypes every element type the graph computes with, so a backend can refuse what it cannot
  *     run before it starts
+ * @param weightFolder the folder that the external-data locations of the frozen weights not in
+ *     {@code weights} are relative to (a checkpoint folder, say), which the backend reads them
+ *     from; null when {@code weights} holds them all
  */
 public record Program(
-    byte[] onnx, Map<String, HostTensor> weights, Map<String, String> carry, Set<DType> dtypes) {
+    byte[] onnx,
+    Map<String, HostTensor> weights,
+    Map<String, String> carry,
+    Set<DType> dtypes,
+    Path weightFolder) {
   /** Copies the collections. */
   public Program {
     Objects.requireNonNull(onnx, "onnx");
     weights = Map.copyOf(weights);
     carry = Map.copyOf(carry);
     dtypes = Set.copyOf(dtypes);
+  }
+
+  /** A program whose frozen weights are all in {@code weights}. */
+  public Program(
+      byte[] onnx, Map<String, HostTensor> weights, Map<String, String> carry, Set<DType> dtypes) {
+    this(onnx, weights, carry, dtypes, null);
   }
 }

@@ -2,6 +2,7 @@ package dev.graft.graph.impl;
 
 import dev.graft.graph.DType;
 import dev.graft.graph.Dim;
+import dev.graft.graph.ExternalData;
 import dev.graft.graph.Graph;
 import dev.graft.graph.NdArray;
 import dev.graft.graph.Node;
@@ -61,12 +62,20 @@ public final class OnnxLowering {
 
   /** The ModelProto bytes of {@code graph}. */
   public static byte[] lower(Graph graph) {
+    return lower(graph, Map.of());
+  }
+
+  /**
+   * The ModelProto bytes of {@code graph}, with the frozen parameters named in {@code files} read
+   * by the runtime from those files.
+   */
+  public static byte[] lower(Graph graph, Map<String, ExternalData> files) {
     OnnxLowering l = new OnnxLowering(graph, "");
     List<Proto> inputs = new ArrayList<>();
     for (Tensor t : runtimeInputs(graph)) {
       inputs.add(valueInfo(t.name(), t.dtype(), t.shape().dims(), false));
     }
-    l.frozenWeights();
+    l.frozenWeights(files);
     List<Proto> outputs = l.lowerNodesAndOutputs(graph.outputs().keySet());
     return model(l.graphProto(inputs, outputs));
   }
@@ -132,7 +141,7 @@ public final class OnnxLowering {
 
     // Outer graph: trip count = rows of the first per-step input; the condition stays true.
     OnnxLowering outer = new OnnxLowering(graph, "");
-    outer.frozenWeights();
+    outer.frozenWeights(Map.of());
     List<Proto> inputs = new ArrayList<>();
     for (Tensor t : runtimeInputs(graph)) {
       inputs.add(valueInfo(t.name(), t.dtype(), t.shape().dims(), perStep.contains(t)));
@@ -166,9 +175,31 @@ public final class OnnxLowering {
     return in;
   }
 
-  /** Declares every frozen parameter as an external-data initializer of this graph. */
-  private void frozenWeights() {
-    frozen.forEach(p -> initializers.add(externalTensor(p)));
+  /**
+   * Declares every frozen parameter as an external-data initializer of this graph: at the place
+   * {@code files} gives, or else under its own name (the backend then supplies the bytes).
+   */
+  private void frozenWeights(Map<String, ExternalData> files) {
+    Map<String, Tensor> byName = new HashMap<>();
+    frozen.forEach(p -> byName.put(p.name(), p));
+    for (Map.Entry<String, ExternalData> f : files.entrySet()) {
+      Tensor p = byName.get(f.getKey());
+      if (p == null) {
+        throw new IllegalArgumentException(
+            "\"" + f.getKey() + "\" has external data but is not a frozen parameter of the graph.");
+      }
+      long bytes = p.shape().numel().size() * p.dtype().byteSize();
+      if (f.getValue().length() != bytes) {
+        throw new IllegalArgumentException(
+            p
+                + " takes "
+                + bytes
+                + " bytes, but its external data has "
+                + f.getValue().length()
+                + ".");
+      }
+    }
+    frozen.forEach(p -> initializers.add(externalTensor(p, files.get(p.name()))));
   }
 
   /**
@@ -504,15 +535,25 @@ public final class OnnxLowering {
    * A frozen weight: declared with external data so the runtime supplies it
    * (addExternalInitializers).
    */
-  private static Proto externalTensor(Tensor p) {
+  private static Proto externalTensor(Tensor p, ExternalData file) {
     Proto t = new Proto();
     for (long d : p.shape().sizes()) {
       t.varint(1, d);
     }
-    return t.varint(2, p.dtype().onnxCode())
-        .string(8, p.name())
-        .message(13, new Proto().string(1, "location").string(2, p.name()))
-        .varint(14, 1);
+    t.varint(2, p.dtype().onnxCode()).string(8, p.name());
+    if (file == null) {
+      t.message(13, entry("location", p.name()));
+    } else {
+      t.message(13, entry("location", file.location()))
+          .message(13, entry("offset", Long.toString(file.offset())))
+          .message(13, entry("length", Long.toString(file.length())));
+    }
+    return t.varint(14, 1);
+  }
+
+  /** A StringStringEntryProto. */
+  private static Proto entry(String key, String value) {
+    return new Proto().string(1, key).string(2, value);
   }
 
   /** Little-endian element bytes as ONNX raw_data expects. */

@@ -135,11 +135,7 @@ public final class SftRun implements Run {
       this.step = trainingStep(graph, model, job);
       this.fetchGradNorm = step.graph().outputs().containsKey("grad_norm");
       Program program =
-          new Program(
-              step.graph().toOnnx(),
-              model.weights(checkpoint, DType.FLOAT32),
-              step.carry(),
-              Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
+          model.program(checkpoint, step.carry(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
       this.session = backend.open(program);
       try {
         initialState(model, job.has("adapter") ? job.getString("adapter") : "");

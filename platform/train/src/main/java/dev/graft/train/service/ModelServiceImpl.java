@@ -52,6 +52,7 @@ import org.osgi.service.component.annotations.Reference;
 @Component(service = ModelService.class)
 public final class ModelServiceImpl implements ModelService {
   private static final String LOSS = "loss";
+  private static final Set<DType> LOSS_DTYPES = Set.of(DType.FLOAT32, DType.INT64, DType.BOOL);
 
   private final MethodRegistry methods;
   private final BackendRegistry backends;
@@ -228,8 +229,10 @@ public final class ModelServiceImpl implements ModelService {
     }
     ModelGraph model = ModelGraph.build(config(modelDir), DType.FLOAT32);
     try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
-      // The backend copies the weights in when it opens, while the checkpoint is still mapped.
-      return backend.open(lossProgram(model, model.weights(checkpoint, DType.FLOAT32)));
+      // The backend reads the weights in when it opens, while the checkpoint is still open.
+      Graph graph = model.graph();
+      graph.output(LOSS, Batches.loss(graph, model.logits()));
+      return backend.open(model.program(checkpoint, Map.of(), LOSS_DTYPES));
     } catch (IOException e) {
       throw unreadable(modelDir, e);
     }
@@ -238,8 +241,7 @@ public final class ModelServiceImpl implements ModelService {
   private static Program lossProgram(ModelGraph model, Map<String, HostTensor> weights) {
     Graph graph = model.graph();
     graph.output(LOSS, Batches.loss(graph, model.logits()));
-    return new Program(
-        graph.toOnnx(), weights, Map.of(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
+    return new Program(graph.toOnnx(), weights, Map.of(), LOSS_DTYPES);
   }
 
   /**

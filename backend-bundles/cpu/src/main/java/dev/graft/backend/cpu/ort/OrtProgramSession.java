@@ -22,8 +22,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A {@link Program} in an ONNX Runtime session. Frozen weights go in once through {@code
- * addExternalInitializers}; carried outputs are kept as native tensors and fed to the next run as
+ * A {@link Program} in an ONNX Runtime session. Frozen weights are copied in once: ONNX Runtime
+ * reads those with a file location from the program's weight folder itself, and takes the others
+ * from the program's buffers through {@code addExternalInitializers} (without a Java-side copy
+ * where they are direct). Carried outputs are kept as native tensors and fed to the next run as
  * they are, so trainables and optimizer moments never pass through Java between steps.
  *
  * <p>Ownership: tensors made from host data by {@link #setState} are closed when replaced; tensors
@@ -95,8 +97,14 @@ public final class OrtProgramSession implements Session {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     Map<String, OnnxTensor> weights = new LinkedHashMap<>();
     try {
+      if (program.weightFolder() != null) {
+        options.addConfigEntry(
+            "session.model_external_initializers_file_folder_path",
+            program.weightFolder().toString());
+      }
+      // ONNX Runtime copies these in when the session is created: hand it the caller's buffers.
       for (Map.Entry<String, HostTensor> w : program.weights().entrySet()) {
-        weights.put(w.getKey(), tensor(env, w.getValue()));
+        weights.put(w.getKey(), view(env, w.getValue()));
       }
       options.addExternalInitializers(new LinkedHashMap<String, OnnxTensorLike>(weights));
       OrtSession session = env.createSession(program.onnx(), options);
@@ -110,7 +118,7 @@ public final class OrtProgramSession implements Session {
       options.close();
       throw e;
     } finally {
-      // ONNX Runtime copied the weights into the session; the Java-side tensors can go.
+      // ONNX Runtime copied the weights into the session; the tensors over them can go.
       weights.values().forEach(OnnxTensor::close);
     }
   }
@@ -185,7 +193,7 @@ public final class OrtProgramSession implements Session {
                   + perRunInputs()
                   + ".");
         }
-        OnnxTensor t = tensor(env, f.getValue());
+        OnnxTensor t = view(env, f.getValue()); // read during this run only
         fed.put(f.getKey(), t);
         inputs.put(f.getKey(), t);
       }
@@ -260,6 +268,19 @@ public final class OrtProgramSession implements Session {
     }
   }
 
+  /**
+   * A tensor over {@code t}'s own bytes where they are direct and in native order (no copy: the
+   * caller's buffer must not change while the tensor is in use), else over a copy.
+   */
+  private static OnnxTensor view(OrtEnvironment env, HostTensor t) throws OrtException {
+    ByteBuffer data = t.data();
+    if (!data.isDirect() || data.order() != ByteOrder.nativeOrder()) {
+      return tensor(env, t);
+    }
+    return OnnxTensor.createTensor(env, data, t.shape(), javaType(t.dtype()));
+  }
+
+  /** A tensor over a copy of {@code t}'s bytes, which it owns. */
   private static OnnxTensor tensor(OrtEnvironment env, HostTensor t) throws OrtException {
     ByteBuffer data =
         ByteBuffer.allocateDirect(t.data().remaining()).order(ByteOrder.nativeOrder());
