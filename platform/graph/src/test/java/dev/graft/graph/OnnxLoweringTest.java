@@ -170,8 +170,33 @@ class OnnxLoweringTest {
     assertEquals(1.5f, b.getFloat());
     assertEquals(-2f, b.getFloat());
     assertEquals(0.25f, b.getFloat());
+    assertEquals(List.of("Add"), r.nodes.stream().map(OnnxReader.NodeInfo::op).toList());
+  }
+
+  /**
+   * A node's result is written under its output's name (no Identity copy per run); only an input
+   * passed through, and a second name for the same value, need an Identity.
+   */
+  @Test
+  void outputsAreNamedAtTheirNodes() {
+    Graph g = new Graph();
+    Tensor x = g.input("x", F, Shape.of(3));
+    Tensor y = g.add(x, x);
+    g.output("y", y);
+    g.output("y_again", y);
+    g.output("x_out", x);
+    g.output("z", g.mul(y, y));
+    OnnxReader r = new OnnxReader(g.toOnnx());
     assertEquals(
-        List.of("Add", "Identity"), r.nodes.stream().map(OnnxReader.NodeInfo::op).toList());
+        List.of("Add", "Mul", "Identity", "Identity"),
+        r.nodes.stream().map(OnnxReader.NodeInfo::op).toList());
+    assertEquals(List.of("y"), r.nodes.get(0).outputs());
+    assertEquals(List.of("y", "y"), r.nodes.get(1).inputs());
+    assertEquals(List.of("z"), r.nodes.get(1).outputs());
+    assertEquals(List.of("y"), r.nodes.get(2).inputs());
+    assertEquals(List.of("y_again"), r.nodes.get(2).outputs());
+    assertEquals(List.of("x"), r.nodes.get(3).inputs());
+    assertEquals(List.of("x_out"), r.nodes.get(3).outputs());
   }
 
   @Test

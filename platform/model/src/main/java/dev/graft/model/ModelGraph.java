@@ -33,6 +33,8 @@ import java.util.Set;
  * #kvCache()}).
  */
 public final class ModelGraph {
+  /** The name of the logits output. */
+  public static final String LOGITS = "logits";
 
   /**
    * A linear layer.

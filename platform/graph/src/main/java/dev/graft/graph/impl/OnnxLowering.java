@@ -52,6 +52,10 @@ public final class OnnxLowering {
   private final List<Proto> nodes = new ArrayList<>();
   private final List<Proto> initializers = new ArrayList<>();
   private final Map<Dim, String> dimTensors = new HashMap<>();
+
+  /** Node results named after the graph output they are. */
+  private final Map<Tensor, String> outputNames = new IdentityHashMap<>();
+
   private int counter;
 
   private OnnxLowering(Graph graph, String prefix) {
@@ -203,26 +207,50 @@ public final class OnnxLowering {
   }
 
   /**
-   * Lowers every node, then names the given outputs with {@code Identity} nodes where needed.
+   * Lowers every node, then declares the given outputs. A node's result takes the name of the
+   * output it is, so that ONNX Runtime writes it in place; an {@code Identity} names only what no
+   * node of this graph computes (an input passed through) and a value exposed under a second name.
    *
    * @return their value infos
    */
   private List<Proto> lowerNodesAndOutputs(Iterable<String> names) {
-    for (Node n : graph.nodes()) {
-      lower(n);
-    }
     Set<String> taken = new LinkedHashSet<>();
     graph.nodes().forEach(n -> taken.add(n.output().name()));
     graph.inputs().forEach(t -> taken.add(t.name()));
     graph.parameters().forEach(t -> taken.add(t.name()));
+    Set<Tensor> underOwnName = Collections.newSetFromMap(new IdentityHashMap<>());
+    graph
+        .outputs()
+        .forEach(
+            (name, t) -> {
+              if (name.equals(t.name())) {
+                underOwnName.add(t);
+              }
+            });
+    for (String name : names) {
+      Tensor t = graph.outputs().get(name);
+      if (name.equals(t.name())) {
+        continue;
+      }
+      if (taken.contains(name)) {
+        throw new IllegalArgumentException(
+            "Output name \"" + name + "\" is already the name of another value");
+      }
+      Node producer = graph.producer(t);
+      if (producer != null
+          && !producer.op().equals("Constant")
+          && !underOwnName.contains(t)
+          && !outputNames.containsKey(t)) {
+        outputNames.put(t, name);
+      }
+    }
+    for (Node n : graph.nodes()) {
+      lower(n);
+    }
     List<Proto> outputs = new ArrayList<>();
     for (String name : names) {
       Tensor t = graph.outputs().get(name);
-      if (!name.equals(t.name())) {
-        if (taken.contains(name)) {
-          throw new IllegalArgumentException(
-              "Output name \"" + name + "\" is already the name of another value");
-        }
+      if (!name.equals(t.name()) && !name.equals(outputNames.get(t))) {
         node("Identity", List.of(name(t)), prefix + name);
       }
       outputs.add(valueInfo(prefix + name, t.dtype(), t.shape().dims(), false));
@@ -249,10 +277,14 @@ public final class OnnxLowering {
   }
 
   /**
-   * The ONNX name of {@code t}: frozen weights keep theirs (outer scope), others get the prefix.
+   * The ONNX name of {@code t}: frozen weights keep theirs (outer scope); others get the prefix,
+   * and a node result that is a graph output takes the output's name.
    */
   private String name(Tensor t) {
-    return frozen.contains(t) ? t.name() : prefix + t.name();
+    if (frozen.contains(t)) {
+      return t.name();
+    }
+    return prefix + outputNames.getOrDefault(t, t.name());
   }
 
   // ---------------------------------------------------------------- nodes

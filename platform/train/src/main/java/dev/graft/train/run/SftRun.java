@@ -229,6 +229,7 @@ public final class SftRun implements Run {
    */
   private TrainingStep trainingStep(Graph graph, ModelGraph model, Options job) {
     Tensor loss = Batches.loss(graph, model.logits());
+    graph.removeOutput(ModelGraph.LOGITS); // a step fetches the loss, not (batch, seq, vocab)
     for (GraphAdaptation.LossTerm term : adaptation.losses()) {
       loss = graph.add(loss, graph.mul(term.term(), term.weight()));
     }

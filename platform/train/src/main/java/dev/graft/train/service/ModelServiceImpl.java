@@ -230,8 +230,7 @@ public final class ModelServiceImpl implements ModelService {
     ModelGraph model = ModelGraph.build(config(modelDir), DType.FLOAT32);
     try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
       // The backend reads the weights in when it opens, while the checkpoint is still open.
-      Graph graph = model.graph();
-      graph.output(LOSS, Batches.loss(graph, model.logits()));
+      lossOutput(model);
       return backend.open(model.program(checkpoint, Map.of(), LOSS_DTYPES));
     } catch (IOException e) {
       throw unreadable(modelDir, e);
@@ -239,9 +238,15 @@ public final class ModelServiceImpl implements ModelService {
   }
 
   private static Program lossProgram(ModelGraph model, Map<String, HostTensor> weights) {
+    lossOutput(model);
+    return new Program(model.graph().toOnnx(), weights, Map.of(), LOSS_DTYPES);
+  }
+
+  /** The loss as the graph's one output, in place of the logits. */
+  private static void lossOutput(ModelGraph model) {
     Graph graph = model.graph();
     graph.output(LOSS, Batches.loss(graph, model.logits()));
-    return new Program(graph.toOnnx(), weights, Map.of(), LOSS_DTYPES);
+    graph.removeOutput(ModelGraph.LOGITS);
   }
 
   /**
