@@ -162,6 +162,31 @@ class CpuBackendTest {
               () -> s.setState("x", HostTensor.ofFloats(new long[] {2}, 0, 0)));
       assertEquals(
           "\"x\" is not a carried input of this program; carried inputs: [acc].", e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> s.setState("acc", HostTensor.ofFloats(new long[] {3}, 0, 0, 0)));
+      assertEquals("Carried input \"acc\" is FLOAT32 [2], not FLOAT32 [3].", e.getMessage());
+    }
+  }
+
+  /**
+   * Fixed-shape state lives in two buffers that runs alternate between: a value read back or
+   * fetched is a copy, unchanged by later runs.
+   */
+  @Test
+  void stateReadBackIsACopy() {
+    try (Session s = BACKEND.open(counterProgram())) {
+      s.setState("acc", HostTensor.ofFloats(new long[] {2}, 1, 2));
+      HostTensor before = s.state("acc");
+      HostTensor fetched =
+          s.run(Map.of("x", HostTensor.ofFloats(new long[] {2}, 1, 1)), Set.of("next_acc"))
+              .get("next_acc");
+      s.run(Map.of("x", HostTensor.ofFloats(new long[] {2}, 1, 1)), Set.of());
+      s.run(Map.of("x", HostTensor.ofFloats(new long[] {2}, 1, 1)), Set.of());
+      assertArrayEquals(new float[] {1, 2}, before.floats());
+      assertArrayEquals(new float[] {2, 3}, fetched.floats());
+      assertArrayEquals(new float[] {4, 5}, s.state("acc").floats());
     }
   }
 

@@ -273,22 +273,34 @@ public final class SftRun implements Run {
             "Adapter folder " + dir + " has no adapter_model.safetensors.");
       }
     }
+    // Moments and accumulators start at 0: views of one zero buffer, as long as the largest.
+    ByteBuffer zeros = null;
     for (String input : step.carry().values()) {
       Tensor t = step.graph().tensor(input);
       long[] shape = t.shape().sizes();
-      float[] values;
+      HostTensor value;
       if (declared.containsKey(input)) {
-        values = declared.get(input);
+        value = HostTensor.ofFloats(shape, declared.get(input));
       } else if (step.graph().parameters().contains(t)) {
-        values = model.weight(checkpoint, input, DType.FLOAT32).floats();
+        value = model.weight(checkpoint, input, DType.FLOAT32); // mapped, or converted once
       } else {
-        values =
-            new float
-                [Math.toIntExact(
-                    HostTensor.elements(shape))]; // moments and accumulators start at 0
+        int bytes = Math.toIntExact(HostTensor.elements(shape) * Float.BYTES);
+        if (zeros == null || zeros.capacity() < bytes) {
+          zeros = ByteBuffer.allocateDirect(largestState()).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        value = new HostTensor(DType.FLOAT32, shape, zeros.slice(0, bytes));
       }
-      session.setState(input, HostTensor.ofFloats(shape, values));
+      session.setState(input, value);
     }
+  }
+
+  /** The byte size of the largest carried value. */
+  private int largestState() {
+    long largest = 0;
+    for (String input : step.carry().values()) {
+      largest = Math.max(largest, step.graph().tensor(input).shape().numel().size());
+    }
+    return Math.toIntExact(largest * Float.BYTES);
   }
 
   @Override

@@ -1,11 +1,13 @@
 package dev.graft.backend.cpu.ort;
 
+import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxTensorLike;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
 import dev.graft.api.backend.BackendException;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.api.backend.Program;
@@ -14,6 +16,7 @@ import dev.graft.graph.DType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -28,10 +31,16 @@ import java.util.Set;
  * where they are direct). Carried outputs are kept as native tensors and fed to the next run as
  * they are, so trainables and optimizer moments never pass through Java between steps.
  *
- * <p>Ownership: tensors made from host data by {@link #setState} are closed when replaced; tensors
- * that a run produced belong to that run's {@link OrtSession.Result}, which is closed once the next
- * run has replaced all of them. Every native object is closed exactly once, by {@link #close()} at
- * the latest.
+ * <p>Carried state of a fixed shape (trainables, optimizer moments) lives in two buffers per input,
+ * allocated once: a run reads one and ONNX Runtime writes the next value into the other as a pinned
+ * output, then they swap. So a step allocates no state, and the process holds the state twice, not
+ * three times (initial copy, the last run's outputs, the new ones). State whose shape changes from
+ * run to run (a KV cache) takes the run's own outputs instead.
+ *
+ * <p>Ownership: the state buffers and their tensors belong to the session; tensors made from host
+ * data by {@link #setState} are closed when replaced; tensors that a run produced belong to that
+ * run's {@link OrtSession.Result}, which is closed once the next run has replaced all of them.
+ * Every native object is closed exactly once, by {@link #close()} at the latest.
  */
 public final class OrtProgramSession implements Session {
   private final String backend;
@@ -42,6 +51,10 @@ public final class OrtProgramSession implements Session {
   private final Set<String> carriedInputs;
   private final Map<String, OnnxTensor> state = new HashMap<>();
   private final List<OnnxTensor> ownedState = new ArrayList<>();
+
+  /** Double buffers by carried input, for the carried values of a fixed shape. */
+  private final Map<String, Slots> slots = new HashMap<>();
+
   private OrtSession.Result lastRun;
   private boolean closed;
 
@@ -57,6 +70,75 @@ public final class OrtProgramSession implements Session {
     this.session = session;
     this.carry = program.carry();
     this.carriedInputs = new LinkedHashSet<>(program.carry().values());
+  }
+
+  /**
+   * Two tensors over two direct buffers for one carried input: {@code current} is the input of the
+   * next run, the other receives its output.
+   */
+  private static final class Slots {
+    final long[] shape;
+    final DType dtype;
+    final ByteBuffer[] buffers = new ByteBuffer[2];
+    final OnnxTensor[] tensors = new OnnxTensor[2];
+    int current;
+    boolean set;
+
+    Slots(OrtEnvironment env, TensorInfo info) throws OrtException {
+      this.shape = info.getShape();
+      this.dtype = dtype(info.type);
+      long bytes = HostTensor.elements(shape) * dtype.byteSize();
+      if (bytes > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(
+            "A carried tensor of shape "
+                + Arrays.toString(shape)
+                + " has more than 2 GiB, more than one buffer holds.");
+      }
+      for (int i = 0; i < 2; i++) {
+        buffers[i] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+        tensors[i] = OnnxTensor.createTensor(env, buffers[i], shape, javaType(dtype));
+      }
+    }
+
+    OnnxTensor input() {
+      return tensors[current];
+    }
+
+    OnnxTensor output() {
+      return tensors[1 - current];
+    }
+
+    void close() {
+      for (OnnxTensor t : tensors) {
+        if (t != null) {
+          t.close();
+        }
+      }
+    }
+  }
+
+  /**
+   * Double buffers for each carried pair whose input and output have the same fixed shape, so that
+   * the output can be pinned. Closes what it made if one fails.
+   */
+  private void allocateSlots() throws OrtException {
+    Map<String, NodeInfo> inputs = session.getInputInfo();
+    Map<String, NodeInfo> outputs = session.getOutputInfo();
+    try {
+      for (Map.Entry<String, String> c : carry.entrySet()) {
+        if (inputs.get(c.getValue()).getInfo() instanceof TensorInfo in
+            && outputs.get(c.getKey()).getInfo() instanceof TensorInfo out
+            && Arrays.stream(in.getShape()).allMatch(d -> d >= 0)
+            && Arrays.equals(in.getShape(), out.getShape())
+            && in.type == out.type) {
+          slots.put(c.getValue(), new Slots(env, in));
+        }
+      }
+    } catch (OrtException | RuntimeException e) {
+      slots.values().forEach(Slots::close);
+      slots.clear();
+      throw e;
+    }
   }
 
   /** Sets one execution provider's own session options (threads, device, …). */
@@ -110,6 +192,12 @@ public final class OrtProgramSession implements Session {
       OrtSession session = env.createSession(program.onnx(), options);
       OrtProgramSession opened = new OrtProgramSession(backend, env, options, session, program);
       opened.checkCarry();
+      try {
+        opened.allocateSlots();
+      } catch (OrtException | RuntimeException e) {
+        opened.close();
+        throw e;
+      }
       return opened;
     } catch (OrtException e) {
       options.close();
@@ -150,6 +238,27 @@ public final class OrtProgramSession implements Session {
               + carriedInputs
               + ".");
     }
+    Slots slot = slots.get(input);
+    if (slot != null) {
+      if (!Arrays.equals(slot.shape, value.shape()) || slot.dtype != value.dtype()) {
+        throw new IllegalArgumentException(
+            "Carried input \""
+                + input
+                + "\" is "
+                + slot.dtype
+                + " "
+                + Arrays.toString(slot.shape)
+                + ", not "
+                + value.dtype()
+                + " "
+                + Arrays.toString(value.shape())
+                + ".");
+      }
+      ByteBuffer target = slot.buffers[slot.current].duplicate().clear();
+      target.put(value.data());
+      slot.set = true;
+      return;
+    }
     OnnxTensor tensor;
     try {
       tensor = tensor(env, value);
@@ -164,7 +273,8 @@ public final class OrtProgramSession implements Session {
   @Override
   public HostTensor state(String input) {
     requireOpen();
-    OnnxTensor tensor = state.get(input);
+    Slots slot = slots.get(input);
+    OnnxTensor tensor = slot != null && slot.set ? slot.input() : state.get(input);
     if (tensor == null) {
       throw new IllegalArgumentException(
           "Carried input \"" + input + "\" has no value; call setState first.");
@@ -176,7 +286,8 @@ public final class OrtProgramSession implements Session {
   public Map<String, HostTensor> run(Map<String, HostTensor> feeds, Set<String> fetch) {
     requireOpen();
     for (String input : carriedInputs) {
-      if (!state.containsKey(input)) {
+      Slots slot = slots.get(input);
+      if (slot != null ? !slot.set : !state.containsKey(input)) {
         throw new IllegalArgumentException(
             "Carried input \"" + input + "\" has no value; call setState first.");
       }
@@ -184,6 +295,14 @@ public final class OrtProgramSession implements Session {
     Map<String, OnnxTensor> fed = new HashMap<>();
     try {
       Map<String, OnnxTensor> inputs = new HashMap<>(state);
+      Map<String, OnnxTensor> pinned = new HashMap<>();
+      slots.forEach((input, slot) -> inputs.put(input, slot.input()));
+      carry.forEach(
+          (output, input) -> {
+            if (slots.containsKey(input)) {
+              pinned.put(output, slots.get(input).output());
+            }
+          });
       for (Map.Entry<String, HostTensor> f : feeds.entrySet()) {
         if (!session.getInputNames().contains(f.getKey()) || carriedInputs.contains(f.getKey())) {
           throw new IllegalArgumentException(
@@ -204,14 +323,21 @@ public final class OrtProgramSession implements Session {
       }
       Set<String> requested = new LinkedHashSet<>(fetch);
       requested.addAll(carry.keySet());
-      OrtSession.Result result = session.run(inputs, requested);
+      requested.removeAll(pinned.keySet());
+      OrtSession.Result result = session.run(inputs, requested, pinned);
       Map<String, HostTensor> fetched = new LinkedHashMap<>();
       for (String name : fetch) {
-        fetched.put(name, host((OnnxTensor) result.get(name).orElseThrow()));
+        OnnxTensor out = pinned.get(name);
+        fetched.put(name, host(out != null ? out : (OnnxTensor) result.get(name).orElseThrow()));
       }
       for (Map.Entry<String, String> c : carry.entrySet()) {
-        OnnxTensor produced = (OnnxTensor) result.get(c.getKey()).orElseThrow();
-        release(state.put(c.getValue(), produced));
+        Slots slot = slots.get(c.getValue());
+        if (slot != null) {
+          slot.current = 1 - slot.current;
+        } else {
+          OnnxTensor produced = (OnnxTensor) result.get(c.getKey()).orElseThrow();
+          release(state.put(c.getValue(), produced));
+        }
       }
       if (lastRun != null) {
         lastRun.close();
@@ -252,6 +378,8 @@ public final class OrtProgramSession implements Session {
       return;
     }
     closed = true;
+    slots.values().forEach(Slots::close);
+    slots.clear();
     ownedState.forEach(OnnxTensor::close);
     ownedState.clear();
     state.clear();
