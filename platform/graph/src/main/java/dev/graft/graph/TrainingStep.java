@@ -23,6 +23,13 @@ import java.util.Map;
  * b2^t) + eps)}. Clipping as {@code torch.nn.utils.clip_grad_norm_}: {@code g <- g min(1, max_norm
  * / (||g|| + 1e-6))} with the norm over all trainables.
  *
+ * <p>The graph computes the same with as few passes over parameter-sized tensors as it can: the
+ * gradient's scalar factor s (the clipping factor, and 1/N with accumulation) goes into the moment
+ * coefficients, {@code m <- b1 m + ((1 - b1) s) g} and {@code v <- b2 v + ((1 - b2) s^2) g^2} (g^2
+ * is also the square the norm sums), the bias corrections into scalars as in torch's {@code
+ * step_size / denom} algebra, {@code p <- p (1 - lr wd) - (lr sqrt(1 - b2^t) / (1 - b1^t)) m /
+ * (sqrt(v) + eps sqrt(1 - b2^t))}, and a group without weight decay skips its multiply.
+ *
  * <p>Gradient accumulation over N micro-steps keeps accumulators {@code acc.p} as inputs and {@code
  * next.acc.p} as outputs, plus a BOOL scalar input {@code apply}. Every micro-step adds its
  * gradient; when {@code apply} is true the update uses the mean {@code (acc + g) / N} and the
@@ -71,6 +78,9 @@ public final class TrainingStep {
   public byte[] toOnnxLoop() {
     return OnnxLowering.lowerLoop(graph, carry);
   }
+
+  /** A parameter group's AdamW scalars of this step. */
+  private record Rates(Tensor stepSize, Tensor decay) {}
 
   /** Options of a {@link TrainingStep}; defaults are those of {@code torch.optim.AdamW}. */
   public static final class Builder {
@@ -171,12 +181,13 @@ public final class TrainingStep {
       Map<String, String> carry = new LinkedHashMap<>();
       graph.output("loss", loss);
       Tensor step = graph.input("step", f, Shape.scalar());
-      Map<String, Tensor> lr = new LinkedHashMap<>();
       Tensor apply =
           accumulationSteps > 1 ? graph.input("apply", DType.BOOL, Shape.scalar()) : null;
 
-      // Effective gradients: accumulated mean, then clipped.
-      Map<Tensor, Tensor> effective = new LinkedHashMap<>();
+      // The update uses s g: g the (accumulated) gradient, s the scalar 1/N times the clipping
+      // factor, which goes into Adam's scalar coefficients instead of a pass over g.
+      Map<Tensor, Tensor> summed = new LinkedHashMap<>();
+      Map<Tensor, Tensor> squares = new LinkedHashMap<>(); // g², for the norm and for v
       for (Tensor p : trainables) {
         Tensor gp = grads.get(p);
         if (gp == null) {
@@ -184,54 +195,61 @@ public final class TrainingStep {
         }
         if (apply != null) {
           Tensor acc = graph.input("acc." + p.name(), f, p.shape());
-          Tensor total = graph.add(acc, gp);
-          declare(
-              "next.acc." + p.name(), graph.where(apply, graph.scalar(0, f), total), acc, carry);
-          gp = graph.mul(total, 1.0 / accumulationSteps);
+          gp = graph.add(acc, gp);
+          declare("next.acc." + p.name(), graph.where(apply, graph.scalar(0, f), gp), acc, carry);
         }
-        effective.put(p, gp);
+        summed.put(p, gp);
+        squares.put(p, graph.mul(gp, gp));
       }
-      if (!Double.isNaN(maxGradNorm) && !effective.isEmpty()) {
-        // ||g|| over all trainables; scale = min(1, max_norm / (||g|| + 1e-6))
+      double mean = 1.0 / accumulationSteps;
+      Tensor c1 = graph.scalar((1 - beta1) * mean, f); // (1 - b1) s
+      Tensor c2 = graph.scalar((1 - beta2) * mean * mean, f); // (1 - b2) s²
+      if (!Double.isNaN(maxGradNorm) && !summed.isEmpty()) {
+        // ||g / N|| over all trainables; clip = min(1, max_norm / (||g / N|| + 1e-6))
         Tensor sumSq = null;
-        for (Tensor gp : effective.values()) {
-          int[] all = new int[gp.rank()];
+        for (Tensor sq : squares.values()) {
+          int[] all = new int[sq.rank()];
           java.util.Arrays.setAll(all, i -> i);
-          Tensor s = graph.reduceSum(graph.mul(gp, gp), false, all);
+          Tensor s = graph.reduceSum(sq, false, all);
           sumSq = sumSq == null ? s : graph.add(sumSq, s);
         }
         Tensor norm = graph.sqrt(sumSq);
+        if (apply != null) {
+          norm = graph.mul(norm, mean);
+        }
         graph.output("grad_norm", norm);
-        Tensor scale =
+        Tensor clip =
             graph.min(
                 graph.scalar(1, f), graph.div(graph.scalar(maxGradNorm, f), graph.add(norm, 1e-6)));
-        effective.replaceAll((p, gp) -> graph.mul(gp, scale));
+        c1 = graph.mul(c1, clip);
+        c2 = graph.mul(c2, graph.mul(clip, clip));
       }
 
-      // AdamW, bias corrections shared by all parameters.
+      // AdamW in torch's step_size / denom form, its bias corrections shared by all parameters.
       Tensor bc1 =
           graph.sub(graph.scalar(1, f), graph.pow(graph.scalar(beta1, f), step)); // 1 - b1^t
       Tensor bc2Sqrt =
           graph.sqrt(graph.sub(graph.scalar(1, f), graph.pow(graph.scalar(beta2, f), step)));
+      Tensor epsHat = graph.mul(bc2Sqrt, eps); // eps sqrt(1 - b2^t)
+      Map<String, Rates> rates = new LinkedHashMap<>();
       for (Tensor p : trainables) {
         Tensor m = graph.input("m." + p.name(), f, p.shape());
         Tensor v = graph.input("v." + p.name(), f, p.shape());
-        Tensor gp = effective.get(p);
+        Tensor gp = summed.get(p);
         if (gp == null) {
           declare("next." + p.name(), p, p, carry);
           declare("next.m." + p.name(), m, m, carry);
           declare("next.v." + p.name(), v, v, carry);
           continue;
         }
-        String group = groupOf.getOrDefault(p, "default");
-        Tensor rate = lr.computeIfAbsent(group, k -> graph.input("lr." + k, f, Shape.scalar()));
-        double wd = groupDecay.getOrDefault(group, weightDecay);
-        Tensor decayed =
-            graph.mul(p, graph.sub(graph.scalar(1, f), graph.mul(rate, wd))); // p (1 - lr wd)
-        Tensor m2 = graph.add(graph.mul(m, beta1), graph.mul(gp, 1 - beta1));
-        Tensor v2 = graph.add(graph.mul(v, beta2), graph.mul(graph.mul(gp, gp), 1 - beta2));
-        Tensor denom = graph.add(graph.div(graph.sqrt(v2), bc2Sqrt), eps);
-        Tensor p2 = graph.sub(decayed, graph.mul(graph.div(rate, bc1), graph.div(m2, denom)));
+        Rates r =
+            rates.computeIfAbsent(
+                groupOf.getOrDefault(p, "default"), k -> rates(k, f, bc1, bc2Sqrt));
+        Tensor decayed = r.decay() == null ? p : graph.mul(p, r.decay()); // p (1 - lr wd)
+        Tensor m2 = graph.add(graph.mul(m, beta1), graph.mul(gp, c1));
+        Tensor v2 = graph.add(graph.mul(v, beta2), graph.mul(squares.get(p), c2));
+        Tensor denom = graph.add(graph.sqrt(v2), epsHat);
+        Tensor p2 = graph.sub(decayed, graph.mul(graph.div(m2, denom), r.stepSize()));
         if (apply != null) {
           p2 = graph.where(apply, p2, p);
           m2 = graph.where(apply, m2, m);
@@ -242,6 +260,18 @@ public final class TrainingStep {
         declare("next.v." + p.name(), v2, v, carry);
       }
       return new TrainingStep(graph, carry);
+    }
+
+    /**
+     * The scalars of one parameter group, from its learning-rate input {@code lr.<group>}: the step
+     * size {@code lr sqrt(1 - b2^t) / (1 - b1^t)} and the decay factor {@code 1 - lr wd} (null
+     * without weight decay).
+     */
+    private Rates rates(String group, DType f, Tensor bc1, Tensor bc2Sqrt) {
+      Tensor rate = graph.input("lr." + group, f, Shape.scalar());
+      double wd = groupDecay.getOrDefault(group, weightDecay);
+      Tensor decay = wd == 0 ? null : graph.sub(graph.scalar(1, f), graph.mul(rate, wd));
+      return new Rates(graph.div(graph.mul(rate, bc2Sqrt), bc1), decay);
     }
 
     private void declare(String name, Tensor value, Tensor input, Map<String, String> carry) {

@@ -159,7 +159,10 @@ public final class GradCases {
             any(16)));
   }
 
-  /** Gathers, reshapes, slices, pads, concatenation, broadcasting, RoPE, dropout. */
+  /**
+   * Gathers (also from tensors that other ops or gathers read), reshapes, slices, pads,
+   * concatenation, broadcasting, RoPE, dropout.
+   */
   public static List<Case> indexingAndShapes() {
     return List.of(
         op(
@@ -170,6 +173,42 @@ public final class GradCases {
             "gatherElements",
             (g, p) -> g.gatherElements(p[0], ids(g, new long[] {3, 2}, 0, 3, 2, 2, 1, 0), 1),
             any(3, 4)),
+        op(
+            "gatherElements from a tensor that tanh also reads, sparse gradient first",
+            (g, p) ->
+                g.concat(
+                    0,
+                    g.slice(g.tanh(p[0]), 1, 1, 3),
+                    g.gatherElements(p[0], ids(g, new long[] {3, 2}, 0, 3, 2, 2, 1, 0), 1)),
+            any(3, 4)),
+        op(
+            "gatherElements from a tensor that tanh also reads, dense gradient first",
+            (g, p) ->
+                g.concat(
+                    0,
+                    g.gatherElements(p[0], ids(g, new long[] {3, 2}, 0, 3, 2, 2, 1, 0), 1),
+                    g.slice(g.tanh(p[0]), 1, 1, 3)),
+            any(3, 4)),
+        op(
+            "gatherElements twice from one tensor",
+            (g, p) ->
+                g.add(
+                    g.gatherElements(p[0], ids(g, new long[] {3, 2}, 0, 3, 2, 2, 1, 0), 1),
+                    g.gatherElements(p[0], ids(g, new long[] {3, 2}, 0, 0, 1, 2, 3, 3), 1)),
+            any(3, 4)),
+        op(
+            "gather rows twice from one table",
+            (g, p) ->
+                g.add(
+                    g.gather(p[0], ids(g, new long[] {2, 3}, 1, 4, 1, 0, 4, 4), 0),
+                    g.gather(p[0], ids(g, new long[] {3}, 2, 1, 4), 0)),
+            any(5, 3)),
+        op(
+            "gather rows of a table that a product also reads (tied embedding)",
+            (g, p) ->
+                g.linear(
+                    g.gather(p[0], ids(g, new long[] {2, 3}, 1, 4, 1, 0, 4, 4), 0), p[0], null),
+            any(5, 3)),
         op("reshape", (g, p) -> g.mul(g.reshape(p[0], 3, -1), p[1]), any(2, 3, 2), any(3, 4)),
         op(
             "transpose",
@@ -197,13 +236,40 @@ public final class GradCases {
             any(4, 5)));
   }
 
-  /** Losses and a causal self-attention block. */
+  /** Losses, log-softmax read by gathers, and a causal self-attention block. */
   public static List<Case> lossesAndBlocks() {
     return List.of(
         op(
             "cross-entropy with an ignored target",
             (g, p) -> g.crossEntropy(p[0], ids(g, new long[] {4}, 2, -100, 0, 2), -100),
             any(4, 3)),
+        op(
+            "cross-entropy of logits that a square also reads",
+            (g, p) ->
+                g.add(
+                    g.crossEntropy(p[0], ids(g, new long[] {4}, 2, -100, 0, 2), -100),
+                    g.reduceSum(g.mul(p[0], p[0]), false, 0, 1)),
+            any(4, 3)),
+        op(
+            "log-softmax picked at two targets per row, one of them twice",
+            (g, p) ->
+                g.gatherElements(
+                    g.logSoftmax(p[0], 1), ids(g, new long[] {3, 2}, 0, 3, 2, 2, 1, 0), 1),
+            any(3, 4)),
+        op(
+            "log-softmax picked across its axis",
+            (g, p) ->
+                g.gatherElements(
+                    g.logSoftmax(p[0], 0), ids(g, new long[] {3, 2}, 0, 3, 2, 2, 1, 0), 1),
+            any(3, 4)),
+        op(
+            "log-softmax picked and sliced",
+            (g, p) -> {
+              Tensor logp = g.logSoftmax(p[0], 1);
+              Tensor picked = g.gatherElements(logp, ids(g, new long[] {3, 1}, 2, 0, 3), 1);
+              return g.mul(picked, g.slice(logp, 1, 0, 1));
+            },
+            any(3, 4)),
         op("mse loss", (g, p) -> g.mseLoss(p[0], p[1]), any(3, 2), any(3, 2)),
         op(
             "causal self-attention",

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -208,6 +209,97 @@ class TrainingStepTest {
     assertEquals(0.1 * grad[3] * scale, out.get("next.m.b").get(0), 1e-15);
   }
 
+  /** The gradient of {@link #quadratic} in Java: {a, b}. */
+  private static double[][] quadraticGradient(double[] a, double[] b, double[] c) {
+    double[] ga = new double[3];
+    for (int i = 0; i < 3; i++) {
+      ga[i] = 2 * (a[i] - c[i]);
+    }
+    return new double[][] {ga, {b[0] * b[0], b[1] * b[1]}};
+  }
+
+  private static double norm(double[]... gs) {
+    double sumSq = 0;
+    for (double[] g : gs) {
+      for (double x : g) {
+        sumSq += x * x;
+      }
+    }
+    return Math.sqrt(sumSq);
+  }
+
+  @Test
+  void clippedAdamWWithAndWithoutDecayMatchesScalarReferenceOverSteps() {
+    Tensor[] ab = new Tensor[2];
+    Graph g = quadratic(ab);
+    TrainingStep step =
+        TrainingStep.builder(g, g.outputs().get("raw"))
+            .group("decayed", 0.1, ab[0])
+            .group("plain", 0.0, ab[1])
+            .maxGradNorm(0.5)
+            .build();
+    double[] a = {0.5, -1.0, 2.0};
+    double[] b = {0.7, -0.3};
+    double[] c = {0.1, 0.2, 0.3};
+    double[][] ma = new double[2][3];
+    double[][] mb = new double[2][2];
+    Map<String, NdArray> feeds = initialFeeds(step, a, b, c);
+    for (int t = 1; t <= 5; t++) {
+      double[][] grad = quadraticGradient(a, b, c);
+      double norm = norm(grad);
+      double scale = Math.min(1, 0.5 / (norm + 1e-6));
+      assertTrue(scale < 1, "the gradient is clipped at step " + t);
+      feeds.put("step", NdArray.scalar(F, t));
+      feeds.put("lr.decayed", NdArray.scalar(F, 0.1 / t));
+      feeds.put("lr.plain", NdArray.scalar(F, 0.05));
+      Map<String, NdArray> out = Interpreter.run(step.graph(), feeds);
+      for (int i = 0; i < 3; i++) {
+        double[] r = Reference.adamw(a[i], grad[0][i] * scale, ma[0][i], ma[1][i], t, 0.1 / t, 0.1);
+        a[i] = r[0];
+        ma[0][i] = r[1];
+        ma[1][i] = r[2];
+      }
+      for (int i = 0; i < 2; i++) {
+        double[] r = Reference.adamw(b[i], grad[1][i] * scale, mb[0][i], mb[1][i], t, 0.05, 0.0);
+        b[i] = r[0];
+        mb[0][i] = r[1];
+        mb[1][i] = r[2];
+      }
+      String after = " after step " + t;
+      assertEquals(norm, out.get("grad_norm").item(), 1e-14, "grad_norm" + after);
+      assertArrayEquals(a, out.get("next.a").data(), 1e-15, "a" + after);
+      assertArrayEquals(ma[0], out.get("next.m.a").data(), 1e-15, "m.a" + after);
+      assertArrayEquals(ma[1], out.get("next.v.a").data(), 1e-15, "v.a" + after);
+      assertArrayEquals(b, out.get("next.b").data(), 1e-15, "b" + after);
+      assertArrayEquals(mb[0], out.get("next.m.b").data(), 1e-15, "m.b" + after);
+      assertArrayEquals(mb[1], out.get("next.v.b").data(), 1e-15, "v.b" + after);
+      feedBack(step, out, feeds);
+    }
+  }
+
+  @Test
+  void adamWPassesOverEachParameterOnlyForTheUpdateItself() {
+    Tensor[] ab = new Tensor[2];
+    Graph backward = quadratic(ab);
+    backward.gradients(backward.outputs().get("raw"));
+    Graph g = quadratic(ab);
+    TrainingStep.builder(g, g.outputs().get("raw"))
+        .group("decayed", 0.1, ab[0])
+        .group("plain", 0.0, ab[1])
+        .maxGradNorm(1)
+        .build();
+    // g², which the norm sums too; m: 2 Mul, Add; v: 2 Mul, Add; sqrt(v) + eps'; the step: Div,
+    // Mul, Sub; and p (1 - lr wd) where wd > 0. Clipping and bias corrections are scalar.
+    for (Shape s : List.of(Shape.of(3), Shape.of(2))) {
+      long update = passesOver(g, s) - passesOver(backward, s);
+      assertEquals(s.equals(Shape.of(3)) ? 13 : 12, update, "passes over " + s);
+    }
+  }
+
+  private static long passesOver(Graph g, Shape s) {
+    return g.nodes().stream().filter(n -> n.output().shape().equals(s)).count();
+  }
+
   @Test
   void accumulationAppliesTheMeanGradientEveryNthMicroStep() {
     Tensor[] ab = new Tensor[2];
@@ -243,6 +335,50 @@ class TrainingStepTest {
     }
     assertEquals(
         Reference.adamw(b[1], b[1] * b[1], 0, 0, 1, 0.1, 0.01)[0], out.get("next.b").get(1), 1e-15);
+  }
+
+  @Test
+  void accumulatedGradientsAreClippedByTheNormOfTheirMean() {
+    Tensor[] ab = new Tensor[2];
+    Graph g = quadratic(ab);
+    TrainingStep step =
+        TrainingStep.builder(g, g.outputs().get("raw"))
+            .accumulationSteps(2)
+            .maxGradNorm(0.5)
+            .build();
+    double[] a = {0.5, -1.0, 2.0};
+    double[] b = {0.7, -0.3};
+    double[][] cs = {{0.1, 0.2, 0.3}, {1.0, -1.0, 0.0}};
+    Map<String, NdArray> feeds = initialFeeds(step, a, b, cs[0]);
+    feeds.put("step", NdArray.scalar(F, 1));
+    feeds.put("lr.default", NdArray.scalar(F, 0.1));
+    double[][] mean = new double[2][];
+    Map<String, NdArray> out = null;
+    for (int micro = 0; micro < 2; micro++) {
+      double[][] grad = quadraticGradient(a, b, cs[micro]);
+      for (int k = 0; k < 2; k++) {
+        mean[k] = mean[k] == null ? new double[grad[k].length] : mean[k];
+        for (int i = 0; i < grad[k].length; i++) {
+          mean[k][i] += grad[k][i] / 2;
+        }
+      }
+      feeds.put("c", vec(new long[] {3}, cs[micro]));
+      feeds.put("apply", NdArray.scalar(DType.BOOL, micro == 1 ? 1 : 0));
+      out = Interpreter.run(step.graph(), feeds);
+      feedBack(step, out, feeds);
+    }
+    double norm = norm(mean);
+    double scale = Math.min(1, 0.5 / (norm + 1e-6));
+    assertTrue(scale < 1, "the mean gradient is clipped");
+    assertEquals(norm, out.get("grad_norm").item(), 1e-14);
+    for (int i = 0; i < 3; i++) {
+      double[] r = Reference.adamw(a[i], mean[0][i] * scale, 0, 0, 1, 0.1, 0.01);
+      assertEquals(r[0], out.get("next.a").get(i), 1e-15, "a[" + i + "]");
+      assertEquals(r[2], out.get("next.v.a").get(i), 1e-15, "v.a[" + i + "]");
+    }
+    double[] r = Reference.adamw(b[0], mean[1][0] * scale, 0, 0, 1, 0.1, 0.01);
+    assertEquals(r[0], out.get("next.b").get(0), 1e-15);
+    assertEquals(r[1], out.get("next.m.b").get(0), 1e-15);
   }
 
   @Test

@@ -19,10 +19,39 @@ import java.util.Set;
  * own primitives, so the backward lowers to standard ONNX ops (inference builds of ONNX Runtime
  * have no *Grad kernels). Notation in the rules: {@code x, a, b} are node inputs, {@code y} the
  * output, {@code g = dL/dy}.
+ *
+ * <p>The gradient of a gather (GatherElements, Gather) is zero but where the gathered values came
+ * from. It stays a {@link Scatter} (indices and updates) until a rule needs it dense: added to
+ * another gradient of the same tensor, it is scattered into that one instead of into zeros first,
+ * and the log-softmax rule takes it as it is (the cross-entropy backward then makes three passes
+ * over the logits instead of six). No backward node is created that no gradient needs: the ONNX
+ * lowering keeps every node, and ONNX Runtime runs nodes whose results nothing reads.
  */
 public final class Autodiff {
+  /** The {@link Scatter#axis} of a gradient scattered by leading index tuples (ScatterND). */
+  private static final int ROWS = -1;
+
   private final Graph g;
+
+  /** Dense gradients. A tensor has its gradient here or in {@link #sparse}, not in both. */
   private final Map<Tensor, Tensor> grads = new IdentityHashMap<>();
+
+  private final Map<Tensor, Scatter> sparse = new IdentityHashMap<>();
+
+  /**
+   * A gradient that is zero except for {@code updates} added at {@code indices}: along {@code axis}
+   * as ScatterElements adds them (the adjoint of GatherElements), or with axis {@link #ROWS} at the
+   * index tuples in the last axis of {@code indices}, as ScatterND adds them (the adjoint of Gather
+   * along axis 0). Repeated indices accumulate.
+   */
+  private record Scatter(Tensor indices, Tensor updates, int axis) {
+    /** {@code base} plus this gradient: one scatter-add into {@code base}. */
+    Tensor addTo(Graph g, Tensor base) {
+      return axis == ROWS
+          ? g.scatterNdAdd(base, indices, updates)
+          : g.scatterElementsAdd(base, indices, updates, axis);
+    }
+  }
 
   private Autodiff(Graph g) {
     this.g = g;
@@ -50,18 +79,30 @@ public final class Autodiff {
     ad.grads.put(loss, graph.fill(loss.shape(), loss.dtype(), 1.0));
     for (int i = forward.size() - 1; i >= 0; i--) {
       Node n = forward.get(i);
-      Tensor gy = ad.grads.get(n.output());
-      if (gy != null) {
-        ad.backward(n, gy, live);
+      if (!ad.backwardSparse(n, live)) {
+        Tensor gy = ad.dense(n.output());
+        if (gy != null) {
+          ad.backward(n, gy, live);
+        }
       }
     }
     Map<Tensor, Tensor> out = new LinkedHashMap<>();
     for (Tensor w : wrt) {
-      if (ad.grads.containsKey(w)) {
-        out.put(w, ad.grads.get(w));
+      Tensor gw = ad.dense(w);
+      if (gw != null) {
+        out.put(w, gw);
       }
     }
     return out;
+  }
+
+  /** The gradient of {@code x} as a tensor (a sparse one is scattered into zeros now), or null. */
+  private Tensor dense(Tensor x) {
+    Scatter s = sparse.remove(x);
+    if (s != null) {
+      grads.put(x, s.addTo(g, g.fill(x.shape(), x.dtype(), 0)));
+    }
+    return grads.get(x);
   }
 
   private void accumulate(Tensor x, Tensor dx, Set<Tensor> live) {
@@ -71,8 +112,54 @@ public final class Autodiff {
     if (!dx.shape().equals(x.shape())) {
       throw new IllegalStateException("Gradient of " + x + " has shape " + dx.shape());
     }
+    Scatter s = sparse.remove(x);
     Tensor prev = grads.get(x);
-    grads.put(x, prev == null ? dx : g.add(prev, dx));
+    grads.put(x, s != null ? s.addTo(g, dx) : prev == null ? dx : g.add(prev, dx));
+  }
+
+  /**
+   * Accumulates a sparse gradient: kept sparse if it is x's first, else added into x's gradient.
+   */
+  private void accumulate(Tensor x, Scatter dx, Set<Tensor> live) {
+    if (!live.contains(x)) {
+      return;
+    }
+    if (grads.containsKey(x) || sparse.containsKey(x)) {
+      grads.put(x, dx.addTo(g, dense(x)));
+    } else {
+      sparse.put(x, dx);
+    }
+  }
+
+  /** Accumulates {@code gx} into x, summed over the axes along which x was broadcast. */
+  private void accumulateSum(Tensor x, Tensor gx, Set<Tensor> live) {
+    if (live.contains(x)) {
+      accumulate(x, sumTo(gx, x.shape()), live);
+    }
+  }
+
+  /**
+   * The rules that take a sparse incoming gradient as it is. Returns false, creating nothing, where
+   * n's gradient is not sparse or n's rule needs it dense.
+   *
+   * <p>log-softmax with g scattered along its axis (cross-entropy): {@code sum(g)} is the sum of
+   * the updates, and {@code dx = g - e^y sum(g)} is the updates scattered into {@code -e^y sum(g)}.
+   */
+  private boolean backwardSparse(Node n, Set<Tensor> live) {
+    Scatter s = sparse.get(n.output());
+    if (s == null || !n.op().equals("LogSoftmax") || s.axis() != n.longAttr("axis")) {
+      return false;
+    }
+    Tensor y = n.output();
+    Shape updates = s.updates().shape();
+    for (int i = 0; i < y.rank(); i++) {
+      if (i != s.axis() && !updates.dim(i).equals(y.shape().dim(i))) {
+        return false; // the updates cover part of the other axes: sum(g) would need zeros
+      }
+    }
+    Tensor sum = g.reduceSum(s.updates(), true, s.axis()); // y's shape, 1 on the axis
+    accumulate(n.input(0), s.addTo(g, g.mul(g.exp(y), g.neg(sum))), live);
+    return true;
   }
 
   private void backward(Node n, Tensor gy, Set<Tensor> live) {
@@ -82,56 +169,64 @@ public final class Autodiff {
     switch (n.op()) {
       // d(a+b) = g, reduced to each operand's shape where it was broadcast
       case "Add" -> {
-        accumulate(a, sumTo(gy, a.shape()), live);
-        accumulate(b, sumTo(gy, b.shape()), live);
+        accumulateSum(a, gy, live);
+        accumulateSum(b, gy, live);
       }
       // d(a-b) = (g, -g)
       case "Sub" -> {
-        accumulate(a, sumTo(gy, a.shape()), live);
+        accumulateSum(a, gy, live);
         if (live.contains(b)) {
-          accumulate(b, sumTo(g.neg(gy), b.shape()), live);
+          accumulateSum(b, g.neg(gy), live);
         }
       }
       // d(ab) = (g b, g a)
       case "Mul" -> {
         if (live.contains(a)) {
-          accumulate(a, sumTo(g.mul(gy, b), a.shape()), live);
+          accumulateSum(a, g.mul(gy, b), live);
         }
         if (live.contains(b)) {
-          accumulate(b, sumTo(g.mul(gy, a), b.shape()), live);
+          accumulateSum(b, g.mul(gy, a), live);
         }
       }
       // d(a/b) = (g / b, -g y / b)
       case "Div" -> {
         if (live.contains(a)) {
-          accumulate(a, sumTo(g.div(gy, b), a.shape()), live);
+          accumulateSum(a, g.div(gy, b), live);
         }
         if (live.contains(b)) {
-          accumulate(b, sumTo(g.neg(g.div(g.mul(gy, y), b)), b.shape()), live);
+          accumulateSum(b, g.neg(g.div(g.mul(gy, y), b)), live);
         }
       }
       // d(a^b) = (g b a^(b-1), g y ln a)
       case "Pow" -> {
         if (live.contains(a)) {
-          accumulate(a, sumTo(g.mul(gy, g.mul(b, g.pow(a, g.sub(b, one(b))))), a.shape()), live);
+          accumulateSum(a, g.mul(gy, g.mul(b, g.pow(a, g.sub(b, one(b))))), live);
         }
         if (live.contains(b)) {
-          accumulate(b, sumTo(g.mul(gy, g.mul(y, g.log(a))), b.shape()), live);
+          accumulateSum(b, g.mul(gy, g.mul(y, g.log(a))), live);
         }
       }
       // d max(a,b) = g to a where a >= b, else to b; min likewise with a <= b
       case "Max", "Min" -> {
         Tensor toA = n.op().equals("Max") ? g.not(g.less(a, b)) : g.not(g.greater(a, b));
-        accumulate(a, sumTo(g.where(toA, gy, zero(gy)), a.shape()), live);
-        accumulate(b, sumTo(g.where(toA, zero(gy), gy), b.shape()), live);
+        if (live.contains(a)) {
+          accumulateSum(a, g.where(toA, gy, zero(gy)), live);
+        }
+        if (live.contains(b)) {
+          accumulateSum(b, g.where(toA, zero(gy), gy), live);
+        }
       }
       // d where(c, a, b) = (g where c, g where not c)
       case "Where" -> {
         Tensor c = n.input(0);
         Tensor x1 = n.input(1);
         Tensor x2 = n.input(2);
-        accumulate(x1, sumTo(g.where(c, gy, zero(gy)), x1.shape()), live);
-        accumulate(x2, sumTo(g.where(c, zero(gy), gy), x2.shape()), live);
+        if (live.contains(x1)) {
+          accumulateSum(x1, g.where(c, gy, zero(gy)), live);
+        }
+        if (live.contains(x2)) {
+          accumulateSum(x2, g.where(c, zero(gy), gy), live);
+        }
       }
       // d(-x) = -g
       case "Neg" -> accumulate(a, g.neg(gy), live);
@@ -177,7 +272,7 @@ public final class Autodiff {
         Tensor dot = g.reduceSum(g.mul(gy, y), true, axis);
         accumulate(a, g.mul(y, g.sub(gy, dot)), live);
       }
-      // log-softmax: dx = g - e^y sum(g)
+      // log-softmax: dx = g - e^y sum(g) (for a g scattered along the axis, see backwardSparse)
       case "LogSoftmax" -> {
         int axis = (int) n.longAttr("axis");
         accumulate(a, g.sub(gy, g.mul(g.exp(y), g.reduceSum(gy, true, axis))), live);
@@ -185,31 +280,28 @@ public final class Autodiff {
       // y = a b: da = g b^T, db = a^T g (reduced over broadcast batch axes)
       case "MatMul" -> {
         if (live.contains(a)) {
-          accumulate(a, sumTo(g.matmul(gy, g.transposeLast2(b)), a.shape()), live);
+          accumulateSum(a, g.matmul(gy, g.transposeLast2(b)), live);
         }
         if (live.contains(b)) {
-          accumulate(b, sumTo(g.matmul(g.transposeLast2(a), gy), b.shape()), live);
+          accumulateSum(b, g.matmul(g.transposeLast2(a), gy), live);
         }
       }
       case "Gemm" -> gemm(n, gy, live);
-      // gather rows: d data = scatter-add of g at the indices (repeated indices accumulate)
+      // gather rows: d data = scatter-add of g at the indices (repeated indices accumulate), kept
+      // sparse until needed
       case "Gather" -> {
         if (n.longAttr("axis") != 0) {
           throw new IllegalArgumentException(
               "Gather: gradients are supported along axis 0 only, got " + n);
         }
         Tensor idx = b.dtype() == DType.INT64 ? b : g.cast(b, DType.INT64);
-        Tensor zeros = g.fill(a.shape(), a.dtype(), 0);
-        accumulate(a, g.scatterNdAdd(zeros, g.unsqueeze(idx, -1), gy), live);
+        accumulate(a, new Scatter(g.unsqueeze(idx, -1), gy, ROWS), live);
       }
-      // d data = scatter-add of g along the axis
-      case "GatherElements" -> {
-        Tensor zeros = g.fill(a.shape(), a.dtype(), 0);
-        accumulate(a, g.scatterElementsAdd(zeros, b, gy, (int) n.longAttr("axis")), live);
-      }
+      // d data = scatter-add of g along the axis, kept sparse until needed
+      case "GatherElements" -> accumulate(a, new Scatter(b, gy, (int) n.longAttr("axis")), live);
       // shape ops: apply the inverse to g
       case "Reshape" -> accumulate(a, g.reshape(gy, a.shape().dims().toArray()), live);
-      case "Expand" -> accumulate(a, sumTo(gy, a.shape()), live);
+      case "Expand" -> accumulateSum(a, gy, live);
       case "Squeeze" -> accumulate(a, g.unsqueeze(gy, toInts(n.longsAttr("axes"))), live);
       case "Unsqueeze" -> accumulate(a, g.squeeze(gy, toInts(n.longsAttr("axes"))), live);
       case "Transpose" -> {
@@ -273,7 +365,7 @@ public final class Autodiff {
       accumulate(b, tb ? g.gemm(gy, a, null, true, ta) : g.gemm(a, gy, null, !ta, false), live);
     }
     if (n.inputs().size() == 3) {
-      accumulate(n.input(2), sumTo(gy, n.input(2).shape()), live);
+      accumulateSum(n.input(2), gy, live);
     }
   }
 

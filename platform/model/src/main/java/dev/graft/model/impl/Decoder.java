@@ -7,6 +7,7 @@ import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.model.Architecture;
 import dev.graft.model.ModelConfig;
+import dev.graft.model.ModelGraph;
 import dev.graft.model.ModelGraph.Block;
 import dev.graft.model.ModelGraph.Linear;
 import java.util.ArrayList;
@@ -45,7 +46,7 @@ public final class Decoder {
       Map<String, String> checkpointNames,
       Map<String, String> cache) {}
 
-  /** Written into masked attention scores; finite, so that a fully masked row stays finite. */
+  /** Added to masked attention scores; finite, so that a fully masked row stays finite. */
   private static final double MASKED = -1e9;
 
   /** Activations by their {@code hidden_act} spelling. */
@@ -79,8 +80,12 @@ public final class Decoder {
   /** (B, T, 2): the (row, slot) index of each new token in the cache. */
   private Tensor cacheIndex;
 
-  /** (B, 1, T, S) BOOL: where a query may attend to a key. */
-  private Tensor keep;
+  /**
+   * (B, 1, T, S) of the wide dtype, added to the attention scores: 0 where a query may attend to a
+   * key, {@link #MASKED} elsewhere. Built once for all layers; the backward of the addition passes
+   * the scores' gradient through unchanged.
+   */
+  private Tensor bias;
 
   /** (B, T, 1, hs) RoPE tables, or null for GPT-2. */
   private Tensor cos;
@@ -133,7 +138,7 @@ public final class Decoder {
       segmentMask();
     }
     Tensor logits = gpt2 ? gpt2() : llama();
-    g.output("logits", logits);
+    g.output(ModelGraph.LOGITS, logits);
     return new Built(
         g,
         inputIds,
@@ -157,7 +162,7 @@ public final class Decoder {
     Tensor query = g.unsqueeze(segmentIds, 2); // (B, T, 1)
     Tensor key = g.unsqueeze(segmentIds, 1); // (B, 1, T)
     Tensor sameSample = g.and(g.equal(query, key), g.not(g.equal(key, zero))); // (B, T, T)
-    keep = g.unsqueeze(g.and(sameSample, g.causalMask(seq)), 1); // (B, 1, T, T)
+    bias = bias(g.unsqueeze(g.and(sameSample, g.causalMask(seq)), 1)); // (B, 1, T, T)
   }
 
   /**
@@ -168,11 +173,16 @@ public final class Decoder {
     Tensor slot = g.unsqueeze(g.range(slots), 0); // (1, L)
     Tensor causal = g.not(g.greater(slot, g.unsqueeze(cachePosition, 1))); // (T, L)
     Tensor real = g.not(g.equal(attentionMask, g.scalar(0, DType.INT64))); // (B, L)
-    keep = g.unsqueeze(g.and(g.unsqueeze(real, 1), causal), 1); // (B, 1, T, L)
+    bias = bias(g.unsqueeze(g.and(g.unsqueeze(real, 1), causal), 1)); // (B, 1, T, L)
     Shape column = Shape.with(batch, seq, 1);
     Tensor rows = g.expand(g.unsqueeze(g.range(batch), 1, 2), column); // (B, T, 1)
     Tensor cols = g.expand(g.unsqueeze(cachePosition, 0, 2), column); // (B, T, 1)
     cacheIndex = g.concat(2, rows, cols); // (B, T, 2)
+  }
+
+  /** The additive attention bias of a BOOL mask: 0 where it keeps, {@link #MASKED} elsewhere. */
+  private Tensor bias(Tensor keep) {
+    return g.where(keep, g.scalar(0, wide), g.scalar(MASKED, wide));
   }
 
   // ---------------------------------------------------------------- architectures
@@ -263,7 +273,7 @@ public final class Decoder {
     k = repeatHeads(g.transpose(k, 0, 2, 1, 3)); // (B, nh, S, hs)
     v = repeatHeads(g.transpose(v, 0, 2, 1, 3)); // (B, nh, S, hs)
     Tensor scores = g.mul(g.matmul(q, g.transposeLast2(k)), 1 / Math.sqrt(hs)); // (B, nh, T, S)
-    scores = g.maskedFill(widen(scores), keep, MASKED);
+    scores = g.add(widen(scores), bias);
     Tensor weights = narrow(g.softmax(scores, -1)); // (B, nh, T, S)
     Tensor y = g.transpose(g.matmul(weights, v), 0, 2, 1, 3); // (B, T, nh, hs)
     return g.reshape(y, batch, seq, nh * hs); // (B, T, nh*hs)
