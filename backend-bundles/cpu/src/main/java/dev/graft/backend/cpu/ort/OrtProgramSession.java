@@ -149,8 +149,8 @@ public final class OrtProgramSession implements Session {
 
   /**
    * Creates the session with fresh options: {@code provider}'s settings, full graph optimisation,
-   * and for float64 programs the fusions switched off that emit com.microsoft FusedMatMul and
-   * QuickGelu, whose kernels are float32 only.
+   * no memory pattern, and for float64 programs the fusions switched off that emit com.microsoft
+   * FusedMatMul and QuickGelu, whose kernels are float32 only.
    *
    * @param backend the backend's name, for messages
    */
@@ -159,6 +159,10 @@ public final class OrtProgramSession implements Session {
     try {
       provider.configure(options);
       options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      // The memory pattern plans one block per run for all intermediates; without it the arena
+      // reuses freed buffers: a Llama-shape LoRA step peaked at 1.13 instead of 1.71 GiB, no
+      // slower.
+      options.setMemoryPatternOptimization(false);
       if (program.dtypes().contains(DType.FLOAT64)) {
         options.addConfigEntry(
             "optimization.disable_specified_optimizers", "MatmulTransposeFusion;QuickGeluFusion");
