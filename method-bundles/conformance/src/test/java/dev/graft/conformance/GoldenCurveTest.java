@@ -91,12 +91,18 @@ class GoldenCurveTest {
     assertCurve(FULL, losses(spec("full"), 10));
   }
 
+  /**
+   * The first loss (the base model's forward) to 2e-6; later ones to 1e-4 relative. A reordering of
+   * float32 arithmetic that computes the same (say, scaling q before q kᵀ instead of the scores
+   * after) moves step 7 of full fine-tuning at this learning rate by 4e-5; a bug in the step moves
+   * the curve by far more.
+   */
   private static void assertCurve(double[] expected, List<Double> actual) {
     for (int i = 0; i < expected.length; i++) {
       assertEquals(
           expected[i],
           actual.get(i),
-          2e-5 * Math.max(1, expected[i]),
+          (i == 0 ? 2e-6 : 1e-4) * Math.max(1, expected[i]),
           "step " + (i + 1) + " of " + actual);
     }
   }

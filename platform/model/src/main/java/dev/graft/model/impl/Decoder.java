@@ -269,10 +269,11 @@ public final class Decoder {
       k = store(layer, "key", k); // (B, L, kvh, hs)
       v = store(layer, "value", v);
     }
-    q = g.transpose(q, 0, 2, 1, 3); // (B, nh, T, hs)
+    // q scaled by 1/sqrt(hs) before the product: a pass over (B, T, nh·hs), not (B, nh, T, S).
+    q = g.transpose(g.mul(q, 1 / Math.sqrt(hs)), 0, 2, 1, 3); // (B, nh, T, hs)
     k = repeatHeads(g.transpose(k, 0, 2, 1, 3)); // (B, nh, S, hs)
     v = repeatHeads(g.transpose(v, 0, 2, 1, 3)); // (B, nh, S, hs)
-    Tensor scores = g.mul(g.matmul(q, g.transposeLast2(k)), 1 / Math.sqrt(hs)); // (B, nh, T, S)
+    Tensor scores = g.matmul(q, g.transposeLast2(k)); // (B, nh, T, S)
     scores = g.add(widen(scores), bias);
     Tensor weights = narrow(g.softmax(scores, -1)); // (B, nh, T, S)
     Tensor y = g.transpose(g.matmul(weights, v), 0, 2, 1, 3); // (B, T, nh, hs)
