@@ -249,7 +249,8 @@ public final class Generator implements AutoCloseable {
 
   /**
    * Opens a Hugging Face model folder with a KV cache: config, checkpoint, tokenizer and {@link
-   * Options#read generation settings}. The checkpoint is closed once the backend holds the weights.
+   * Options#read generation settings}. The backend reads the weights that the checkpoint stores in
+   * the compute type from its files itself; the checkpoint is closed once the backend holds them.
    *
    * @throws IllegalArgumentException when a file is malformed, the checkpoint does not fit the
    *     config, or the backend cannot run {@code computeType}
@@ -260,7 +261,8 @@ public final class Generator implements AutoCloseable {
     Tokenizer tokenizer = Tokenizer.load(folder);
     Options defaults = Options.read(folder);
     try (SafetensorsReader reader = SafetensorsReader.open(folder)) {
-      return open(backend, model, model.weights(reader, computeType), tokenizer, defaults);
+      Program program = model.program(reader, model.kvCache(), dtypes(model.graph()));
+      return new Generator(model, tokenizer, defaults, backend.open(program));
     }
   }
 
