@@ -84,9 +84,9 @@ def main():
           f"torch/OpenBLAS {blas.get('gflops', float('nan')):.0f} GFLOP/s.")
     print()
     print("| workload | shape | Graft tok/s | PyTorch tok/s | Graft/PyTorch (best steps) "
-          "| Graft peak RSS | PyTorch peak RSS | weights | trainable | GFLOP/step | Graft GFLOP/s "
-          "| PyTorch GFLOP/s |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+          "| Graft RSS after setup | Graft peak RSS | PyTorch peak RSS | weights | trainable "
+          "| GFLOP/step | Graft GFLOP/s | PyTorch GFLOP/s |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     keyed = {}
     for r in rows:
         if r.get("kind") == "row":
@@ -121,6 +121,8 @@ def main():
             print(f"{gt / pt:.2f} ({best:.2f}) | ", end="")
         else:
             print("— | ", end="")
+        setup_rss = g.get("peak_rss_after_setup_bytes")
+        print(f"{gib(setup_rss)} | " if setup_rss else "— | ", end="")
         print(f"{gib(g['peak_rss_bytes'])} | " if g else "— | ", end="")
         print(f"{gib(p['peak_rss_bytes'])} | " if p else "— | ", end="")
         wb = g.get("weights_bytes") or p.get("weights_bytes")
