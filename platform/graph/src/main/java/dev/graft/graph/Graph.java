@@ -21,9 +21,9 @@ import java.util.TreeSet;
  *
  * <p>Sources are graph {@linkplain #input inputs} (fed per step), {@linkplain #parameter
  * parameters} (named weights, each frozen or trainable) and {@linkplain #constant constants}. Ops
- * are the primitives that lower one-to-one to ONNX ops (plus a few with a fixed small lowering),
- * and composites built from them ({@link #layerNorm}, {@link #gelu}, {@link #crossEntropy}, ...),
- * which are differentiated through their primitives.
+ * are the primitives that lower one-to-one to ONNX ops (plus a few with a fixed small lowering,
+ * such as the activations {@link #gelu} and {@link #silu}), and composites built from them ({@link
+ * #layerNorm}, {@link #crossEntropy}, ...), which are differentiated through their primitives.
  */
 public final class Graph {
   private final List<Node> nodes = new ArrayList<>();
@@ -475,23 +475,34 @@ public final class Graph {
   // ---------------------------------------------------------------- activations
 
   /**
-   * GELU. With {@code tanhApproximation} (GPT-2's {@code gelu_new}): {@code 0.5 x (1 +
-   * tanh(sqrt(2/pi) (x + 0.044715 x^3)))}; otherwise exact: {@code 0.5 x (1 + erf(x / sqrt 2))}.
+   * GELU, one {@code Gelu} op. With {@code tanhApproximation} (GPT-2's {@code gelu_new}, torch's
+   * {@code approximate="tanh"}): {@code 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))}; otherwise
+   * exact: {@code 0.5 x (1 + erf(x / sqrt 2))}. Its attribute {@code approximate} is {@code "tanh"}
+   * or {@code "none"}, as in ONNX opset 20.
+   *
+   * <p>The lowering emits standard opset-17 ops in the forms that ONNX Runtime fuses into one
+   * kernel on float32 ({@code FastGelu}, {@code Gelu}); float64 gets {@code x sigmoid(x (2k + 2kc
+   * x^2))} for the tanh form ({@code k = sqrt(2/pi)}, {@code c = 0.044715}; {@code 0.5 (1 + tanh z)
+   * = sigmoid(2z)}). The backward reads only {@code x} and recomputes what it needs from it, so the
+   * forward keeps no intermediate alive for it.
    */
   public Tensor gelu(Tensor x, boolean tanhApproximation) {
-    Tensor inner;
-    if (tanhApproximation) {
-      Tensor cube = mul(mul(x, x), x);
-      inner = tanh(mul(add(x, mul(cube, 0.044715)), Math.sqrt(2 / Math.PI)));
-    } else {
-      inner = erf(mul(x, 1 / Math.sqrt(2)));
-    }
-    return mul(mul(x, 0.5), add(inner, 1.0));
+    requireFloat("Gelu", x);
+    return op(
+        "Gelu",
+        Map.of("approximate", tanhApproximation ? "tanh" : "none"),
+        x.dtype(),
+        x.shape(),
+        x);
   }
 
-  /** SiLU / swish: {@code x * sigmoid(x)}. */
+  /**
+   * SiLU / swish, one {@code Silu} op: {@code x * sigmoid(x)}. It lowers to Sigmoid and Mul (which
+   * ONNX Runtime fuses on float32); the backward reads only {@code x}, so the forward keeps no
+   * sigmoid alive for it.
+   */
   public Tensor silu(Tensor x) {
-    return mul(x, sigmoid(x));
+    return unaryFloat("Silu", x);
   }
 
   // ---------------------------------------------------------------- linear algebra

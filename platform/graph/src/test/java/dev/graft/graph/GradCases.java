@@ -104,7 +104,16 @@ public final class GradCases {
         op("rmsNorm", (g, p) -> g.rmsNorm(p[0], p[1], 1e-6), any(2, 3, 8), any(8)),
         op("gelu tanh", (g, p) -> g.gelu(p[0], true), any(9)),
         op("gelu exact", (g, p) -> g.gelu(p[0], false), any(9)),
-        op("silu", (g, p) -> g.silu(p[0]), any(9)));
+        op("silu", (g, p) -> g.silu(p[0]), any(9)),
+        op(
+            "gelu tanh of a tensor that a product also reads",
+            (g, p) -> g.mul(g.gelu(p[0], true), p[0]),
+            any(2, 5)),
+        op(
+            "silu gate times up (SwiGLU)",
+            (g, p) -> g.mul(g.silu(p[0]), p[1]),
+            any(2, 5),
+            any(2, 5)));
   }
 
   /** MatMul with broadcasting, Gemm in every transposition, linear layers, an LSTM cell. */

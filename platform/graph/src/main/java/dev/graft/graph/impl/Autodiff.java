@@ -245,6 +245,13 @@ public final class Autodiff {
       // d erf x = g 2/sqrt(pi) e^(-x^2)
       case "Erf" ->
           accumulate(a, g.mul(gy, g.mul(g.exp(g.neg(g.mul(a, a))), 2 / Math.sqrt(Math.PI))), live);
+      // d gelu(x), d silu(x) = g f'(x), f' recomputed from x alone (see the methods)
+      case "Gelu" ->
+          accumulate(
+              a,
+              n.attr("approximate").equals("tanh") ? geluTanhGrad(a, gy) : geluErfGrad(a, gy),
+              live);
+      case "Silu" -> accumulate(a, siluGrad(a, gy), live);
       // d sign(x) = 0 almost everywhere: nothing flows back
       case "Sign" -> {}
       // d |x| = g sign(x)
@@ -367,6 +374,57 @@ public final class Autodiff {
     if (n.inputs().size() == 3) {
       accumulateSum(n.input(2), gy, live);
     }
+  }
+
+  // The activations' rules recompute what they need from x, so that the forward keeps only x alive
+  // for them, and each spends as few full-size passes as it can (scalar operands are free). Their
+  // first op on x differs from every op of the forward's lowering (OnnxLowering.gelu, Silu), so
+  // that ONNX Runtime's common-subexpression elimination cannot merge the recomputation into the
+  // forward, which would keep the forward's intermediates alive after all and stop ONNX Runtime
+  // from fusing the forward into one kernel.
+
+  /**
+   * GELU, tanh form: {@code f = x s} with {@code s = sigmoid(q)}, {@code q = 2k (x + c x^3)}
+   * ({@code k = sqrt(2/pi)}, {@code c = 0.044715}), so {@code f' = s (1 + (1 - s) x q')}. With
+   * {@code a = γx}, {@code γ = (2kc)^(1/3)} and {@code b = a^2 + 2k/γ}: {@code q = a b} and {@code
+   * x q' = a (3b - 4k/γ)}. 13 passes: a, a², b, q, s; 3b - 4k/γ, x q'; 1 - s, (1 - s) x q', + 1, ·
+   * s, · g.
+   */
+  private Tensor geluTanhGrad(Tensor x, Tensor gy) {
+    double k = Math.sqrt(2 / Math.PI);
+    double gamma = Math.cbrt(2 * k * 0.044715);
+    double beta = 2 * k / gamma;
+    Tensor a = g.mul(x, gamma);
+    Tensor b = g.add(g.mul(a, a), beta);
+    Tensor s = g.sigmoid(g.mul(a, b));
+    Tensor xq = g.mul(a, g.add(g.mul(b, 3.0), -2 * beta)); // x q'
+    Tensor inner = g.add(g.mul(g.sub(one(s), s), xq), 1.0); // 1 + (1 - s) x q'
+    return g.mul(gy, g.mul(s, inner));
+  }
+
+  /**
+   * GELU, exact: {@code f = x Φ(x)}, {@code f' = Φ(x) + x φ(x)} with {@code Φ(x) = (1 + erf(x /
+   * sqrt 2)) / 2}, {@code φ(x) = e^(-x^2/2) / sqrt(2 pi)}. With {@code m = -x / sqrt 2}: {@code Φ =
+   * (1 - erf(m)) / 2} and {@code x φ = x / e^(m^2) / sqrt(2 pi)} (a Div instead of a Neg and a Mul;
+   * for large |x|, x / inf = 0 is the right limit). 10 passes: m, erf, m², exp, x / exp; · 1/sqrt(2
+   * pi), erf · -1/2, + 1/2, sum, · g.
+   */
+  private Tensor geluErfGrad(Tensor x, Tensor gy) {
+    Tensor m = g.mul(x, -1 / Math.sqrt(2));
+    Tensor phi = g.add(g.mul(g.erf(m), -0.5), 0.5); // Φ(x)
+    Tensor xDensity = g.mul(g.div(x, g.exp(g.mul(m, m))), 1 / Math.sqrt(2 * Math.PI)); // x φ(x)
+    return g.mul(gy, g.add(phi, xDensity));
+  }
+
+  /**
+   * SiLU: {@code f = x s}, {@code s = sigmoid(x)}, {@code f' = s (1 + x (1 - s))}, with {@code 1 -
+   * s = sigmoid(-x)} computed first (a Sigmoid of x itself would be merged with the forward's). 7
+   * passes: -x, t = sigmoid(-x), 1 - t, x t, + 1, product, · g.
+   */
+  private Tensor siluGrad(Tensor x, Tensor gy) {
+    Tensor t = g.sigmoid(g.neg(x)); // 1 - s
+    Tensor s = g.sub(one(t), t);
+    return g.mul(gy, g.mul(s, g.add(g.mul(x, t), 1.0)));
   }
 
   /** Sums {@code t} over the axes along which {@code target} was broadcast to t's shape. */

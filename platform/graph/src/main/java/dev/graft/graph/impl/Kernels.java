@@ -37,6 +37,9 @@ public final class Kernels {
       case "Tanh" -> map(a, Math::tanh);
       case "Sigmoid" -> map(a, v -> 1 / (1 + Math.exp(-v)));
       case "Erf" -> map(a, Kernels::erf);
+      case "Gelu" ->
+          map(a, node.attr("approximate").equals("tanh") ? Kernels::geluTanh : Kernels::geluErf);
+      case "Silu" -> map(a, v -> v / (1 + Math.exp(-v)));
       case "Abs" -> map(a, Math::abs);
       case "Sign" -> map(a, Math::signum);
       case "Not" -> map(a, v -> v == 0 ? 1 : 0);
@@ -219,6 +222,21 @@ public final class Kernels {
       t = ax + n / 2.0 / t;
     }
     return Math.signum(x) * (1 - Math.exp(-ax * ax) / (Math.sqrt(Math.PI) * t));
+  }
+
+  /**
+   * GELU, tanh form: {@code 0.5 x (1 + tanh(z))} with {@code z = sqrt(2/pi) (x + 0.044715 x^3)},
+   * evaluated as {@code x / (1 + e^(-2z))} (the same value, without the cancellation of {@code 1 +
+   * tanh z} for negative x).
+   */
+  static double geluTanh(double x) {
+    double z = Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x);
+    return x / (1 + Math.exp(-2 * z));
+  }
+
+  /** GELU, exact: {@code 0.5 x (1 + erf(x / sqrt 2))}. */
+  static double geluErf(double x) {
+    return 0.5 * x * (1 + erf(x / Math.sqrt(2)));
   }
 
   // ---------------------------------------------------------------- reductions

@@ -321,6 +321,9 @@ public final class OnnxLowering {
           "Where",
           "MatMul" ->
           node(n.op(), in, y);
+      case "Gelu" -> gelu(in.get(0), x.dtype(), y, n.attr("approximate").equals("tanh"));
+      // x sigmoid(x): ONNX Runtime fuses it into com.microsoft.QuickGelu on float32
+      case "Silu" -> node("Mul", List.of(in.get(0), apply("Sigmoid", in.get(0))), y);
       case "Clip" -> {
         in.add(constant(NdArray.scalar(x.dtype(), n.doubleAttr("min"))));
         in.add(constant(NdArray.scalar(x.dtype(), n.doubleAttr("max"))));
@@ -407,6 +410,52 @@ public final class OnnxLowering {
               intAttr("to", n.output().dtype().onnxCode()));
       default -> throw new IllegalArgumentException("No ONNX lowering for op " + n.op());
     }
+  }
+
+  /**
+   * GELU of {@code x} into {@code y}, in standard ops. Float32 gets the forms that ONNX Runtime's
+   * FastGeluFusion and GeluFusion turn into one kernel (com.microsoft FastGelu, Gelu) on the CPU
+   * and CUDA providers, when no other node reads their intermediates (the backward reads x only):
+   *
+   * <pre>
+   * tanh:  (0.5 x) (1 + tanh((k x) (1 + (c x) x)))     k = sqrt(2/pi), c = 0.044715
+   * exact: (0.5 x) (1 + erf(x / sqrt 2))
+   * </pre>
+   *
+   * Other dtypes, which have no fused kernel, get the tanh form in fewer ops, {@code x sigmoid(x
+   * (2k + 2kc x^2))}, since {@code 0.5 (1 + tanh z) = sigmoid(2z)}: 6 passes instead of 9.
+   */
+  private void gelu(String x, DType f, String y, boolean tanh) {
+    double k = Math.sqrt(2 / Math.PI);
+    double c = 0.044715;
+    if (!tanh) {
+      String inner = apply("Add", apply("Erf", apply("Div", x, scalar(Math.sqrt(2), f))), one(f));
+      node("Mul", List.of(apply("Mul", x, scalar(0.5, f)), inner), y);
+    } else if (f == DType.FLOAT32) {
+      String poly = apply("Add", apply("Mul", apply("Mul", x, scalar(c, f)), x), one(f));
+      String inner =
+          apply("Add", apply("Tanh", apply("Mul", poly, apply("Mul", x, scalar(k, f)))), one(f));
+      node("Mul", List.of(inner, apply("Mul", x, scalar(0.5, f))), y);
+    } else {
+      String r =
+          apply("Add", apply("Mul", apply("Mul", x, x), scalar(2 * k * c, f)), scalar(2 * k, f));
+      node("Mul", List.of(x, apply("Sigmoid", apply("Mul", x, r))), y);
+    }
+  }
+
+  /** A fresh value {@code op(inputs)}. */
+  private String apply(String op, String... inputs) {
+    String out = fresh(op.toLowerCase(java.util.Locale.ROOT));
+    node(op, List.of(inputs), out);
+    return out;
+  }
+
+  private String scalar(double v, DType f) {
+    return constant(NdArray.scalar(f, v));
+  }
+
+  private String one(DType f) {
+    return scalar(1, f);
   }
 
   private void node(String op, List<String> inputs, String output, Proto... attributes) {
