@@ -22,8 +22,9 @@ import java.util.TreeSet;
  * <p>Sources are graph {@linkplain #input inputs} (fed per step), {@linkplain #parameter
  * parameters} (named weights, each frozen or trainable) and {@linkplain #constant constants}. Ops
  * are the primitives that lower one-to-one to ONNX ops (plus a few with a fixed small lowering,
- * such as the activations {@link #gelu} and {@link #silu}), and composites built from them ({@link
- * #layerNorm}, {@link #crossEntropy}, ...), which are differentiated through their primitives.
+ * such as the activations {@link #gelu} and {@link #silu} and the normalisations {@link #layerNorm}
+ * and {@link #rmsNorm}), and composites built from them ({@link #crossEntropy}, {@link #rope},
+ * ...), which are differentiated through their primitives.
  */
 public final class Graph {
   private final List<Node> nodes = new ArrayList<>();
@@ -455,21 +456,42 @@ public final class Graph {
   }
 
   /**
-   * Layer normalisation over the last axis: {@code (x - mean) / sqrt(var + eps) * gamma + beta},
-   * with the biased variance (as torch.nn.LayerNorm). {@code beta} may be null.
+   * Layer normalisation over the last axis, one {@code LayerNormalization} op: {@code (x - mean) /
+   * sqrt(var + eps) * gamma + beta}, with the biased variance (as torch.nn.LayerNorm). {@code
+   * gamma} and {@code beta} have the shape of x's last axis, which must be fixed; {@code beta} may
+   * be null.
+   *
+   * <p>Float32 lowers to ONNX's {@code LayerNormalization} (opset 17), one kernel (ONNX Runtime's
+   * CPU kernel computes the variance as {@code mean(x^2) - mean^2}, which loses precision where a
+   * row's mean is large against its spread); other dtypes get standard ops (ONNX's epsilon
+   * attribute is a float32, which would move float64 results by 1e-14). The backward reads only
+   * {@code x} and {@code gamma}, nothing of the forward's results: it recomputes the mean and
+   * {@code 1/sqrt(var + eps)} from x, so the forward keeps no intermediate alive for it.
    */
   public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
-    Tensor mu = reduceMean(x, true, -1); // (..., 1)
-    Tensor xc = sub(x, mu);
-    Tensor var = reduceMean(mul(xc, xc), true, -1); // (..., 1)
-    Tensor y = mul(mul(xc, rsqrt(add(var, eps))), gamma);
-    return beta == null ? y : add(y, beta);
+    String op = "LayerNormalization";
+    requireNormWeight(op, x, gamma, "gamma", eps);
+    if (beta == null) {
+      return op(op, Map.of("epsilon", eps), x.dtype(), x.shape(), x, gamma);
+    }
+    requireNormWeight(op, x, beta, "beta", eps);
+    return op(op, Map.of("epsilon", eps), x.dtype(), x.shape(), x, gamma, beta);
   }
 
-  /** RMS normalisation over the last axis (Llama): {@code x / sqrt(mean(x^2) + eps) * gamma}. */
+  /**
+   * RMS normalisation over the last axis (Llama, Mistral, Qwen2), one {@code RMSNormalization} op
+   * (ONNX's name from opset 23): {@code x / sqrt(mean(x^2) + eps) * gamma}. {@code gamma} has the
+   * shape of x's last axis, which must be fixed.
+   *
+   * <p>Float32 lowers to standard opset-17 ops in the form that ONNX Runtime's
+   * SimplifiedLayerNormFusion turns into one {@code SimplifiedLayerNormalization} kernel; other
+   * dtypes get standard ops that it leaves alone (the fused op would take its epsilon as a float32,
+   * or as 1e-5 for a float64 constant). The backward reads only {@code x} and {@code gamma}, so the
+   * forward keeps no intermediate alive for it.
+   */
   public Tensor rmsNorm(Tensor x, Tensor gamma, double eps) {
-    Tensor ms = reduceMean(mul(x, x), true, -1); // (..., 1)
-    return mul(mul(x, rsqrt(add(ms, eps))), gamma);
+    requireNormWeight("RMSNormalization", x, gamma, "gamma", eps);
+    return op("RMSNormalization", Map.of("epsilon", eps), x.dtype(), x.shape(), x, gamma);
   }
 
   // ---------------------------------------------------------------- activations
@@ -598,14 +620,31 @@ public final class Graph {
     if (w.rank() != 2) {
       throw new IllegalArgumentException("Linear: weight must be (out, in), got " + w.shape());
     }
+    return flatGemm(x, w, b, true);
+  }
+
+  /**
+   * GPT-2's Conv1D: {@code x W + b} with {@code W} stored (in, out) and {@code b} (out) or null, as
+   * one Gemm with {@code transB=0} on {@code x} flattened to 2-D, so that the backward's {@code dy
+   * W^T} reads W as stored too (a MatMul would leave ONNX Runtime a folded Wᵀ copy to keep).
+   */
+  public Tensor conv1d(Tensor x, Tensor w, Tensor b) {
+    if (w.rank() != 2) {
+      throw new IllegalArgumentException("Conv1D: weight must be (in, out), got " + w.shape());
+    }
+    return flatGemm(x, w, b, false);
+  }
+
+  /** One Gemm over the leading axes of {@code x} flattened into one, reshaped back. */
+  private Tensor flatGemm(Tensor x, Tensor w, Tensor b, boolean transB) {
     if (x.rank() == 2) {
-      return gemm(x, w, b, false, true);
+      return gemm(x, w, b, false, transB);
     }
     List<Dim> lead = x.shape().dims().subList(0, x.rank() - 1);
     Tensor flat = reshape(x, -1, x.shape().dim(-1)); // (N, in), N = product of leading dims
-    Tensor y = gemm(flat, w, b, false, true); // (N, out)
+    Tensor y = gemm(flat, w, b, false, transB); // (N, out)
     List<Object> back = new ArrayList<>(lead);
-    back.add(w.shape().dim(0));
+    back.add(w.shape().dim(transB ? 0 : 1));
     return reshape(y, back.toArray()); // (..., out)
   }
 
@@ -1214,6 +1253,30 @@ public final class Graph {
   private static void requireFloat(String op, Tensor x) {
     if (!x.dtype().isFloating()) {
       throw new IllegalArgumentException(op + ": needs a floating-point tensor, got " + x);
+    }
+  }
+
+  /** A normalisation's x is floating point with a fixed last axis of the weight's size. */
+  private static void requireNormWeight(String op, Tensor x, Tensor w, String name, double eps) {
+    requireFloat(op, x);
+    sameDType(op, x, w);
+    if (x.rank() == 0
+        || !x.shape().dim(-1).isFixed()
+        || x.shape().dim(-1).size() == 0
+        || !w.shape().equals(Shape.of(x.shape().dim(-1).size()))) {
+      throw new IllegalArgumentException(
+          op
+              + ": "
+              + name
+              + " must have the shape of the last axis of x, which must be fixed and non-empty; got x "
+              + x.shape()
+              + " and "
+              + name
+              + " "
+              + w.shape());
+    }
+    if (!(eps >= 0) || Double.isInfinite(eps)) {
+      throw new IllegalArgumentException(op + ": epsilon must be finite and >= 0, got " + eps);
     }
   }
 

@@ -102,6 +102,50 @@ public final class GradCases {
             any(8),
             any(8)),
         op("rmsNorm", (g, p) -> g.rmsNorm(p[0], p[1], 1e-6), any(2, 3, 8), any(8)),
+        op(
+            "layerNorm without beta",
+            (g, p) -> g.layerNorm(p[0], p[1], null, 1e-5),
+            any(3, 8),
+            any(8)),
+        op(
+            "layerNorm with frozen gamma and beta, of an input far from zero mean",
+            (g, p) -> g.layerNorm(g.add(p[0], 3.0), weight(g, p[0], 8), weight(g, p[0], 8), 1e-5),
+            any(2, 3, 8)),
+        op(
+            "layerNorm with frozen gamma, no beta",
+            (g, p) -> g.layerNorm(p[0], weight(g, p[0], 6), null, 1e-5),
+            any(2, 6)),
+        op(
+            "layerNorm of a frozen input, trainable gamma and beta",
+            (g, p) -> g.layerNorm(weight(g, p[0], 2, 3, 8), p[0], p[1], 1e-5),
+            any(8),
+            any(8)),
+        op(
+            "layerNorm of a vector",
+            (g, p) -> g.layerNorm(p[0], p[1], p[2], 1e-5),
+            any(7),
+            any(7),
+            any(7)),
+        op(
+            "rmsNorm with frozen gamma",
+            (g, p) -> g.rmsNorm(p[0], weight(g, p[0], 8), 1e-6),
+            any(2, 3, 8)),
+        op(
+            "rmsNorm of a frozen input, trainable gamma",
+            (g, p) -> g.rmsNorm(weight(g, p[0], 4, 8), p[0], 1e-6),
+            any(8)),
+        op("rmsNorm of a vector", (g, p) -> g.rmsNorm(p[0], p[1], 1e-6), any(5), any(5)),
+        op(
+            "rmsNorm in a residual block (x also read by the sum)",
+            (g, p) -> g.add(p[0], g.tanh(g.rmsNorm(p[0], p[1], 1e-6))),
+            any(3, 8),
+            any(8)),
+        op(
+            "layerNorm twice in a row (GPT-2's final norm after a block's)",
+            (g, p) -> g.layerNorm(g.layerNorm(p[0], p[1], p[2], 1e-5), p[2], p[1], 1e-5),
+            any(2, 8),
+            any(8),
+            any(8)),
         op("gelu tanh", (g, p) -> g.gelu(p[0], true), any(9)),
         op("gelu exact", (g, p) -> g.gelu(p[0], false), any(9)),
         op("silu", (g, p) -> g.silu(p[0]), any(9)),
@@ -297,6 +341,22 @@ public final class GradCases {
 
   private static Case op(String name, BiFunction<Graph, Tensor[], Tensor> op, Spec... specs) {
     return new Case(name, op, specs);
+  }
+
+  /**
+   * A frozen weight of {@code shape} in {@code like}'s dtype: fixed values around 1 (a constant, so
+   * that no gradient flows to it).
+   */
+  private static Tensor weight(Graph g, Tensor like, long... shape) {
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    double[] v = new double[(int) n];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = 0.5 + ((i * 7) % 11) / 8.0 - (i % 3 == 0 ? 1.25 : 0);
+    }
+    return g.constant(NdArray.of(like.dtype(), shape, v));
   }
 
   private static Tensor ids(Graph g, long[] shape, double... values) {

@@ -252,6 +252,8 @@ public final class Autodiff {
               n.attr("approximate").equals("tanh") ? geluTanhGrad(a, gy) : geluErfGrad(a, gy),
               live);
       case "Silu" -> accumulate(a, siluGrad(a, gy), live);
+      // layer and RMS normalisation: recomputed from x and gamma (see normGrad)
+      case "LayerNormalization", "RMSNormalization" -> normGrad(n, gy, live);
       // d sign(x) = 0 almost everywhere: nothing flows back
       case "Sign" -> {}
       // d |x| = g sign(x)
@@ -425,6 +427,79 @@ public final class Autodiff {
     Tensor t = g.sigmoid(g.neg(x)); // 1 - s
     Tensor s = g.sub(one(t), t);
     return g.mul(gy, g.mul(s, g.add(g.mul(x, t), 1.0)));
+  }
+
+  /**
+   * Layer normalisation {@code y = xc r γ + β} with {@code xc = x - mean(x)}, and RMS normalisation
+   * {@code y = x r γ} (there {@code xc = x}), with {@code r = 1 / sqrt(mean(xc^2) + eps)} over the
+   * last axis (size d). With {@code u = g γ}, {@code s = sum(u xc)} and {@code k = r^3 s / d}:
+   *
+   * <pre>
+   * dx = (u - mean(u)) r - xc k     (RMS: u r - xc k)
+   * dγ = sum over rows of g xc r
+   * dβ = sum over rows of g
+   * </pre>
+   *
+   * The rule reads only x and γ: it recomputes the mean and r (reductions to (..., 1)), so the
+   * forward keeps no intermediate alive for it, and its first ops on x (ReduceSum for the mean, Mul
+   * for the squares) are none of the forward lowering's (LayerNormalization, or ReduceMean and Pow
+   * for RMS in float32; ReduceMean and ReduceSumSquare in other dtypes), so that ONNX Runtime's
+   * common-subexpression elimination cannot merge them. It emits only what a live input needs.
+   * Passes over x's size for dx: layer norm 8 (xc, xc², u, u xc, u - mean(u), · r, xc k, -), RMS 6
+   * (x², u, u x, u r, x k, -). When γ is trainable, {@code g xc} replaces {@code u xc} and serves
+   * both {@code s = (g xc) γ} (a MatMul by γ as a column) and {@code dγ = rᵀ (g xc)} (a Gemm over
+   * the rows), so dγ costs no pass of its own.
+   */
+  private void normGrad(Node n, Tensor gy, Set<Tensor> live) {
+    Tensor x = n.input(0);
+    Tensor gamma = n.input(1);
+    Tensor beta = n.inputs().size() > 2 ? n.input(2) : null;
+    boolean centre = n.op().equals("LayerNormalization");
+    if (beta != null && live.contains(beta)) {
+      accumulate(beta, sumRows(gy), live);
+    }
+    boolean dx = live.contains(x);
+    boolean dGamma = live.contains(gamma);
+    if (!dx && !dGamma) {
+      return;
+    }
+    long d = x.shape().dim(-1).size();
+    Tensor perD = g.scalar(1.0 / d, x.dtype());
+    Tensor xc = centre ? g.sub(x, g.mul(g.reduceSum(x, true, -1), perD)) : x;
+    Tensor meanSquare = g.mul(g.reduceSum(g.mul(xc, xc), true, -1), perD); // (..., 1)
+    Tensor r = g.reciprocal(g.sqrt(g.add(meanSquare, n.doubleAttr("epsilon")))); // (..., 1)
+    Tensor gxc = dGamma ? g.mul(gy, xc) : null;
+    if (dGamma) {
+      // dγ = rᵀ (g xc) over the rows (N = product of the leading axes)
+      Tensor rows = g.reshape(r, -1, 1); // (N, 1)
+      Tensor gxcRows = g.reshape(gxc, -1, d); // (N, d)
+      accumulate(gamma, g.reshape(g.gemm(rows, gxcRows, null, true, false), d), live);
+    }
+    if (!dx) {
+      return;
+    }
+    Tensor u = g.mul(gy, gamma);
+    Tensor s; // sum(u xc), (..., 1)
+    if (gxc != null && x.rank() >= 2) {
+      s = g.matmul(gxc, g.reshape(gamma, d, 1));
+    } else {
+      s = g.reduceSum(g.mul(u, xc), true, -1);
+    }
+    Tensor k = g.mul(g.mul(r, r), g.mul(r, g.mul(s, perD))); // r^3 s / d, (..., 1)
+    Tensor centredU = centre ? g.sub(u, g.mul(g.reduceSum(u, true, -1), perD)) : u;
+    accumulate(x, g.sub(g.mul(centredU, r), g.mul(xc, k)), live);
+  }
+
+  /** {@code t} summed over all axes but the last. */
+  private Tensor sumRows(Tensor t) {
+    if (t.rank() == 1) {
+      return t;
+    }
+    int[] lead = new int[t.rank() - 1];
+    for (int i = 0; i < lead.length; i++) {
+      lead[i] = i;
+    }
+    return g.reduceSum(t, false, lead);
   }
 
   /** Sums {@code t} over the axes along which {@code target} was broadcast to t's shape. */

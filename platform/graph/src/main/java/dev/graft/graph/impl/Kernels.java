@@ -62,6 +62,9 @@ public final class Kernels {
       case "Where" -> where(in.get(0), in.get(1), in.get(2));
       case "ReduceSum" -> reduce(node, a, false);
       case "ReduceMax" -> reduce(node, a, true);
+      case "LayerNormalization" ->
+          normalise(a, b, in.size() > 2 ? in.get(2) : null, node.doubleAttr("epsilon"), true);
+      case "RMSNormalization" -> normalise(a, b, null, node.doubleAttr("epsilon"), false);
       case "Softmax" -> softmax(a, (int) node.longAttr("axis"), false);
       case "LogSoftmax" -> softmax(a, (int) node.longAttr("axis"), true);
       case "MatMul" -> matmul(a, b);
@@ -267,6 +270,39 @@ public final class Kernels {
         .filter(i -> Arrays.stream(axes).noneMatch(x -> x == i))
         .mapToLong(i -> shape[i])
         .toArray();
+  }
+
+  /**
+   * Layer normalisation ({@code centre}) or RMS normalisation over the last axis, row by row:
+   * {@code (x - mean) r gamma + beta} with {@code r = 1 / sqrt(mean((x - mean)^2) + eps)}, where
+   * {@code mean} is 0 without centring and {@code beta} may be null.
+   */
+  private static NdArray normalise(
+      NdArray x, NdArray gamma, NdArray beta, double eps, boolean centre) {
+    long[] shape = x.shape();
+    int d = (int) shape[shape.length - 1];
+    double[] v = x.data();
+    double[] out = new double[v.length];
+    for (int row = 0; row < v.length; row += d) {
+      double mean = 0;
+      if (centre) {
+        for (int j = 0; j < d; j++) {
+          mean += v[row + j];
+        }
+        mean /= d;
+      }
+      double squares = 0;
+      for (int j = 0; j < d; j++) {
+        double c = v[row + j] - mean;
+        squares += c * c;
+      }
+      double r = 1 / Math.sqrt(squares / d + eps);
+      for (int j = 0; j < d; j++) {
+        double y = (v[row + j] - mean) * r * gamma.get(j);
+        out[row + j] = beta == null ? y : y + beta.get(j);
+      }
+    }
+    return NdArray.of(x.dtype(), shape, out);
   }
 
   private static NdArray softmax(NdArray a, int axis, boolean log) {

@@ -324,6 +324,8 @@ public final class OnnxLowering {
       case "Gelu" -> gelu(in.get(0), x.dtype(), y, n.attr("approximate").equals("tanh"));
       // x sigmoid(x): ONNX Runtime fuses it into com.microsoft.QuickGelu on float32
       case "Silu" -> node("Mul", List.of(in.get(0), apply("Sigmoid", in.get(0))), y);
+      case "LayerNormalization" -> layerNorm(in, x, y, n.doubleAttr("epsilon"));
+      case "RMSNormalization" -> rmsNorm(in, x, y, n.doubleAttr("epsilon"));
       case "Clip" -> {
         in.add(constant(NdArray.scalar(x.dtype(), n.doubleAttr("min"))));
         in.add(constant(NdArray.scalar(x.dtype(), n.doubleAttr("max"))));
@@ -441,6 +443,68 @@ public final class OnnxLowering {
           apply("Add", apply("Mul", apply("Mul", x, x), scalar(2 * k * c, f)), scalar(2 * k, f));
       node("Mul", List.of(x, apply("Sigmoid", apply("Mul", x, r))), y);
     }
+  }
+
+  /**
+   * Layer normalisation of {@code in = (x, gamma[, beta])} over the last axis into {@code y}.
+   * Float32 gets ONNX's LayerNormalization (opset 17), one kernel. Other dtypes get standard ops,
+   * since the op's epsilon is a float32 attribute (1e-5 as a float32 moves a float64 result by
+   * about 1e-14): {@code (x - m) / sqrt(sum((x - m)^2) / d + eps) gamma [+ beta]} with {@code m =
+   * ReduceMean(x)} and ReduceSumSquare, 4 passes over x's size (3 without beta), none of them the
+   * Pow that ONNX Runtime's LayerNormFusion looks for.
+   */
+  private void layerNorm(List<String> in, Tensor x, String y, double eps) {
+    DType f = x.dtype();
+    if (f == DType.FLOAT32) {
+      node("LayerNormalization", in, y, intAttr("axis", -1), floatAttr("epsilon", (float) eps));
+      return;
+    }
+    String centred = apply("Sub", in.get(0), lastAxis("ReduceMean", in.get(0)));
+    String scaled = apply("Div", centred, rms(lastAxis("ReduceSumSquare", centred), x, eps));
+    if (in.size() == 2) {
+      node("Mul", List.of(scaled, in.get(1)), y);
+    } else {
+      node("Add", List.of(apply("Mul", scaled, in.get(1)), in.get(2)), y);
+    }
+  }
+
+  /**
+   * RMS normalisation of {@code in = (x, gamma)} over the last axis into {@code y}. Float32 gets
+   * the form that ONNX Runtime's SimplifiedLayerNormFusion turns into one
+   * SimplifiedLayerNormalization kernel when no other node reads its intermediates (the backward
+   * reads x and gamma only):
+   *
+   * <pre>
+   * Mul(Div(x, Sqrt(Add(ReduceMean(Pow(x, 2), axes=[-1]), eps))), gamma)
+   * </pre>
+   *
+   * Other dtypes get {@code x / sqrt(ReduceSumSquare(x) / d + eps) gamma}, which it leaves alone:
+   * its fused op would take the epsilon as a float32 (or as 1e-5 for a float64 constant).
+   */
+  private void rmsNorm(List<String> in, Tensor x, String y, double eps) {
+    DType f = x.dtype();
+    String denominator;
+    if (f == DType.FLOAT32) {
+      String meanSquare = lastAxis("ReduceMean", apply("Pow", in.get(0), scalar(2, f)));
+      denominator = apply("Sqrt", apply("Add", meanSquare, scalar(eps, f)));
+    } else {
+      denominator = rms(lastAxis("ReduceSumSquare", in.get(0)), x, eps);
+    }
+    node("Mul", List.of(apply("Div", in.get(0), denominator), in.get(1)), y);
+  }
+
+  /** {@code sqrt(sumOfSquares / d + eps)} for the (..., 1) sums of squares over x's last axis. */
+  private String rms(String sumOfSquares, Tensor x, double eps) {
+    DType f = x.dtype();
+    String meanSquare = apply("Div", sumOfSquares, scalar(x.shape().dim(-1).size(), f));
+    return apply("Sqrt", apply("Add", meanSquare, scalar(eps, f)));
+  }
+
+  /** A fresh value {@code op(x)} reduced over the last axis with kept dims (opset-13 form). */
+  private String lastAxis(String op, String x) {
+    String out = fresh(op.toLowerCase(java.util.Locale.ROOT));
+    node(op, List.of(x), out, intsAttr("axes", new long[] {-1}), intAttr("keepdims", 1));
+    return out;
   }
 
   /** A fresh value {@code op(inputs)}. */
@@ -677,6 +741,10 @@ public final class OnnxLowering {
 
   private static Proto intAttr(String name, long v) {
     return new Proto().string(1, name).varint(3, v).varint(20, 2);
+  }
+
+  private static Proto floatAttr(String name, float v) {
+    return new Proto().string(1, name).float32(2, v).varint(20, 1);
   }
 
   private static Proto intsAttr(String name, long[] v) {

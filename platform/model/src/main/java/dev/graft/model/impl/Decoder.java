@@ -3,6 +3,7 @@ package dev.graft.model.impl;
 import dev.graft.graph.DType;
 import dev.graft.graph.Dim;
 import dev.graft.graph.Graph;
+import dev.graft.graph.NdArray;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.model.Architecture;
@@ -11,6 +12,7 @@ import dev.graft.model.ModelGraph;
 import dev.graft.model.ModelGraph.Block;
 import dev.graft.model.ModelGraph.Linear;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -91,6 +93,9 @@ public final class Decoder {
   private Tensor cos;
 
   private Tensor sin;
+
+  /** (d) ones of the wide dtype: the float32 norm weight of half-precision graphs, or null. */
+  private Tensor ones;
 
   private Decoder(ModelConfig config, DType computeType, boolean cached) {
     if (!computeType.isFloating()) {
@@ -327,7 +332,7 @@ public final class Decoder {
   private Tensor conv1d(String module, int layer, Tensor x) {
     Tensor w = param(module + ".weight");
     Tensor b = param(module + ".bias");
-    Tensor y = g.add(g.matmul(x, w), b); // (B, T, out)
+    Tensor y = g.conv1d(x, w, b); // (B, T, out)
     linears.add(new Linear(module, layer, x, y, w, b, true));
     return y;
   }
@@ -349,11 +354,22 @@ public final class Decoder {
     return g.gather(h, last, 1); // (B, d)
   }
 
-  /** {@code x / sqrt(mean(x²) + eps) * w}, normalised in float32 for half-precision graphs. */
+  /**
+   * {@code x / sqrt(mean(x²) + eps) * w}, one RMSNormalization op. Half-precision graphs normalise
+   * in float32 with a weight of ones and multiply by {@code w} after rounding to the half type, as
+   * Hugging Face does.
+   */
   private Tensor rmsNorm(Tensor x, Tensor w) {
-    Tensor xw = widen(x);
-    Tensor meanSquare = g.reduceMean(g.mul(xw, xw), true, -1); // (..., 1)
-    return g.mul(narrow(g.mul(xw, g.rsqrt(g.add(meanSquare, c.normEps())))), w);
+    if (dt == wide) {
+      return g.rmsNorm(x, w, c.normEps());
+    }
+    if (ones == null) {
+      long d = c.hiddenSize();
+      double[] v = new double[(int) d];
+      Arrays.fill(v, 1);
+      ones = g.constant(NdArray.of(wide, new long[] {d}, v));
+    }
+    return g.mul(narrow(g.rmsNorm(widen(x), ones, c.normEps())), w);
   }
 
   private Tensor layerNorm(Tensor x, String module) {
