@@ -207,22 +207,34 @@ public final class ModelGraph {
    * @throws IllegalArgumentException as {@link #weights}
    */
   public Program program(SafetensorsReader reader, Map<String, String> carry, Set<DType> dtypes) {
-    Map<String, HostTensor> converted = weights(reader, computeType);
+    config.check(reader);
     Map<String, ExternalData> files = new LinkedHashMap<>();
     Set<Path> folders = new HashSet<>();
-    for (String parameter : converted.keySet()) {
-      String name = config.nameIn(reader, checkpointNames().get(parameter));
-      if (Weights.storedAs(reader, name, computeType)) {
-        files.put(parameter, reader.externalData(name));
-        folders.add(reader.folder(name));
+    Graph g = graph();
+    for (Tensor p : g.parameters()) {
+      if (!g.isTrainable(p) && checkpointNames().containsKey(p.name())) {
+        String name = config.nameIn(reader, checkpointNames().get(p.name()));
+        if (Weights.storedAs(reader, name, computeType)) {
+          files.put(p.name(), reader.externalData(name));
+          folders.add(reader.folder(name));
+        }
       }
     }
-    if (folders.size() != 1) {
-      // None stored in the compute type, or shards in several folders: Java passes them all.
-      return new Program(graph().toOnnx(), converted, carry, dtypes);
+    if (folders.size() > 1) {
+      files.clear(); // shards in several folders: Java passes them all
     }
-    converted.keySet().removeAll(files.keySet());
-    return new Program(graph().toOnnx(files), converted, carry, dtypes, folders.iterator().next());
+    Map<String, HostTensor> passed = new LinkedHashMap<>();
+    for (Tensor p : g.parameters()) {
+      String parameter = p.name();
+      if (!g.isTrainable(p)
+          && checkpointNames().containsKey(parameter)
+          && !files.containsKey(parameter)) {
+        passed.put(parameter, weight(reader, parameter, computeType));
+      }
+    }
+    return files.isEmpty()
+        ? new Program(g.toOnnx(), passed, carry, dtypes)
+        : new Program(g.toOnnx(files), passed, carry, dtypes, folders.iterator().next());
   }
 
   /**

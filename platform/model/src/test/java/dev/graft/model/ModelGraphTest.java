@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.graft.api.backend.HostTensor;
+import dev.graft.api.backend.Program;
+import dev.graft.api.backend.Session;
 import dev.graft.backend.cpu.CpuBackend;
 import dev.graft.backend.cpu.Steps;
 import dev.graft.graph.DType;
@@ -102,6 +104,42 @@ class ModelGraphTest {
     assertEquals(List.of("input_ids", "position_ids", "segment_ids"), inputNames(m.graph()));
     assertEquals(Set.of("logits"), m.graph().outputs().keySet());
     assertEquals(c.numHiddenLayers(), m.blocks().size());
+  }
+
+  /**
+   * Weights the checkpoint stores in the compute type go to the backend as places in the file,
+   * which ONNX Runtime reads itself; others (here F32 stored, FLOAT64 computed) as converted
+   * tensors. Both give the logits of the weights passed through Java.
+   */
+  @Test
+  void weightsStoredInTheComputeTypeAreReadFromTheCheckpointFile() throws IOException {
+    Path folder = TinyModels.write(dir, TinyModels.LLAMA, 4);
+    Map<String, HostTensor> feeds =
+        Map.of(
+            "input_ids", Runs.longs(new long[][] {{1, 5, 9, 2}}),
+            "position_ids", Runs.longs(new long[][] {{0, 1, 2, 3}}),
+            "segment_ids", Runs.longs(new long[][] {{1, 1, 1, 1}}));
+    for (DType type : List.of(DType.FLOAT32, DType.FLOAT64)) {
+      ModelGraph m = ModelGraph.build(ModelConfig.read(folder), type);
+      double[] expected = Runs.onBackend(BACKEND, m, Runs.weights(m, folder, type), feeds);
+      try (SafetensorsReader r = SafetensorsReader.open(folder)) {
+        Program program = m.program(r, Map.of(), Steps.dtypes(m.graph()));
+        if (type == DType.FLOAT32) {
+          assertEquals(Map.of(), program.weights());
+          assertEquals(folder.toAbsolutePath(), program.weightFolder());
+        } else {
+          assertEquals(m.weights(r, type).keySet(), program.weights().keySet());
+          assertNull(program.weightFolder());
+        }
+        try (Session s = BACKEND.open(program)) {
+          double[] actual = Steps.values(s.run(feeds, Set.of("logits")).get("logits"));
+          assertEquals(expected.length, actual.length);
+          for (int i = 0; i < actual.length; i++) {
+            assertEquals(expected[i], actual[i], 0, "logit " + i + " of " + type);
+          }
+        }
+      }
+    }
   }
 
   @Test
