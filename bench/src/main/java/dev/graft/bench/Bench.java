@@ -236,7 +236,8 @@ public final class Bench {
       try (SafetensorsReader checkpoint = SafetensorsReader.open(dir)) {
         ModelGraph model = ModelGraph.build(config, DType.FLOAT32);
         Program program =
-            model.program(checkpoint, Map.of(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
+            model.program(
+                checkpoint, Map.of(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL), false);
         try (Session session = backend.open(program)) {
           setup = (System.nanoTime() - t0) / 1e9;
           setupPeak = procStatus("VmHWM");

@@ -261,7 +261,7 @@ public final class Generator implements AutoCloseable {
     Tokenizer tokenizer = Tokenizer.load(folder);
     Options defaults = Options.read(folder);
     try (SafetensorsReader reader = SafetensorsReader.open(folder)) {
-      Program program = model.program(reader, model.kvCache(), dtypes(model.graph()));
+      Program program = model.program(reader, model.kvCache(), dtypes(model.graph()), false);
       return new Generator(model, tokenizer, defaults, backend.open(program));
     }
   }

@@ -204,9 +204,11 @@ public final class ModelGraph {
    *
    * @param carry the program's carried outputs
    * @param dtypes every element type the graph computes with
+   * @param training whether the graph is a training step (see {@link Program#training})
    * @throws IllegalArgumentException as {@link #weights}
    */
-  public Program program(SafetensorsReader reader, Map<String, String> carry, Set<DType> dtypes) {
+  public Program program(
+      SafetensorsReader reader, Map<String, String> carry, Set<DType> dtypes, boolean training) {
     config.check(reader);
     Map<String, ExternalData> files = new LinkedHashMap<>();
     Set<Path> folders = new HashSet<>();
@@ -233,8 +235,8 @@ public final class ModelGraph {
       }
     }
     return files.isEmpty()
-        ? new Program(g.toOnnx(), passed, carry, dtypes)
-        : new Program(g.toOnnx(files), passed, carry, dtypes, folders.iterator().next());
+        ? new Program(g.toOnnx(), passed, carry, dtypes, null, training)
+        : new Program(g.toOnnx(files), passed, carry, dtypes, folders.iterator().next(), training);
   }
 
   /**

@@ -123,7 +123,7 @@ class ModelGraphTest {
       ModelGraph m = ModelGraph.build(ModelConfig.read(folder), type);
       double[] expected = Runs.onBackend(BACKEND, m, Runs.weights(m, folder, type), feeds);
       try (SafetensorsReader r = SafetensorsReader.open(folder)) {
-        Program program = m.program(r, Map.of(), Steps.dtypes(m.graph()));
+        Program program = m.program(r, Map.of(), Steps.dtypes(m.graph()), false);
         if (type == DType.FLOAT32) {
           assertEquals(Map.of(), program.weights());
           assertEquals(folder.toAbsolutePath(), program.weightFolder());

@@ -86,17 +86,20 @@ class CpuBackendTest {
     Tensor w = g.parameter("w", DType.FLOAT32, Shape.of(3, 2), false);
     Tensor b = g.parameter("b", DType.FLOAT32, Shape.of(3), false);
     g.output("y", g.add(g.matmul(x, g.transposeLast2(w)), b));
-    Program program =
-        new Program(
-            g.toOnnx(Map.of("w", new ExternalData("weights.bin", 8, 24))),
-            Map.of("b", HostTensor.ofFloats(new long[] {3}, 10, 20, 30)),
-            Map.of(),
-            Set.of(DType.FLOAT32),
-            folder);
-    try (Session s = BACKEND.open(program)) {
-      HostTensor y =
-          s.run(Map.of("x", HostTensor.ofFloats(new long[] {1, 2}, 1, 1)), Set.of("y")).get("y");
-      assertArrayEquals(new float[] {15, 27, 39}, y.floats());
+    for (boolean training : new boolean[] {false, true}) { // prepacked weights, or not
+      Program program =
+          new Program(
+              g.toOnnx(Map.of("w", new ExternalData("weights.bin", 8, 24))),
+              Map.of("b", HostTensor.ofFloats(new long[] {3}, 10, 20, 30)),
+              Map.of(),
+              Set.of(DType.FLOAT32),
+              folder,
+              training);
+      try (Session s = BACKEND.open(program)) {
+        HostTensor y =
+            s.run(Map.of("x", HostTensor.ofFloats(new long[] {1, 2}, 1, 1)), Set.of("y")).get("y");
+        assertArrayEquals(new float[] {15, 27, 39}, y.floats());
+      }
     }
     IllegalArgumentException e =
         assertThrows(

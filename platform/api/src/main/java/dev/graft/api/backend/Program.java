@@ -19,13 +19,18 @@ import java.util.Set;
  * @param weightFolder the folder that the external-data locations of the frozen weights not in
  *     {@code weights} are relative to (a checkpoint folder, say), which the backend reads them
  *     from; null when {@code weights} holds them all
+ * @param training whether the program is a training step: every run multiplies the frozen weights
+ *     by many rows (batch × sequence), so a backend may skip keeping prepared copies of them
+ *     (packed for its matrix kernels) and hold them once; generation, which multiplies them by a
+ *     few rows per run, gains most from such copies
  */
 public record Program(
     byte[] onnx,
     Map<String, HostTensor> weights,
     Map<String, String> carry,
     Set<DType> dtypes,
-    Path weightFolder) {
+    Path weightFolder,
+    boolean training) {
   /** Copies the collections. */
   public Program {
     Objects.requireNonNull(onnx, "onnx");
@@ -34,9 +39,9 @@ public record Program(
     dtypes = Set.copyOf(dtypes);
   }
 
-  /** A program whose frozen weights are all in {@code weights}. */
+  /** A program that is not a training step, its frozen weights all in {@code weights}. */
   public Program(
       byte[] onnx, Map<String, HostTensor> weights, Map<String, String> carry, Set<DType> dtypes) {
-    this(onnx, weights, carry, dtypes, null);
+    this(onnx, weights, carry, dtypes, null, false);
   }
 }

@@ -135,7 +135,8 @@ public final class SftRun implements Run {
       this.step = trainingStep(graph, model, job);
       this.fetchGradNorm = step.graph().outputs().containsKey("grad_norm");
       Program program =
-          model.program(checkpoint, step.carry(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL));
+          model.program(
+              checkpoint, step.carry(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL), true);
       this.session = backend.open(program);
       try {
         initialState(model, job.has("adapter") ? job.getString("adapter") : "");

@@ -231,7 +231,7 @@ public final class ModelServiceImpl implements ModelService {
     try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
       // The backend reads the weights in when it opens, while the checkpoint is still open.
       lossOutput(model);
-      return backend.open(model.program(checkpoint, Map.of(), LOSS_DTYPES));
+      return backend.open(model.program(checkpoint, Map.of(), LOSS_DTYPES, false));
     } catch (IOException e) {
       throw unreadable(modelDir, e);
     }
