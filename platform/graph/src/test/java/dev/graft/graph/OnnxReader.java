@@ -9,7 +9,7 @@ import java.util.Map;
 /**
  * A small protobuf reader for tests: parses ModelProto bytes back into nodes, initializers and I/O.
  */
-final class OnnxReader {
+public final class OnnxReader {
   /**
    * One decoded protobuf message: field number to its values (Long, Integer for fixed32, byte[]).
    */
@@ -79,7 +79,7 @@ final class OnnxReader {
     }
   }
 
-  record NodeInfo(
+  public record NodeInfo(
       String op, List<String> inputs, List<String> outputs, Map<String, Msg> attributes) {}
 
   record TensorInfo(
@@ -97,12 +97,12 @@ final class OnnxReader {
 
   final long irVersion;
   final long opset;
-  final List<NodeInfo> nodes = new ArrayList<>();
+  public final List<NodeInfo> nodes = new ArrayList<>();
   final List<TensorInfo> initializers = new ArrayList<>();
   final List<ValueInfo> inputs = new ArrayList<>();
   final List<ValueInfo> outputs = new ArrayList<>();
 
-  OnnxReader(byte[] model) {
+  public OnnxReader(byte[] model) {
     this(Msg.parse(model));
   }
 

@@ -13,10 +13,10 @@ import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Interpreter;
 import dev.graft.graph.NdArray;
+import dev.graft.graph.OnnxReader;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -150,44 +150,6 @@ class ActivationsTest {
 
   /** The op types of the nodes of a ModelProto's graph, in order. */
   private static List<String> opTypes(byte[] model) {
-    List<String> ops = new ArrayList<>();
-    for (byte[] node : fields(fields(model, 7).get(0), 1)) {
-      ops.add(new String(fields(node, 4).get(0), StandardCharsets.UTF_8));
-    }
-    return ops;
-  }
-
-  /** The length-delimited values of protobuf field {@code number} in {@code message}. */
-  private static List<byte[]> fields(byte[] message, int number) {
-    List<byte[]> out = new ArrayList<>();
-    int[] pos = {0};
-    while (pos[0] < message.length) {
-      long tag = varint(message, pos);
-      switch ((int) (tag & 7)) {
-        case 0 -> varint(message, pos);
-        case 1 -> pos[0] += 8;
-        case 5 -> pos[0] += 4;
-        case 2 -> {
-          int len = (int) varint(message, pos);
-          if (tag >>> 3 == number) {
-            out.add(java.util.Arrays.copyOfRange(message, pos[0], pos[0] + len));
-          }
-          pos[0] += len;
-        }
-        default -> throw new IllegalArgumentException("wire type of tag " + tag);
-      }
-    }
-    return out;
-  }
-
-  private static long varint(byte[] b, int[] pos) {
-    long v = 0;
-    for (int shift = 0; ; shift += 7) {
-      byte x = b[pos[0]++];
-      v |= (long) (x & 0x7F) << shift;
-      if ((x & 0x80) == 0) {
-        return v;
-      }
-    }
+    return new OnnxReader(model).nodes.stream().map(OnnxReader.NodeInfo::op).toList();
   }
 }
