@@ -11,7 +11,8 @@ import java.util.Set;
  * external data, those weights, and which outputs carry state into the next run.
  *
  * @param onnx ONNX ModelProto bytes
- * @param weights frozen weights by initializer name; a backend copies each in once
+ * @param weights frozen weights by initializer name that the caller supplies (the others are read
+ *     from {@code weightFolder}); a backend copies each in once
  * @param carry output name → input name: after each run the output becomes that input of the next
  *     run without a copy through Java (trainables, optimizer moments, step counters)
  * @param dtypes every element type the graph computes with, so a backend can refuse what it cannot
