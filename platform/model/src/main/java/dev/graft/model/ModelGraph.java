@@ -7,6 +7,7 @@ import dev.graft.graph.ExternalData;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Tensor;
 import dev.graft.model.impl.Decoder;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -237,6 +238,25 @@ public final class ModelGraph {
     return files.isEmpty()
         ? new Program(g.toOnnx(), passed, carry, dtypes, null, training)
         : new Program(g.toOnnx(files), passed, carry, dtypes, folders.iterator().next(), training);
+  }
+
+  /**
+   * One checkpoint weight as {@link #weight(SafetensorsReader, String, DType)} gives it, but read
+   * into {@code scratch} (from its start) where the checkpoint stores the compute type, instead of
+   * mapped: a view over scratch, valid until scratch is written again. Reading many weights through
+   * one scratch buffer keeps no mapping of the file resident.
+   *
+   * @param scratch a buffer at least as large as the weight's bytes
+   */
+  public HostTensor weight(
+      SafetensorsReader reader, String parameter, DType computeType, ByteBuffer scratch) {
+    HostTensor mapped = weight(reader, parameter, computeType); // checks; maps without reading
+    String name = config.nameIn(reader, checkpointNames().get(parameter));
+    if (!Weights.storedAs(reader, name, computeType)) {
+      return mapped;
+    }
+    ByteBuffer bytes = scratch.duplicate().clear().limit(mapped.data().remaining());
+    return new HostTensor(computeType, mapped.shape(), reader.read(name, bytes));
   }
 
   /**

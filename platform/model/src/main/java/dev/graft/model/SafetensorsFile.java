@@ -246,6 +246,19 @@ final class SafetensorsFile implements AutoCloseable {
     return dataStart + e.begin();
   }
 
+  /** Reads the entry's bytes into {@code target}, from its position to its limit. */
+  void read(Entry e, ByteBuffer target) throws IOException {
+    long position = offset(e);
+    while (target.hasRemaining()) {
+      int n = channel.read(target, position);
+      if (n < 0) {
+        throw new IOException(
+            path.getFileName() + " ends inside tensor \"" + e.info().name() + "\".");
+      }
+      position += n;
+    }
+  }
+
   ByteBuffer map(Entry e) throws IOException {
     long length = e.end() - e.begin();
     if (length > Integer.MAX_VALUE) {

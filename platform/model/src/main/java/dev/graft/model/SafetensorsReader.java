@@ -200,6 +200,34 @@ public final class SafetensorsReader implements AutoCloseable {
         file.path.getFileName().toString(), file.offset(e), e.end() - e.begin());
   }
 
+  /**
+   * Reads the tensor's raw bytes into {@code target} (from its position; its remaining space must
+   * be the tensor's byte count) and returns {@code target} flipped over them: a copy that does not
+   * map the file.
+   *
+   * @throws IllegalArgumentException when there is no such tensor or the sizes differ
+   */
+  public ByteBuffer read(String name, ByteBuffer target) {
+    SafetensorsFile.Entry e = entry(name);
+    if (target.remaining() != e.end() - e.begin()) {
+      throw new IllegalArgumentException(
+          source
+              + ": tensor \""
+              + name
+              + "\" has "
+              + (e.end() - e.begin())
+              + " bytes; the buffer has room for "
+              + target.remaining()
+              + ".");
+    }
+    try {
+      fileOf.get(name).read(e, target);
+    } catch (IOException ex) {
+      throw new UncheckedIOException(ex);
+    }
+    return target.flip();
+  }
+
   /** The folder that holds the tensor's file. */
   public Path folder(String name) {
     entry(name);

@@ -75,6 +75,13 @@ class SafetensorsTest {
       assertArrayEquals(new long[] {-3, 1L << 40}, r.longs("l"));
       assertArrayEquals(new long[] {7, -9}, r.longs("i"));
       assertArrayEquals(new int[] {7, -9}, r.ints("i"));
+      ByteBuffer copy = r.read("l", ByteBuffer.allocate(16)).order(ByteOrder.LITTLE_ENDIAN);
+      assertEquals(r.bytes("l"), copy);
+      IllegalArgumentException size =
+          assertThrows(IllegalArgumentException.class, () -> r.read("l", ByteBuffer.allocate(8)));
+      assertEquals(
+          "mixed.safetensors: tensor \"l\" has 16 bytes; the buffer has room for 8.",
+          size.getMessage());
       assertEquals(Map.of("format", "pt"), r.metadata());
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> r.ints("l"));
       assertEquals(

@@ -275,7 +275,10 @@ public final class SftRun implements Run {
       }
     }
     // Moments and accumulators start at 0: views of one zero buffer, as long as the largest.
+    // Checkpoint values are read through one scratch buffer, so that no mapping of the file
+    // stays resident after the session has copied them in.
     ByteBuffer zeros = null;
+    ByteBuffer scratch = null;
     for (String input : step.carry().values()) {
       Tensor t = step.graph().tensor(input);
       long[] shape = t.shape().sizes();
@@ -283,7 +286,10 @@ public final class SftRun implements Run {
       if (declared.containsKey(input)) {
         value = HostTensor.ofFloats(shape, declared.get(input));
       } else if (step.graph().parameters().contains(t)) {
-        value = model.weight(checkpoint, input, DType.FLOAT32); // mapped, or converted once
+        if (scratch == null) {
+          scratch = ByteBuffer.allocateDirect(largestState()).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        value = model.weight(checkpoint, input, DType.FLOAT32, scratch);
       } else {
         int bytes = Math.toIntExact(HostTensor.elements(shape) * Float.BYTES);
         if (zeros == null || zeros.capacity() < bytes) {
