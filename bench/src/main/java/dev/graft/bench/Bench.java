@@ -12,7 +12,6 @@ import dev.graft.api.backend.HostTensor;
 import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
 import dev.graft.backend.cpu.CpuBackend;
-import dev.graft.backend.cpu.ort.OrtProgramSession;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Shape;
@@ -30,7 +29,6 @@ import dev.graft.train.run.SftRun;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.lang.annotation.Annotation;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -460,18 +458,7 @@ public final class Bench {
 
   static CpuBackend cpu(int threads) {
     CpuBackend backend = new CpuBackend();
-    backend.configure(
-        new CpuBackend.Config() {
-          @Override
-          public int threads() {
-            return threads;
-          }
-
-          @Override
-          public Class<? extends Annotation> annotationType() {
-            return CpuBackend.Config.class;
-          }
-        });
+    backend.configure(CpuBackend.config(threads));
     if (!backend.availability().available()) {
       throw new IllegalStateException(backend.availability().reason());
     }
@@ -479,8 +466,8 @@ public final class Bench {
   }
 
   /**
-   * The CPU backend's session options (as in {@link CpuBackend#open}) plus ORT's profiler, which
-   * writes {@code PREFIX_<date>.json} when the session closes.
+   * The CPU backend's session options plus ORT's profiler, which writes {@code PREFIX_<date>.json}
+   * when the session closes.
    */
   static ComputeBackend profiling(int threads, String prefix) {
     CpuBackend cpu = cpu(threads);
@@ -502,14 +489,7 @@ public final class Bench {
 
       @Override
       public Session open(Program program) {
-        return OrtProgramSession.open(
-            "cpu",
-            program,
-            options -> {
-              options.setIntraOpNumThreads(threads);
-              options.addConfigEntry("session.intra_op.allow_spinning", "0");
-              options.enableProfiling(prefix);
-            });
+        return cpu.open(program, options -> options.enableProfiling(prefix));
       }
     };
   }

@@ -211,30 +211,32 @@ public final class ModelGraph {
   public Program program(
       SafetensorsReader reader, Map<String, String> carry, Set<DType> dtypes, boolean training) {
     config.check(reader);
-    Map<String, ExternalData> files = new LinkedHashMap<>();
-    Set<Path> folders = new HashSet<>();
+    Map<String, String> names = new LinkedHashMap<>(); // frozen parameter -> checkpoint tensor
     Graph g = graph();
     for (Tensor p : g.parameters()) {
       if (!g.isTrainable(p) && checkpointNames().containsKey(p.name())) {
-        String name = config.nameIn(reader, checkpointNames().get(p.name()));
-        if (Weights.storedAs(reader, name, computeType)) {
-          files.put(p.name(), reader.externalData(name));
-          folders.add(reader.folder(name));
-        }
+        names.put(p.name(), checkpointName(reader, p.name(), computeType));
       }
     }
+    Map<String, ExternalData> files = new LinkedHashMap<>();
+    Set<Path> folders = new HashSet<>();
+    names.forEach(
+        (parameter, name) -> {
+          if (Weights.storedAs(reader, name, computeType)) {
+            files.put(parameter, reader.externalData(name));
+            folders.add(reader.folder(name));
+          }
+        });
     if (folders.size() > 1) {
       files.clear(); // shards in several folders: Java passes them all
     }
     Map<String, HostTensor> passed = new LinkedHashMap<>();
-    for (Tensor p : g.parameters()) {
-      String parameter = p.name();
-      if (!g.isTrainable(p)
-          && checkpointNames().containsKey(parameter)
-          && !files.containsKey(parameter)) {
-        passed.put(parameter, weight(reader, parameter, computeType));
-      }
-    }
+    names.forEach(
+        (parameter, name) -> {
+          if (!files.containsKey(parameter)) {
+            passed.put(parameter, Weights.load(reader, name, computeType));
+          }
+        });
     return files.isEmpty()
         ? new Program(g.toOnnx(), passed, carry, dtypes, null, training)
         : new Program(g.toOnnx(files), passed, carry, dtypes, folders.iterator().next(), training);
@@ -250,13 +252,14 @@ public final class ModelGraph {
    */
   public HostTensor weight(
       SafetensorsReader reader, String parameter, DType computeType, ByteBuffer scratch) {
-    HostTensor mapped = weight(reader, parameter, computeType); // checks; maps without reading
-    String name = config.nameIn(reader, checkpointNames().get(parameter));
+    String name = checkpointName(reader, parameter, computeType);
     if (!Weights.storedAs(reader, name, computeType)) {
-      return mapped;
+      return Weights.load(reader, name, computeType);
     }
-    ByteBuffer bytes = scratch.duplicate().clear().limit(mapped.data().remaining());
-    return new HostTensor(computeType, mapped.shape(), reader.read(name, bytes));
+    long[] shape = reader.info(name).shape();
+    int bytes = Math.toIntExact(HostTensor.elements(shape) * computeType.byteSize());
+    return new HostTensor(
+        computeType, shape, reader.read(name, scratch.duplicate().clear().limit(bytes)));
   }
 
   /**
@@ -266,6 +269,15 @@ public final class ModelGraph {
    *     checkpoint lacks it, or the compute type differs from the graph's
    */
   public HostTensor weight(SafetensorsReader reader, String parameter, DType computeType) {
+    return Weights.load(reader, checkpointName(reader, parameter, computeType), computeType);
+  }
+
+  /**
+   * The name in {@code reader} of a checkpoint parameter's tensor.
+   *
+   * @throws IllegalArgumentException as {@link #weight(SafetensorsReader, String, DType)}
+   */
+  private String checkpointName(SafetensorsReader reader, String parameter, DType computeType) {
     String name = checkpointNames().get(parameter);
     if (name == null) {
       throw new IllegalArgumentException(
@@ -285,6 +297,6 @@ public final class ModelGraph {
               + computeType
               + ".");
     }
-    return Weights.load(reader, config.nameIn(reader, name), computeType);
+    return config.nameIn(reader, name);
   }
 }

@@ -9,6 +9,7 @@ import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
 import dev.graft.backend.cpu.ort.OrtProgramSession;
 import dev.graft.graph.DType;
+import java.lang.annotation.Annotation;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Modified;
@@ -33,6 +34,24 @@ public final class CpuBackend implements ComputeBackend {
   public @interface Config {
     @AttributeDefinition(description = "Intra-op threads; 0 means one per available core.")
     int threads() default 0;
+  }
+
+  /**
+   * Settings with {@code threads} intra-op threads, for a host without ConfigAdmin to pass to
+   * {@link #configure}.
+   */
+  public static Config config(int threads) {
+    return new Config() {
+      @Override
+      public int threads() {
+        return threads;
+      }
+
+      @Override
+      public Class<? extends Annotation> annotationType() {
+        return Config.class;
+      }
+    };
   }
 
   private volatile int threads;
@@ -86,6 +105,14 @@ public final class CpuBackend implements ComputeBackend {
 
   @Override
   public Session open(Program program) {
+    return open(program, options -> {});
+  }
+
+  /**
+   * As {@link #open(Program)}, with {@code extra} session options set after this backend's own
+   * (ONNX Runtime's profiler, say).
+   */
+  public Session open(Program program, OrtProgramSession.Provider extra) {
     Availability a = availability;
     if (!a.available()) {
       throw new IllegalStateException("The cpu backend is unavailable: " + a.reason());
@@ -102,6 +129,7 @@ public final class CpuBackend implements ComputeBackend {
           options.setIntraOpNumThreads(threads);
           // Do not burn idle cores between runs on a shared machine.
           options.addConfigEntry("session.intra_op.allow_spinning", "0");
+          extra.configure(options);
         });
   }
 }

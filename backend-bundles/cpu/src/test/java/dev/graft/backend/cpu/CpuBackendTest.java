@@ -29,7 +29,7 @@ class CpuBackendTest {
 
   @BeforeAll
   static void start() {
-    BACKEND.configure(Steps.cpuConfig(1));
+    BACKEND.configure(CpuBackend.config(1));
     assertTrue(BACKEND.availability().available(), BACKEND.availability().reason());
   }
 
@@ -204,8 +204,8 @@ class CpuBackendTest {
   @Test
   void theThreadCountComesFromConfiguration() {
     CpuBackend b = new CpuBackend();
-    b.configure(Steps.cpuConfig(3));
+    b.configure(CpuBackend.config(3));
     assertTrue(b.device().startsWith("CPU, 3 threads"), b.device());
-    assertThrows(IllegalArgumentException.class, () -> b.configure(Steps.cpuConfig(-1)));
+    assertThrows(IllegalArgumentException.class, () -> b.configure(CpuBackend.config(-1)));
   }
 }

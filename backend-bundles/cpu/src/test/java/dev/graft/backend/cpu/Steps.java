@@ -10,7 +10,6 @@ import dev.graft.graph.NdArray;
 import dev.graft.graph.Node;
 import dev.graft.graph.Tensor;
 import dev.graft.graph.TrainingStep;
-import java.lang.annotation.Annotation;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.EnumSet;
@@ -30,23 +29,8 @@ public final class Steps {
   /** A started CPU backend with {@code threads} intra-op threads (0: one per core). */
   public static CpuBackend cpu(int threads) {
     CpuBackend backend = new CpuBackend();
-    backend.configure(cpuConfig(threads));
+    backend.configure(CpuBackend.config(threads));
     return backend;
-  }
-
-  /** The CPU backend's configuration with {@code threads} intra-op threads. */
-  public static CpuBackend.Config cpuConfig(int threads) {
-    return new CpuBackend.Config() {
-      @Override
-      public int threads() {
-        return threads;
-      }
-
-      @Override
-      public Class<? extends Annotation> annotationType() {
-        return CpuBackend.Config.class;
-      }
-    };
   }
 
   /** Every element type {@code g} computes with. */
