@@ -16,14 +16,27 @@ public interface MethodRegistry {
   List<RegisteredMethod> methods();
 
   /** The method in service with this name. */
-  Optional<RegisteredMethod> find(String name);
+  default Optional<RegisteredMethod> find(String name) {
+    return methods().stream().filter(m -> m.info().name().equals(name)).findFirst();
+  }
 
   /**
    * The method in service with this name.
    *
    * @throws IllegalArgumentException quoting the name and listing the installed methods
    */
-  RegisteredMethod require(String name);
+  default RegisteredMethod require(String name) {
+    return find(name)
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    Suggestions.unknown(
+                        "method",
+                        name,
+                        methods().stream().map(m -> m.info().name()).toList(),
+                        "Installed",
+                        "See 'graft:methods'.")));
+  }
 
   /** Method services that were turned away because their name was taken. */
   List<Rejection> rejected();

@@ -2,10 +2,8 @@ package dev.graft.train.registry;
 
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodRegistry;
-import dev.graft.api.Suggestions;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * A registry of a fixed list of methods, for running Graft's training outside a framework (tests,
@@ -31,25 +29,6 @@ public final class FixedMethodRegistry implements MethodRegistry {
   @Override
   public List<RegisteredMethod> methods() {
     return methods;
-  }
-
-  @Override
-  public Optional<RegisteredMethod> find(String name) {
-    return methods.stream().filter(m -> m.info().name().equals(name)).findFirst();
-  }
-
-  @Override
-  public RegisteredMethod require(String name) {
-    return find(name)
-        .orElseThrow(
-            () ->
-                new IllegalArgumentException(
-                    Suggestions.unknown(
-                        "method",
-                        name,
-                        methods.stream().map(m -> m.info().name()).toList(),
-                        "Installed",
-                        "See 'graft:methods'.")));
   }
 
   @Override

@@ -3,10 +3,8 @@ package dev.graft.train.registry;
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
-import dev.graft.api.Suggestions;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 import java.util.regex.Pattern;
 import org.osgi.framework.ServiceReference;
 import org.osgi.service.component.annotations.Component;
@@ -92,25 +90,6 @@ public final class MethodRegistryImpl implements MethodRegistry {
                     e.value().method()))
         .sorted(Comparator.comparing(m -> m.info().name()))
         .toList();
-  }
-
-  @Override
-  public Optional<RegisteredMethod> find(String name) {
-    return methods().stream().filter(m -> m.info().name().equals(name)).findFirst();
-  }
-
-  @Override
-  public RegisteredMethod require(String name) {
-    return find(name)
-        .orElseThrow(
-            () ->
-                new IllegalArgumentException(
-                    Suggestions.unknown(
-                        "method",
-                        name,
-                        methods().stream().map(m -> m.info().name()).toList(),
-                        "Installed",
-                        "See 'graft:methods'.")));
   }
 
   @Override
