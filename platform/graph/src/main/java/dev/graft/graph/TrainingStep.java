@@ -94,6 +94,8 @@ public final class TrainingStep {
     private double eps = 1e-8;
     private double maxGradNorm = Double.NaN;
     private int accumulationSteps = 1;
+    private final List<Tensor> state = new ArrayList<>();
+    private final List<Tensor> exposed = new ArrayList<>();
 
     private Builder(Graph graph, Tensor loss) {
       this.graph = graph;
@@ -159,6 +161,32 @@ public final class TrainingStep {
       return this;
     }
 
+    /**
+     * Carries input {@code input} unchanged from run to run as output {@code next.<name>}: state
+     * that is not trained but that the caller may overwrite between runs (step hooks' state).
+     */
+    public Builder state(Tensor input) {
+      if (!graph.inputs().contains(input)) {
+        throw new IllegalArgumentException(input + " is not an input of the graph");
+      }
+      state.add(input);
+      return this;
+    }
+
+    /**
+     * Outputs the gradient of trainable {@code p} as {@code grad.<name>}: the gradient the update
+     * uses, averaged over accumulated micro-steps and clipped (meaningful on the runs that apply
+     * the update).
+     */
+    public Builder exposeGradient(Tensor p) {
+      if (!graph.isTrainable(p)) {
+        throw new IllegalArgumentException(
+            p + " is not a trainable parameter; only trainables have gradients");
+      }
+      exposed.add(p);
+      return this;
+    }
+
     /** Appends backward and update to the graph and declares the step inputs and outputs. */
     public TrainingStep build() {
       List<Tensor> trainables = graph.trainables();
@@ -202,6 +230,7 @@ public final class TrainingStep {
         squares.put(p, graph.mul(gp, gp));
       }
       double mean = 1.0 / accumulationSteps;
+      Tensor scale = null; // s with clipping, for exposed gradients
       Tensor c1 = graph.scalar((1 - beta1) * mean, f); // (1 - b1) s
       Tensor c2 = graph.scalar((1 - beta2) * mean * mean, f); // (1 - b2) s²
       if (!Double.isNaN(maxGradNorm) && !summed.isEmpty()) {
@@ -223,6 +252,18 @@ public final class TrainingStep {
                 graph.scalar(1, f), graph.div(graph.scalar(maxGradNorm, f), graph.add(norm, 1e-6)));
         c1 = graph.mul(c1, clip);
         c2 = graph.mul(c2, graph.mul(clip, clip));
+        scale = graph.mul(clip, mean);
+      }
+      for (Tensor p : exposed) {
+        Tensor gp = summed.get(p);
+        graph.output(
+            "grad." + p.name(),
+            gp == null
+                ? graph.mul(p, 0.0)
+                : scale == null ? graph.mul(gp, mean) : graph.mul(gp, scale));
+      }
+      for (Tensor input : state) {
+        declare("next." + input.name(), input, input, carry);
       }
 
       // AdamW in torch's step_size / denom form, its bias corrections shared by all parameters.

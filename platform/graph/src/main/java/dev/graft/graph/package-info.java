@@ -3,7 +3,7 @@
  * to ONNX.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package dev.graft.graph;
 
 import org.osgi.annotation.bundle.Export;

@@ -36,6 +36,35 @@ public enum DType {
     return size;
   }
 
+  /** The graph's element type of this dtype, or null where the graph has none. */
+  public dev.graft.graph.DType graphType() {
+    return switch (this) {
+      case F32 -> dev.graft.graph.DType.FLOAT32;
+      case F64 -> dev.graft.graph.DType.FLOAT64;
+      case F16 -> dev.graft.graph.DType.FLOAT16;
+      case BF16 -> dev.graft.graph.DType.BFLOAT16;
+      case I64 -> dev.graft.graph.DType.INT64;
+      case I32 -> dev.graft.graph.DType.INT32;
+      case U8 -> dev.graft.graph.DType.UINT8;
+      case BOOL -> dev.graft.graph.DType.BOOL;
+      default -> null;
+    };
+  }
+
+  /**
+   * The safetensors dtype of a graph element type.
+   *
+   * @throws IllegalArgumentException for a type safetensors cannot store
+   */
+  public static DType of(dev.graft.graph.DType type) {
+    for (DType t : values()) {
+      if (t.graphType() == type) {
+        return t;
+      }
+    }
+    throw new IllegalArgumentException("Safetensors files cannot store " + type + " tensors.");
+  }
+
   /** The dtype spelled {@code name} in a safetensors header, or null when there is none. */
   static DType parse(String name) {
     for (DType t : values()) {

@@ -210,13 +210,38 @@ public final class ModelGraph {
    */
   public Program program(
       SafetensorsReader reader, Map<String, String> carry, Set<DType> dtypes, boolean training) {
+    return program(reader, Map.of(), carry, dtypes, training);
+  }
+
+  /**
+   * The program of {@link #program(SafetensorsReader, Map, Set, boolean)} with frozen tensors that
+   * are not in the checkpoint (those fine-tuning methods computed) passed by the caller.
+   *
+   * @param supplied frozen parameters by name, of any dtype, that the checkpoint does not hold
+   * @throws IllegalArgumentException as {@link #weights}, or when a frozen parameter of the graph
+   *     is neither in the checkpoint nor supplied
+   */
+  public Program program(
+      SafetensorsReader reader,
+      Map<String, HostTensor> supplied,
+      Map<String, String> carry,
+      Set<DType> dtypes,
+      boolean training) {
     config.check(reader);
     Map<String, String> names = new LinkedHashMap<>(); // frozen parameter -> checkpoint tensor
     Graph g = graph();
     for (Tensor p : g.parameters()) {
-      if (!g.isTrainable(p) && checkpointNames().containsKey(p.name())) {
-        names.put(p.name(), checkpointName(reader, p.name(), computeType));
+      if (g.isTrainable(p) || supplied.containsKey(p.name())) {
+        continue;
       }
+      if (!checkpointNames().containsKey(p.name())) {
+        throw new IllegalArgumentException(
+            "Frozen parameter \""
+                + p.name()
+                + "\" is neither in the checkpoint nor supplied with a value; a method that"
+                + " declares a frozen tensor must give its values.");
+      }
+      names.put(p.name(), checkpointName(reader, p.name(), computeType));
     }
     Map<String, ExternalData> files = new LinkedHashMap<>();
     Set<Path> folders = new HashSet<>();
@@ -231,6 +256,11 @@ public final class ModelGraph {
       files.clear(); // shards in several folders: Java passes them all
     }
     Map<String, HostTensor> passed = new LinkedHashMap<>();
+    for (Tensor p : g.parameters()) {
+      if (!g.isTrainable(p) && supplied.containsKey(p.name())) {
+        passed.put(p.name(), supplied.get(p.name()));
+      }
+    }
     names.forEach(
         (parameter, name) -> {
           if (!files.containsKey(parameter)) {

@@ -40,17 +40,6 @@ final class Weights {
 
   /** Whether the checkpoint stores tensor {@code name} as {@code type}, byte for byte. */
   static boolean storedAs(SafetensorsReader reader, String name, dev.graft.graph.DType type) {
-    return stored(reader.info(name).dtype()) == type;
-  }
-
-  /** The graph dtype of a safetensors dtype, or null where there is none. */
-  private static dev.graft.graph.DType stored(DType t) {
-    return switch (t) {
-      case F32 -> dev.graft.graph.DType.FLOAT32;
-      case F64 -> dev.graft.graph.DType.FLOAT64;
-      case F16 -> dev.graft.graph.DType.FLOAT16;
-      case BF16 -> dev.graft.graph.DType.BFLOAT16;
-      default -> null;
-    };
+    return reader.info(name).dtype().graphType() == type;
   }
 }

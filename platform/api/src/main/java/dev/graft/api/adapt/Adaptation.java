@@ -1,5 +1,6 @@
 package dev.graft.api.adapt;
 
+import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Tensor;
 import java.util.List;
@@ -39,6 +40,41 @@ public interface Adaptation {
    * @param trainable whether the optimizer updates it
    */
   Tensor parameter(String owner, String name, long[] shape, Init init, boolean trainable);
+
+  /**
+   * Declares a frozen tensor whose values the method computed, of any element type the backend runs
+   * (FLOAT32, BFLOAT16, INT8, UINT8 for packed 4-bit codes, INT64, …): LoRA-FA's frozen A, PiSSA's
+   * residual W, QLoRA's NF4 codes and scales. The backend holds it once, as an initialiser of the
+   * step program (its bytes cost their size in the backend, and nothing in Java after the session
+   * opened); checkpoints do not carry it, because the method computes it again when the graph is
+   * rebuilt on resume. Its full name is {@code owner + "." + name}; {@link MethodInstance#save} may
+   * write it with the adapter (LoRA-FA's A must be saved).
+   *
+   * @param values the values, row-major; the shape of the tensor is theirs
+   * @throws IllegalArgumentException if the name is taken
+   */
+  Tensor frozen(String owner, String name, HostTensor values);
+
+  /**
+   * Declares state that is not trained but carried from step to step and written by {@link
+   * StepHook}s (Delta-LoRA's B_K·A_K factors, AdaLoRA's importance averages, masks). It is an input
+   * of every step that the backend keeps between runs (one copy per step, as the optimizer's
+   * moments); checkpoints save it and resume restores it, so hooks that keep their state here
+   * resume exactly.
+   *
+   * @param initial the value at the first step; the state keeps its dtype and shape
+   * @throws IllegalArgumentException if the name is taken
+   */
+  Tensor state(String owner, String name, HostTensor initial);
+
+  /**
+   * Makes the gradient of trainable {@code parameter} readable by step hooks through {@link
+   * StepContext#gradient} (AdaLoRA's sensitivity |p·∂L/∂p|): the step outputs it on the steps a
+   * hook runs, averaged over accumulated micro-steps and clipped as the optimizer saw it.
+   *
+   * @throws IllegalArgumentException at job start if {@code parameter} is not trainable
+   */
+  void exposeGradient(String parameter);
 
   /** The names of every parameter: the model's own and those methods declared. */
   List<String> parameters();
@@ -105,6 +141,30 @@ public interface Adaptation {
   /** Makes a tensor's value available to step hooks and calibration under {@code name}. */
   void output(String name, Tensor tensor);
 
-  /** Runs {@code hook} on the host after every optimizer step. */
-  void onStep(StepHook hook);
+  /** Runs {@code hook} on the host after every optimizer step: {@code onStep(hook, 1)}. */
+  default void onStep(StepHook hook) {
+    onStep(hook, 1);
+  }
+
+  /**
+   * Runs {@code hook} on the host after every {@code every}-th optimizer step of a phase and once
+   * when a phase ends ({@link StepContext#phaseEnd()}); {@code every = 0} runs it at phase ends
+   * only. A backend that runs several steps per call (CUDA's {@code stepsPerRun}) runs that many
+   * steps between hooks, so a job whose hooks need a finer cadence is refused at start.
+   *
+   * @throws IllegalArgumentException if {@code every} is negative
+   */
+  void onStep(StepHook hook, int every);
+
+  /**
+   * Asks for a calibration phase before training (LoRA-drop): the run trains this graph for {@code
+   * warmupSteps} steps (0: none), calls {@link MethodInstance#calibrate} with the trained values
+   * and the declared {@link #output}s over sample batches, then builds the graph again — calling
+   * every method's {@link MethodInstance#adapt} once more on a fresh model, where the method
+   * applies what it chose — and trains that graph from its initial values. A resumed job replays
+   * the calibration's results from its checkpoint instead of running the phase again.
+   *
+   * @throws IllegalArgumentException if {@code warmupSteps} is negative
+   */
+  void calibration(int warmupSteps);
 }

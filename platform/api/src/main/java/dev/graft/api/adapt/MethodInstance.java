@@ -13,8 +13,10 @@ public interface MethodInstance {
   void adapt(Adaptation adaptation);
 
   /**
-   * Runs before training on sample batches, for methods that choose their sites from data
-   * (LoRA-drop). The default does nothing.
+   * Runs in the calibration phase that {@link Adaptation#calibration} asked for, between the
+   * warm-up steps and the rebuild of the graph, for methods that choose their sites from data
+   * (LoRA-drop): the method measures and keeps what it chose for its next {@link #adapt}. A resumed
+   * job calls it again with the results recorded in its checkpoint. The default does nothing.
    */
   default void calibrate(Calibration calibration) {}
 

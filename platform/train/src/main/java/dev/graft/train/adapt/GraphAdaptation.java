@@ -11,11 +11,13 @@ import dev.graft.api.adapt.Objective;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.adapt.StepHook;
 import dev.graft.api.adapt.TargetSpec;
+import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -44,6 +46,9 @@ public final class GraphAdaptation implements Adaptation {
   /** An extra scalar term of the loss. */
   public record LossTerm(String name, Tensor term, double weight) {}
 
+  /** A step hook and its cadence: every {@code every}-th step (0: phase ends only). */
+  public record Hook(StepHook hook, int every) {}
+
   private final AdaptableModel model;
   private final boolean training;
   private final DType computeType;
@@ -55,7 +60,11 @@ public final class GraphAdaptation implements Adaptation {
   private final List<LossTerm> losses = new ArrayList<>();
   private final Map<String, Tensor> outputs = new LinkedHashMap<>();
   private final Map<String, Tensor> inputs = new LinkedHashMap<>();
-  private final List<StepHook> hooks = new ArrayList<>();
+  private final List<Hook> hooks = new ArrayList<>();
+  private final Map<String, HostTensor> frozen = new LinkedHashMap<>();
+  private final Map<String, HostTensor> state = new LinkedHashMap<>();
+  private final Set<String> exposedGradients = new LinkedHashSet<>();
+  private int warmupSteps = -1;
   private Objective objective;
   private String method = "a method";
   private SampleFormat sampleFormat;
@@ -154,14 +163,46 @@ public final class GraphAdaptation implements Adaptation {
 
   @Override
   public Tensor parameter(String owner, String name, long[] shape, Init init, boolean trainable) {
-    String full = owner.isEmpty() ? name : owner + "." + name;
-    if (shapes.containsKey(full) || parameters().contains(full)) {
-      throw new IllegalArgumentException("Parameter \"" + full + "\" is declared twice.");
-    }
+    String full = declare(owner, name);
     Tensor t = graph().parameter(full, computeType, Shape.of(shape), trainable);
     inits.put(full, init);
     shapes.put(full, shape.clone());
     return t;
+  }
+
+  @Override
+  public Tensor frozen(String owner, String name, HostTensor values) {
+    String full = declare(owner, name);
+    frozen.put(full, values);
+    return graph().parameter(full, values.dtype(), Shape.of(values.shape()), false);
+  }
+
+  @Override
+  public Tensor state(String owner, String name, HostTensor initial) {
+    String full = declare(owner, name);
+    state.put(full, initial);
+    return graph().input(full, initial.dtype(), Shape.of(initial.shape()));
+  }
+
+  /** The full name of a new tensor, checked to be free. */
+  private String declare(String owner, String name) {
+    String full = owner.isEmpty() ? name : owner + "." + name;
+    if (shapes.containsKey(full)
+        || frozen.containsKey(full)
+        || state.containsKey(full)
+        || parameters().contains(full)) {
+      throw new IllegalArgumentException("Tensor \"" + full + "\" is declared twice.");
+    }
+    return full;
+  }
+
+  @Override
+  public void exposeGradient(String parameter) {
+    if (!parameters().contains(parameter)) {
+      throw new IllegalArgumentException(
+          "Cannot expose the gradient of \"" + parameter + "\": the model has no such parameter.");
+    }
+    exposedGradients.add(parameter);
   }
 
   @Override
@@ -321,8 +362,21 @@ public final class GraphAdaptation implements Adaptation {
   }
 
   @Override
-  public void onStep(StepHook hook) {
-    hooks.add(hook);
+  public void onStep(StepHook hook, int every) {
+    if (every < 0) {
+      throw new IllegalArgumentException(
+          "A step hook's cadence must be 0 (phase ends only) or more, not " + every + ".");
+    }
+    hooks.add(new Hook(java.util.Objects.requireNonNull(hook, "hook"), every));
+  }
+
+  @Override
+  public void calibration(int warmupSteps) {
+    if (warmupSteps < 0) {
+      throw new IllegalArgumentException(
+          "Calibration warm-up steps must be 0 or more, not " + warmupSteps + ".");
+    }
+    this.warmupSteps = Math.max(this.warmupSteps, warmupSteps);
   }
 
   /**
@@ -381,8 +435,45 @@ public final class GraphAdaptation implements Adaptation {
     return Map.copyOf(inputs);
   }
 
-  public List<StepHook> hooks() {
+  public List<Hook> hooks() {
     return List.copyOf(hooks);
+  }
+
+  /** Frozen tensors the methods supplied with {@link #frozen}, by full name. */
+  public Map<String, HostTensor> frozenTensors() {
+    return Collections.unmodifiableMap(frozen);
+  }
+
+  /** Initial values of the state the methods declared with {@link #state}, by full name. */
+  public Map<String, HostTensor> stateTensors() {
+    return Collections.unmodifiableMap(state);
+  }
+
+  /** Trainables whose gradients hooks read. */
+  public Set<String> exposedGradients() {
+    return Collections.unmodifiableSet(exposedGradients);
+  }
+
+  /** The warm-up steps of the calibration phase a method asked for, or -1 for none. */
+  public int calibrationWarmup() {
+    return warmupSteps;
+  }
+
+  /**
+   * Every frozen tensor a method supplied, as the backend takes it: the {@link #frozen} tensors and
+   * the declared parameters that are not trainable, from their initialisation.
+   *
+   * @param initial the declared parameters' values ({@link #initialValues})
+   */
+  public Map<String, HostTensor> methodWeights(Map<String, float[]> initial) {
+    Map<String, HostTensor> weights = new LinkedHashMap<>(frozen);
+    for (String name : inits.keySet()) {
+      Tensor t = graph().tensor(name);
+      if (!graph().isTrainable(t) && graph().parameters().contains(t)) {
+        weights.put(name, HostTensor.ofFloats(shapes.get(name), initial.get(name)));
+      }
+    }
+    return weights;
   }
 
   /** Whether some method asked for dropout (so each step needs a {@value #DROPOUT_SEED}). */

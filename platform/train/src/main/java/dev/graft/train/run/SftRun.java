@@ -6,10 +6,8 @@ import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.HostTensor;
-import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
 import dev.graft.graph.DType;
-import dev.graft.graph.Graph;
 import dev.graft.graph.Tensor;
 import dev.graft.graph.TrainingStep;
 import dev.graft.model.ChatTemplate;
@@ -17,6 +15,7 @@ import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.model.SafetensorsWriter;
+import dev.graft.model.TensorInfo;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.adapt.GraphAdaptation;
 import dev.graft.train.data.Batches;
@@ -29,16 +28,12 @@ import dev.graft.train.job.Run;
 import dev.graft.train.step.Schedule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -52,31 +47,43 @@ public final class SftRun implements Run {
   public static final String SAMPLE_FORMAT = "graft_sample_format.json";
 
   private final Path modelDir;
+  private final ModelConfig config;
   private final SafetensorsReader checkpoint;
+  private final List<String> names = new ArrayList<>();
   private final List<MethodInstance> methods = new ArrayList<>();
-  private final GraphAdaptation adaptation;
-  private final TrainingStep step;
-  private final Session session;
+  private final Options job;
+  private final ComputeBackend backend;
   private final Batches batches;
   private final Schedule schedule;
-  private final Map<String, Double> groupScale = new LinkedHashMap<>();
   private final int accumulation;
   private final long seed;
   private final long totalSteps;
-  private final boolean fetchGradNorm;
   private final Map<String, String> checkpointNames;
+  private final Calibrator calibrator = new Calibrator();
+  private final Consumer<String> log;
+
+  /** The program training runs on: the first build, or the one rebuilt after a calibration. */
+  private StepProgram program;
+
+  private StepDriver driver;
+
+  /** Whether the calibration phase a method asked for is still to run. */
+  private boolean calibrationDue;
 
   /** Samples held out of training (validation_split), written out for graft:eval. */
   private List<Sample> validation = List.of();
 
   /**
-   * Loads the model and data and opens the step program on the backend.
+   * Loads the model and data and opens the step program on the backend. Every site the methods use
+   * is checked here: a job that cannot honour one fails before its first step.
    *
-   * @param log receives one-line notes (truncated samples, sizes)
+   * @param log receives one-line notes (truncated samples, sizes, phases)
    */
   public SftRun(
       JobSpec spec, MethodRegistry registry, ComputeBackend backend, Consumer<String> log) {
-    Options job = spec.job();
+    this.job = spec.job();
+    this.backend = backend;
+    this.log = log;
     this.modelDir = Path.of(job.getString("model"));
     this.seed = job.getInt("seed");
     this.accumulation = job.getInt("gradient_accumulation_steps");
@@ -85,63 +92,34 @@ public final class SftRun implements Run {
           "gradient_accumulation_steps must be at least 1, not " + accumulation + ".");
     }
     try {
-      ModelConfig config = ModelConfig.read(modelDir.resolve(ModelConfig.FILE));
+      this.config = ModelConfig.read(modelDir.resolve(ModelConfig.FILE));
       this.checkpoint = SafetensorsReader.open(modelDir);
       config.check(checkpoint);
       Tokenizer tokenizer = Tokenizer.load(modelDir);
       ChatTemplate template = chatTemplate(modelDir);
-
-      ModelGraph model = ModelGraph.build(config, DType.FLOAT32);
-      this.checkpointNames = model.checkpointNames();
-      this.adaptation =
-          new GraphAdaptation(new ModelGraphModel(model, checkpoint), true, DType.FLOAT32);
+      this.checkpointNames = ModelGraph.build(config, DType.FLOAT32).checkpointNames();
       for (Map.Entry<String, Options> m : spec.methods().entrySet()) {
-        MethodInstance instance = registry.require(m.getKey()).method().create(m.getValue());
-        adaptation.adapting(m.getKey());
-        instance.adapt(adaptation);
-        methods.add(instance);
+        names.add(m.getKey());
+        methods.add(registry.require(m.getKey()).method().create(m.getValue()));
       }
-      if (adaptation.objective() != null) {
-        throw new IllegalArgumentException(
-            "Method "
-                + String.join(", ", spec.methods().keySet())
-                + " sets its own objective, which supervised"
-                + " fine-tuning does not run.");
-      }
-      if (!adaptation.inputs().isEmpty()) {
-        throw new IllegalArgumentException(
-            "The methods need per-sample inputs "
-                + adaptation.inputs().keySet()
-                + " that this data does not supply.");
-      }
-      Graph graph = model.graph();
-      if (graph.trainables().isEmpty()) {
-        throw new IllegalArgumentException(nothingTrainable(spec.methods().keySet()));
-      }
-      // The data comes after the methods: a method may set how samples are formatted.
-      this.batches = batches(job, tokenizer, template, log);
-      long perEpoch = (batches.perEpoch() + accumulation - 1) / accumulation;
-      this.totalSteps =
-          job.getInt("max_steps") > 0
-              ? job.getInt("max_steps")
-              : Math.max(1, (long) Math.ceil(job.getDouble("num_train_epochs") * perEpoch));
-      this.schedule =
-          new Schedule(
-              Schedule.Type.valueOf(job.getString("lr_scheduler_type").toUpperCase(Locale.ROOT)),
-              job.getDouble("learning_rate"),
-              Schedule.warmup(
-                  job.getInt("warmup_steps"), job.getDouble("warmup_ratio"), totalSteps),
-              totalSteps);
-      this.step = trainingStep(graph, model, job);
-      this.fetchGradNorm = step.graph().outputs().containsKey("grad_norm");
-      Program program =
-          model.program(
-              checkpoint, step.carry(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL), true);
-      this.session = backend.open(program);
+      this.program = new StepProgram(config, checkpoint, names, methods, job, backend, seed);
       try {
-        initialState(model, job.has("adapter") ? job.getString("adapter") : "");
+        this.calibrationDue = program.adaptation().calibrationWarmup() >= 0;
+        // The data comes after the methods: a method may set how samples are formatted.
+        this.batches = batches(job, tokenizer, template, log);
+        long perEpoch = (batches.perEpoch() + accumulation - 1) / accumulation;
+        this.totalSteps =
+            job.getInt("max_steps") > 0
+                ? job.getInt("max_steps")
+                : Math.max(1, (long) Math.ceil(job.getDouble("num_train_epochs") * perEpoch));
+        this.schedule = schedule(totalSteps);
+        this.driver =
+            new StepDriver("train", program, batches, schedule, accumulation, seed, totalSteps);
+        if (job.has("adapter")) {
+          continueFrom(Path.of(job.getString("adapter")));
+        }
       } catch (RuntimeException e) {
-        session.close();
+        program.close();
         throw e;
       }
     } catch (IOException e) {
@@ -149,23 +127,59 @@ public final class SftRun implements Run {
     }
   }
 
+  /** The job's learning-rate schedule over {@code steps} steps. */
+  private Schedule schedule(long steps) {
+    return new Schedule(
+        Schedule.Type.valueOf(job.getString("lr_scheduler_type").toUpperCase(Locale.ROOT)),
+        job.getDouble("learning_rate"),
+        Schedule.warmup(job.getInt("warmup_steps"), job.getDouble("warmup_ratio"), steps),
+        steps);
+  }
+
   /**
-   * Why the job cannot train: no method declared or unfroze a parameter. A method that only formats
-   * samples (instruction-tuning) is named, with the combination that works.
+   * The calibration phase a method asked for: warm-up steps on the first build, the methods'
+   * calibration over its trained values, then the graph built again for training.
    */
-  private String nothingTrainable(Set<String> names) {
-    String owner = adaptation.sampleFormatOwner();
-    return (names.size() == 1 ? "Method " : "Methods ")
-        + String.join(", ", names)
-        + " left nothing trainable"
-        + (owner == null
-            ? "; add an adapter method such as lora."
-            : ": "
-                + owner
-                + " sets how samples are formatted but adds no parameters; combine it with an"
-                + " adapter method or full, e.g. method=lora,"
-                + owner
-                + ".");
+  private void calibrate() {
+    int warmup = program.adaptation().calibrationWarmup();
+    if (warmup > 0) {
+      log.accept("Calibration: " + warmup + " warm-up steps.");
+      StepDriver warm =
+          new StepDriver("warmup", program, batches, schedule(warmup), accumulation, seed, warmup);
+      for (long i = 0; i < warmup; i++) {
+        warm.step(i);
+      }
+    }
+    calibrator.calibrate(config, checkpoint, names, methods, program, batches, backend, seed);
+    rebuild();
+    log.accept("Calibration done; the graph was rebuilt for training.");
+  }
+
+  /** Builds the graph again (after the methods calibrated) and trains that one. */
+  private void rebuild() {
+    program.close();
+    program = new StepProgram(config, checkpoint, names, methods, job, backend, seed);
+    driver = new StepDriver("train", program, batches, schedule, accumulation, seed, totalSteps);
+    calibrationDue = false;
+  }
+
+  /** Trainables start from a saved PEFT adapter when a job continues an earlier one. */
+  private void continueFrom(Path dir) throws IOException {
+    try (SafetensorsReader values =
+        SafetensorsReader.open(dir.resolve("adapter_model.safetensors"))) {
+      Adapters.tensors(dir, values, program.model(), program.adaptation())
+          .forEach(
+              (name, v) ->
+                  program
+                      .session()
+                      .setState(
+                          name,
+                          HostTensor.ofFloats(
+                              program.step().graph().tensor(name).shape().sizes(), v)));
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new IllegalArgumentException(
+          "Adapter folder " + dir + " has no adapter_model.safetensors.");
+    }
   }
 
   private static ChatTemplate chatTemplate(Path dir) throws IOException {
@@ -201,7 +215,7 @@ public final class SftRun implements Run {
               i,
               tokenizer,
               template,
-              adaptation.sampleFormat(),
+              program.adaptation().sampleFormat(),
               settings,
               w -> truncated[0]++));
     }
@@ -224,92 +238,6 @@ public final class SftRun implements Run {
         pad);
   }
 
-  /**
-   * Loss = mean cross-entropy over learned positions + Σ weight · method term; then backward and
-   * AdamW.
-   */
-  private TrainingStep trainingStep(Graph graph, ModelGraph model, Options job) {
-    Tensor loss = Batches.loss(graph, model.logits());
-    graph.removeOutput(ModelGraph.LOGITS); // a step fetches the loss, not (batch, seq, vocab)
-    for (GraphAdaptation.LossTerm term : adaptation.losses()) {
-      loss = graph.add(loss, graph.mul(term.term(), term.weight()));
-    }
-    TrainingStep.Builder builder =
-        TrainingStep.builder(graph, loss)
-            .weightDecay(job.getDouble("weight_decay"))
-            .betas(job.getDouble("adam_beta1"), job.getDouble("adam_beta2"))
-            .eps(job.getDouble("adam_epsilon"))
-            .accumulationSteps(accumulation);
-    if (job.getDouble("max_grad_norm") > 0) {
-      builder.maxGradNorm(job.getDouble("max_grad_norm"));
-    }
-    Set<Tensor> grouped = new HashSet<>();
-    for (GraphAdaptation.Group g : adaptation.groups()) {
-      Tensor[] members =
-          graph.trainables().stream()
-              .filter(t -> g.members().test(t.name()) && grouped.add(t))
-              .toArray(Tensor[]::new);
-      if (members.length > 0) {
-        builder.group(g.name(), g.weightDecay(), members);
-        groupScale.put(g.name(), g.learningRateScale());
-      }
-    }
-    groupScale.put("default", 1.0);
-    return builder.build();
-  }
-
-  /**
-   * Trainables start from their methods' initialisation, or from {@code adapter} when a job
-   * continues an earlier one; the AdamW moments and accumulators start at 0.
-   */
-  private void initialState(ModelGraph model, String adapter) throws IOException {
-    Map<String, float[]> declared = adaptation.initialValues(seed);
-    if (!adapter.isEmpty()) {
-      Path dir = Path.of(adapter);
-      try (SafetensorsReader values =
-          SafetensorsReader.open(dir.resolve("adapter_model.safetensors"))) {
-        declared.putAll(Adapters.tensors(dir, values, model, adaptation));
-      } catch (java.nio.file.NoSuchFileException e) {
-        throw new IllegalArgumentException(
-            "Adapter folder " + dir + " has no adapter_model.safetensors.");
-      }
-    }
-    // Moments and accumulators start at 0: views of one zero buffer, as long as the largest.
-    // Checkpoint values are read through one scratch buffer, so that no mapping of the file
-    // stays resident after the session has copied them in.
-    ByteBuffer zeros = null;
-    ByteBuffer scratch = null;
-    for (String input : step.carry().values()) {
-      Tensor t = step.graph().tensor(input);
-      long[] shape = t.shape().sizes();
-      HostTensor value;
-      if (declared.containsKey(input)) {
-        value = HostTensor.ofFloats(shape, declared.get(input));
-      } else if (step.graph().parameters().contains(t)) {
-        if (scratch == null) {
-          scratch = ByteBuffer.allocateDirect(largestState()).order(ByteOrder.LITTLE_ENDIAN);
-        }
-        value = model.weight(checkpoint, input, DType.FLOAT32, scratch);
-      } else {
-        int bytes = Math.toIntExact(HostTensor.elements(shape) * Float.BYTES);
-        if (zeros == null || zeros.capacity() < bytes) {
-          zeros = ByteBuffer.allocateDirect(largestState()).order(ByteOrder.LITTLE_ENDIAN);
-        }
-        value = new HostTensor(DType.FLOAT32, shape, zeros.slice(0, bytes));
-      }
-      session.setState(input, value);
-    }
-  }
-
-  /** The byte size of the largest carried value. */
-  private int largestState() {
-    long largest = 0;
-    for (String input : step.carry().values()) {
-      largest = Math.max(largest, step.graph().tensor(input).shape().numel().size());
-    }
-    return Math.toIntExact(largest * Float.BYTES);
-  }
-
   @Override
   public long totalSteps() {
     return totalSteps;
@@ -317,48 +245,25 @@ public final class SftRun implements Run {
 
   @Override
   public StepResult step(long index) {
-    double lossSum = 0;
-    long tokens = 0;
-    double gradNorm = Double.NaN;
-    double lr = schedule.at(index);
-    for (int micro = 0; micro < accumulation; micro++) {
-      Batches.Batch b = batches.batch(index * accumulation + micro);
-      Map<String, HostTensor> feeds = new LinkedHashMap<>(b.feeds());
-      feeds.put("step", HostTensor.ofFloats(new long[0], index + 1));
-      groupScale.forEach(
-          (group, scale) ->
-              feeds.put("lr." + group, HostTensor.ofFloats(new long[0], (float) (lr * scale))));
-      if (accumulation > 1) {
-        ByteBuffer flag = ByteBuffer.allocateDirect(1).order(ByteOrder.LITTLE_ENDIAN);
-        flag.put(0, (byte) (micro == accumulation - 1 ? 1 : 0));
-        feeds.put("apply", new HostTensor(DType.BOOL, new long[0], flag));
-      }
-      if (adaptation.usesDropout()) {
-        feeds.put(
-            GraphAdaptation.DROPOUT_SEED,
-            HostTensor.ofLongs(new long[0], seed * 1_000_003L + index * accumulation + micro));
-      }
-      Set<String> fetch =
-          fetchGradNorm && micro == accumulation - 1 ? Set.of("loss", "grad_norm") : Set.of("loss");
-      Map<String, HostTensor> out = session.run(feeds, fetch);
-      lossSum += out.get("loss").floats()[0];
-      if (out.containsKey("grad_norm")) {
-        gradNorm = out.get("grad_norm").floats()[0];
-      }
-      tokens += b.tokens();
+    if (calibrationDue) {
+      calibrate();
     }
-    return new StepResult(lossSum / accumulation, lr, gradNorm, tokens);
+    return driver.step(index);
   }
 
+  /**
+   * Writes every carried value of the step (trainables, moments, accumulators, method state) in its
+   * own dtype, and the calibration's answers if one ran.
+   */
   @Override
   public void saveCheckpoint(Path dir, long stepsDone) {
     SafetensorsWriter writer =
         new SafetensorsWriter()
             .metadata("format", "pt")
             .metadata("graft.steps", Long.toString(stepsDone));
-    for (String input : step.carry().values()) {
-      HostTensor t = session.state(input);
-      writer.add(input, t.shape(), t.floats());
+    for (String input : program.step().carry().values()) {
+      HostTensor t = program.session().state(input);
+      writer.add(input, dev.graft.model.DType.of(t.dtype()), t.shape(), t.data());
     }
     try {
       writer.write(dir.resolve("state.safetensors"));
@@ -366,12 +271,21 @@ public final class SftRun implements Run {
       throw new UncheckedIOException(
           "Could not write " + dir.resolve("state.safetensors") + ": " + e.getMessage(), e);
     }
+    calibrator.save(dir);
   }
 
+  /**
+   * Restores a checkpoint: a job that calibrated replays the recorded answers and rebuilds its
+   * graph first, so that the calibration phase does not run again.
+   */
   @Override
   public long restore(Path dir) {
+    if (calibrationDue && Calibrator.recorded(dir)) {
+      calibrator.replay(dir, methods);
+      rebuild();
+    }
     try (SafetensorsReader state = SafetensorsReader.open(dir.resolve("state.safetensors"))) {
-      for (String input : step.carry().values()) {
+      for (String input : program.step().carry().values()) {
         if (!state.contains(input)) {
           throw new IllegalArgumentException(
               "Checkpoint "
@@ -380,8 +294,11 @@ public final class SftRun implements Run {
                   + input
                   + "\"; it was written by a job with other methods or options.");
         }
-        session.setState(
-            input, HostTensor.ofFloats(state.info(input).shape(), state.floats(input)));
+        TensorInfo info = state.info(input);
+        program
+            .session()
+            .setState(
+                input, new HostTensor(info.dtype().graphType(), info.shape(), state.bytes(input)));
       }
       return Long.parseLong(state.metadata().get("graft.steps"));
     } catch (IOException e) {
@@ -404,6 +321,8 @@ public final class SftRun implements Run {
             "Could not write " + outputDir.resolve("validation.jsonl") + ": " + e.getMessage(), e);
       }
     }
+    TrainingStep step = program.step();
+    Session session = program.session();
     List<String> trainables = step.graph().trainables().stream().map(Tensor::name).toList();
     Map<String, Object> config = new LinkedHashMap<>();
     for (MethodInstance m : methods) {
@@ -428,7 +347,7 @@ public final class SftRun implements Run {
 
   private void writeModel(Path folder, List<String> trainables) {
     Map<String, float[]> trained = new LinkedHashMap<>();
-    trainables.forEach(t -> trained.put(t, session.state(t).floats()));
+    trainables.forEach(t -> trained.put(t, program.session().state(t).floats()));
     Adapters.writeModel(modelDir, folder, checkpointNames, trained, extras());
   }
 
@@ -438,6 +357,7 @@ public final class SftRun implements Run {
    * prompts the same way; PEFT and transformers ignore it.
    */
   private Map<String, Map<String, Object>> extras() {
+    GraphAdaptation adaptation = program.adaptation();
     SampleFormat format = adaptation.sampleFormat();
     if (format == null || format.settings().isEmpty()) {
       return Map.of();
@@ -449,7 +369,7 @@ public final class SftRun implements Run {
 
   @Override
   public void close() {
-    session.close();
+    program.close();
     try {
       checkpoint.close();
     } catch (IOException e) {

@@ -1,0 +1,225 @@
+package dev.graft.train.run;
+
+import dev.graft.api.adapt.StepContext;
+import dev.graft.api.backend.HostTensor;
+import dev.graft.api.backend.Session;
+import dev.graft.graph.DType;
+import dev.graft.graph.Tensor;
+import dev.graft.train.adapt.GraphAdaptation;
+import dev.graft.train.data.Batches;
+import dev.graft.train.job.Run.StepResult;
+import dev.graft.train.step.Schedule;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Runs the optimizer steps of one phase on a {@link StepProgram}: feeds each micro-batch with the
+ * step's learning rates, fetches the loss (and what hooks read on the steps they run), and calls
+ * the methods' step hooks at their cadence, and once more when the phase ends.
+ */
+final class StepDriver {
+  private final String phase;
+  private final StepProgram program;
+  private final Batches batches;
+  private final Schedule schedule;
+  private final int accumulation;
+  private final long seed;
+  private final long totalSteps;
+  private final boolean fetchGradNorm;
+
+  /**
+   * @param phase the phase's name as hooks see it
+   * @param totalSteps optimizer steps the phase makes
+   */
+  StepDriver(
+      String phase,
+      StepProgram program,
+      Batches batches,
+      Schedule schedule,
+      int accumulation,
+      long seed,
+      long totalSteps) {
+    this.phase = phase;
+    this.program = program;
+    this.batches = batches;
+    this.schedule = schedule;
+    this.accumulation = accumulation;
+    this.seed = seed;
+    this.totalSteps = totalSteps;
+    this.fetchGradNorm = program.step().graph().outputs().containsKey("grad_norm");
+  }
+
+  /** Makes optimizer step {@code index} (from 0) of the phase, then runs the hooks due. */
+  StepResult step(long index) {
+    double lossSum = 0;
+    long tokens = 0;
+    double gradNorm = Double.NaN;
+    double lr = schedule.at(index);
+    GraphAdaptation adaptation = program.adaptation();
+    boolean end = index + 1 == totalSteps;
+    boolean hooksDue = adaptation.hooks().stream().anyMatch(h -> due(h, index + 1, end));
+    Map<String, HostTensor> fetched = Map.of();
+    for (int micro = 0; micro < accumulation; micro++) {
+      Batches.Batch b = batches.batch(index * accumulation + micro);
+      Map<String, HostTensor> feeds = new LinkedHashMap<>(b.feeds());
+      feeds.put("step", HostTensor.ofFloats(new long[0], index + 1));
+      program
+          .groupScale()
+          .forEach(
+              (group, scale) ->
+                  feeds.put("lr." + group, HostTensor.ofFloats(new long[0], (float) (lr * scale))));
+      if (accumulation > 1) {
+        ByteBuffer flag = ByteBuffer.allocateDirect(1).order(ByteOrder.LITTLE_ENDIAN);
+        flag.put(0, (byte) (micro == accumulation - 1 ? 1 : 0));
+        feeds.put("apply", new HostTensor(DType.BOOL, new long[0], flag));
+      }
+      if (adaptation.usesDropout()) {
+        feeds.put(
+            GraphAdaptation.DROPOUT_SEED,
+            HostTensor.ofLongs(new long[0], seed * 1_000_003L + index * accumulation + micro));
+      }
+      boolean last = micro == accumulation - 1;
+      Set<String> fetch = new HashSet<>();
+      fetch.add("loss");
+      if (fetchGradNorm && last) {
+        fetch.add("grad_norm");
+      }
+      if (hooksDue && last) {
+        fetch.addAll(adaptation.outputs().keySet());
+        adaptation.exposedGradients().forEach(p -> fetch.add("grad." + p));
+      }
+      Map<String, HostTensor> out = program.session().run(feeds, fetch);
+      lossSum += out.get("loss").floats()[0];
+      if (out.containsKey("grad_norm")) {
+        gradNorm = out.get("grad_norm").floats()[0];
+      }
+      if (last) {
+        fetched = out;
+      }
+      tokens += b.tokens();
+    }
+    if (hooksDue) {
+      Context context = new Context(index + 1, end, fetched);
+      for (GraphAdaptation.Hook h : adaptation.hooks()) {
+        if (due(h, index + 1, end)) {
+          h.hook().afterStep(context);
+        }
+      }
+    }
+    return new StepResult(lossSum / accumulation, lr, gradNorm, tokens);
+  }
+
+  /** Whether a hook runs after step {@code done} (from 1) of the phase. */
+  private static boolean due(GraphAdaptation.Hook h, long done, boolean end) {
+    return end || (h.every() > 0 && done % h.every() == 0);
+  }
+
+  /** What hooks see: the session's state, the fetched outputs and gradients of the step. */
+  private final class Context implements StepContext {
+    private final long done;
+    private final boolean end;
+    private final Map<String, HostTensor> fetched;
+
+    Context(long done, boolean end, Map<String, HostTensor> fetched) {
+      this.done = done;
+      this.end = end;
+      this.fetched = fetched;
+    }
+
+    @Override
+    public String phase() {
+      return phase;
+    }
+
+    @Override
+    public long step() {
+      return done;
+    }
+
+    @Override
+    public long totalSteps() {
+      return totalSteps;
+    }
+
+    @Override
+    public boolean phaseEnd() {
+      return end;
+    }
+
+    @Override
+    public float[] read(String parameter) {
+      Session session = program.session();
+      if (program.step().carry().containsValue(parameter)) {
+        return floats(parameter, session.state(parameter));
+      }
+      HostTensor supplied = program.supplied().get(parameter);
+      if (supplied != null) {
+        return floats(parameter, supplied);
+      }
+      if (program.model().checkpointNames().containsKey(parameter)) {
+        throw new IllegalArgumentException(
+            "\""
+                + parameter
+                + "\" is a frozen base weight, which hooks cannot read; use Adaptation.weight"
+                + " when adapting.");
+      }
+      throw new IllegalArgumentException(
+          "Step hooks can read trainables, method tensors and state; \""
+              + parameter
+              + "\" is none of them.");
+    }
+
+    @Override
+    public void write(String parameter, float[] values) {
+      if (!program.step().carry().containsValue(parameter)) {
+        throw new IllegalArgumentException(
+            "\""
+                + parameter
+                + "\" is frozen; a hook can write trainables and tensors declared with"
+                + " Adaptation.state.");
+      }
+      Tensor t = program.step().graph().tensor(parameter);
+      if (t.dtype() != DType.FLOAT32) {
+        throw new IllegalArgumentException(
+            "\"" + parameter + "\" is " + t.dtype() + "; write float32 tensors only.");
+      }
+      program.session().setState(parameter, HostTensor.ofFloats(t.shape().sizes(), values));
+    }
+
+    @Override
+    public float[] output(String name) {
+      if (!program.adaptation().outputs().containsKey(name)) {
+        throw new IllegalArgumentException(
+            "No output \""
+                + name
+                + "\" was declared; declared: "
+                + program.adaptation().outputs().keySet()
+                + ".");
+      }
+      return floats(name, fetched.get(name));
+    }
+
+    @Override
+    public float[] gradient(String parameter) {
+      if (!program.adaptation().exposedGradients().contains(parameter)) {
+        throw new IllegalArgumentException(
+            "The gradient of \""
+                + parameter
+                + "\" was not exposed; call Adaptation.exposeGradient when adapting.");
+      }
+      return floats(parameter, fetched.get("grad." + parameter));
+    }
+
+    private float[] floats(String name, HostTensor t) {
+      if (t.dtype() != DType.FLOAT32) {
+        throw new IllegalArgumentException(
+            "\"" + name + "\" is " + t.dtype() + "; hooks read float32 tensors only.");
+      }
+      return t.floats();
+    }
+  }
+}
