@@ -230,7 +230,7 @@ public final class TrainingStep {
         squares.put(p, graph.mul(gp, gp));
       }
       double mean = 1.0 / accumulationSteps;
-      Tensor scale = null; // s with clipping, for exposed gradients
+      Tensor clipped = null; // the clipping factor, for exposed gradients
       Tensor c1 = graph.scalar((1 - beta1) * mean, f); // (1 - b1) s
       Tensor c2 = graph.scalar((1 - beta2) * mean * mean, f); // (1 - b2) s²
       if (!Double.isNaN(maxGradNorm) && !summed.isEmpty()) {
@@ -252,7 +252,7 @@ public final class TrainingStep {
                 graph.scalar(1, f), graph.div(graph.scalar(maxGradNorm, f), graph.add(norm, 1e-6)));
         c1 = graph.mul(c1, clip);
         c2 = graph.mul(c2, graph.mul(clip, clip));
-        scale = graph.mul(clip, mean);
+        clipped = clip;
       }
       for (Tensor p : exposed) {
         Tensor gp = summed.get(p);
@@ -260,7 +260,8 @@ public final class TrainingStep {
             "grad." + p.name(),
             gp == null
                 ? graph.mul(p, 0.0)
-                : scale == null ? graph.mul(gp, mean) : graph.mul(gp, scale));
+                : graph.mul(
+                    gp, clipped == null ? graph.scalar(mean, f) : graph.mul(clipped, mean)));
       }
       for (Tensor input : state) {
         declare("next." + input.name(), input, input, carry);

@@ -72,11 +72,6 @@ final class Calibrator {
     adaptation.setTrainable(p -> true, false);
     graph.removeOutput(ModelGraph.LOGITS);
     adaptation.outputs().forEach(graph::output);
-    if (adaptation.outputs().isEmpty()) {
-      throw new IllegalArgumentException(
-          "A method asked for calibration but declared no output to measure; declare one with"
-              + " Adaptation.output.");
-    }
     Program program =
         model.program(checkpoint, weights, Map.of(), StepProgram.dtypes(graph), false);
     Set<String> inputs = Set.copyOf(graph.inputs().stream().map(Tensor::name).toList());

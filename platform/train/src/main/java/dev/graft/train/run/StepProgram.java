@@ -83,6 +83,11 @@ final class StepProgram implements AutoCloseable {
                 + " have gradients.");
       }
     }
+    if (adaptation.calibrationWarmup() >= 0 && adaptation.outputs().isEmpty()) {
+      throw new IllegalArgumentException(
+          "A method asked for calibration but declared no output to measure; declare one with"
+              + " Adaptation.output.");
+    }
     this.step = trainingStep(graph, job);
     Map<String, float[]> initial = adaptation.initialValues(seed);
     this.supplied = adaptation.methodWeights(initial);
