@@ -46,9 +46,10 @@ public interface Adaptation {
    * (FLOAT32, BFLOAT16, INT8, UINT8 for packed 4-bit codes, INT64, …): LoRA-FA's frozen A, PiSSA's
    * residual W, QLoRA's NF4 codes and scales. The backend holds it once, as an initialiser of the
    * step program (its bytes cost their size in the backend, and nothing in Java after the session
-   * opened); checkpoints do not carry it, because the method computes it again when the graph is
-   * rebuilt on resume. Its full name is {@code owner + "." + name}; {@link MethodInstance#save} may
-   * write it with the adapter (LoRA-FA's A must be saved).
+   * opened); checkpoints do not carry it, because the method computes it again (the same values:
+   * from the weights, or from a fixed seed) when the graph is rebuilt on resume. Its full name is
+   * {@code owner + "." + name}; {@link MethodInstance#save} may write it with the adapter
+   * (LoRA-FA's A must be saved).
    *
    * @param values the values, row-major; the shape of the tensor is theirs
    * @throws IllegalArgumentException if the name is taken

@@ -177,8 +177,17 @@ public final class GraphAdaptation implements Adaptation {
     return graph().parameter(full, values.dtype(), Shape.of(values.shape()), false);
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Outside training (evaluation, generation, merging) nothing steps, so the state is a frozen
+   * tensor of its initial value, which an adapter that saved it overrides.
+   */
   @Override
   public Tensor state(String owner, String name, HostTensor initial) {
+    if (!training) {
+      return frozen(owner, name, initial);
+    }
     String full = declare(owner, name);
     state.put(full, initial);
     return graph().input(full, initial.dtype(), Shape.of(initial.shape()));
