@@ -129,7 +129,7 @@ class PlatformSitesTest {
   }
 
   @Test
-  void uint8CodesAreDequantisedInTheGraphInPlaceOfABaseWeight() throws Exception {
+  void uint8CodesWithBfloat16ScalesAreDequantisedInTheGraphInPlaceOfABaseWeight() throws Exception {
     FineTuningMethod quantised =
         new TestMethod(
             "int8-base",
@@ -157,14 +157,23 @@ class PlatformSitesTest {
                         site.module(),
                         "codes",
                         new HostTensor(DType.UINT8, new long[] {out, in}, codes));
+                // The scales stored as bfloat16 (the upper half of each float32), (out, 1).
+                ByteBuffer bf16 = ByteBuffer.allocateDirect(2 * out).order(ByteOrder.LITTLE_ENDIAN);
+                for (int r = 0; r < out; r++) {
+                  bf16.putShort(2 * r, (short) (Float.floatToIntBits(scales[r]) >>> 16));
+                }
                 Tensor s =
                     a.frozen(
-                        site.module(), "scales", HostTensor.ofFloats(new long[] {out, 1}, scales));
+                        site.module(),
+                        "scales",
+                        new HostTensor(DType.BFLOAT16, new long[] {out, 1}, bf16));
                 var g = a.graph();
                 // W ≈ (codes − 127) · scale, (out, in)
                 a.replaceWeight(
                     site.weight(),
-                    g.mul(g.sub(g.cast(q, DType.FLOAT32), g.scalar(127, DType.FLOAT32)), s));
+                    g.mul(
+                        g.sub(g.cast(q, DType.FLOAT32), g.scalar(127, DType.FLOAT32)),
+                        g.cast(s, DType.FLOAT32)));
                 TestMethod.lora(a, site, 4, 0);
               }
             });

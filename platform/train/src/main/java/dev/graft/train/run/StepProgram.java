@@ -120,14 +120,20 @@ final class StepProgram implements AutoCloseable {
                 + ".");
   }
 
-  /** Every element type the graph's tensors have, so that the backend can refuse what it lacks. */
+  /**
+   * Every element type the graph computes with, so that the backend can refuse what it lacks: the
+   * types of every op's results and operands, except a Cast's operand — a tensor only stored in a
+   * type (bfloat16 weights cast to float32 where they are used) needs no kernel of that type.
+   */
   static Set<DType> dtypes(Graph graph) {
     Set<DType> types = EnumSet.noneOf(DType.class);
-    graph.inputs().forEach(t -> types.add(t.dtype()));
-    graph.parameters().forEach(t -> types.add(t.dtype()));
     for (Node n : graph.nodes()) {
       n.outputs().forEach(t -> types.add(t.dtype()));
+      if (!n.op().equals("Cast")) {
+        n.inputs().forEach(t -> types.add(t.dtype()));
+      }
     }
+    graph.outputs().values().forEach(t -> types.add(t.dtype()));
     return types;
   }
 
