@@ -82,7 +82,7 @@ public final class Prefixes {
 
   /**
    * Makes every query of block {@code layer} attend to {@code n} more keys and values, ahead of the
-   * input's own and of earlier prefixes.
+   * input's own and beside earlier prefixes.
    *
    * @param keys (n, kvh·hs) in the compute type, after RoPE (as Hugging Face caches keys)
    * @param values (n, kvh·hs) in the compute type
