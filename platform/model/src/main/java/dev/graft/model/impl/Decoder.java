@@ -36,7 +36,7 @@ import java.util.Map;
  *
  * <p>Both record, per layer, the attention site that {@link Prefixes} extends with key/value
  * prefixes and virtual tokens after the graph is built; virtual tokens run through the same blocks
- * in a second, fixed-length pass ({@link #virtualPass}).
+ * in a second pass of batch 1 and fixed length n, which records no sites.
  */
 public final class Decoder {
 
