@@ -319,8 +319,8 @@ public final class Generator implements AutoCloseable {
    * Completes a batch of prompts of token ids, in one left-padded batch.
    *
    * @throws IllegalArgumentException for an empty prompt, an id outside the vocabulary, a prompt
-   *     that with {@code maxNewTokens} exceeds {@code max_position_embeddings}, or stop strings
-   *     without a tokenizer
+   *     that with {@code maxNewTokens} and the graph's {@link ModelGraph#prefixLength} exceeds
+   *     {@code max_position_embeddings}, or stop strings without a tokenizer
    */
   public List<Completion> generate(List<int[]> prompts, Options options) {
     checkPrompts(prompts, options);
@@ -353,12 +353,17 @@ public final class Generator implements AutoCloseable {
               "Token id " + id + " is outside the vocabulary [0, " + c.vocabSize() + ").");
         }
       }
-      if (p.length + options.maxNewTokens() > c.maxPositionEmbeddings()) {
+      // Virtual tokens and key/value prefixes take the first positions.
+      long ahead = model.prefixLength();
+      if (ahead + p.length + options.maxNewTokens() > c.maxPositionEmbeddings()) {
         throw new IllegalArgumentException(
             String.format(
-                "A prompt of %d tokens plus %d new tokens exceeds max_position_embeddings %d;"
+                "A prompt of %d tokens plus %d new tokens%s exceeds max_position_embeddings %d;"
                     + " shorten the prompt or lower max_new_tokens.",
-                p.length, options.maxNewTokens(), c.maxPositionEmbeddings()));
+                p.length,
+                options.maxNewTokens(),
+                ahead == 0 ? "" : " after " + ahead + " virtual or prefix positions",
+                c.maxPositionEmbeddings()));
       }
     }
   }

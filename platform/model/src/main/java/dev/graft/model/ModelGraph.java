@@ -32,6 +32,9 @@ import java.util.Set;
  *
  * <p>{@link #buildWithCache} makes the generation graph with a key-value cache (see {@link
  * #kvCache()}).
+ *
+ * <p>Both take key/value prefixes ({@link #addKeyValuePrefix}) and virtual tokens ({@link
+ * #prependVirtualTokens}) after they are built; inputs and outputs keep their shapes.
  */
 public final class ModelGraph {
   /** The name of the logits output. */
@@ -142,6 +145,52 @@ public final class ModelGraph {
    */
   public Tensor logits() {
     return built.logits();
+  }
+
+  /**
+   * Makes every query of block {@code layer} attend to {@code n} more keys and values, ahead of the
+   * input's own: PEFT's prefix tuning, whose {@code past_key_values} Hugging Face reads as cached
+   * keys (after RoPE, so they are not rotated) and values. The prefix is visible to every query,
+   * whatever the causal, padding, packing or cache mask says. Positions of the input move up by the
+   * longest prefix over the layers ({@link #prefixLength}), as Hugging Face counts positions after
+   * {@code past_key_values}: {@code position_ids} keep counting the input from 0. In the generation
+   * graph the prefix is not in the cache: every run attends to it beside the cache slots, whose
+   * count and mask stay those of the input tokens.
+   *
+   * @param keys (n, kv_heads·head_dim) in the compute type, heads laid out as {@code k_proj}'s
+   *     output
+   * @param values (n, kv_heads·head_dim) in the compute type
+   * @throws IllegalArgumentException for a block the model lacks, or tensors of another shape or
+   *     dtype
+   */
+  public void addKeyValuePrefix(int layer, Tensor keys, Tensor values) {
+    built.prefixes().addKeyValuePrefix(layer, keys, values);
+  }
+
+  /**
+   * Puts {@code n} virtual tokens ahead of every row's input (PEFT's prompt tuning and P-tuning):
+   * the logits equal those of the plain model on the sequence {@code [virtual tokens, input]} at
+   * the input's positions. The virtual tokens sit at positions 0..n-1 and attend to each other
+   * causally; every input token attends to all of them (with packing, every sample in the row), and
+   * the input's positions move up by n. Inputs, logits and labels keep the input's shape.
+   *
+   * <p>The virtual tokens' keys and values do not depend on the input: a pass of their own through
+   * the blocks computes them once per run (batch 1) and joins them to every layer as a prefix (see
+   * {@link #addKeyValuePrefix}). That pass reads the model's weights, including replacements made
+   * before this call, but not the linear rewrites or insertions methods made at {@link #linears()}
+   * and {@link #blocks()}, nor key/value prefixes.
+   *
+   * @param embeddings (n, hidden_size) in the compute type
+   * @throws IllegalArgumentException for another shape or dtype, or when a method has removed a
+   *     base weight the pass reads
+   */
+  public void prependVirtualTokens(Tensor embeddings) {
+    built.prefixes().prependVirtualTokens(embeddings);
+  }
+
+  /** The position of the first input token: the longest prefix over the layers, 0 without any. */
+  public long prefixLength() {
+    return built.prefixes().length();
   }
 
   /** Every linear layer in model order; {@code lm_head} only when it is not tied. */

@@ -44,10 +44,16 @@ final class Runs {
   /** The logits of a float64 graph on the interpreter. */
   static double[] interpret(
       ModelGraph m, Map<String, HostTensor> weights, Map<String, HostTensor> feeds) {
+    return interpretAll(m, weights, feeds).get("logits").data();
+  }
+
+  /** Every output of a float64 graph on the interpreter, by name. */
+  static Map<String, NdArray> interpretAll(
+      ModelGraph m, Map<String, HostTensor> weights, Map<String, HostTensor> feeds) {
     Map<String, NdArray> all = new HashMap<>();
     weights.forEach((name, t) -> all.put(name, ndArray(t)));
     feeds.forEach((name, t) -> all.put(name, ndArray(t)));
-    return Interpreter.run(m.graph(), all).get("logits").data();
+    return Interpreter.run(m.graph(), all);
   }
 
   /** The logits of a graph run once on a backend. */

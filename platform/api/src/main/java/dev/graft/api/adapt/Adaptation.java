@@ -106,12 +106,40 @@ public interface Adaptation {
    */
   void insert(InsertionPoint point, int layer, UnaryOperator<Tensor> module);
 
-  /** Prepends virtual tokens to the input embeddings; {@code embeddings} has shape (n, d). */
+  /**
+   * Puts {@code n} virtual tokens ahead of every row's input (prompt tuning, P-tuning), as PEFT
+   * concatenates {@code prompt_embeddings} before the input embeddings. The virtual tokens take
+   * positions 0..n-1 and attend to each other causally; every input token attends to all of them
+   * (with packing, every sample of the row; padding does not hide them), and the input's positions
+   * move up by n (the data keeps counting them from 0). The model's inputs, logits and labels keep
+   * the input's shape: virtual positions have no logits and no loss. In generation the cache holds
+   * the input tokens only. Each run computes the virtual tokens' keys and values in a pass of their
+   * own through the blocks (they do not depend on the input); that pass sees the base weights (and
+   * weights replaced before this call) but not linear rewrites, insertions or key/value prefixes.
+   *
+   * @param embeddings (n, d) in the compute type, d the hidden size; usually a trainable {@link
+   *     #parameter} or an encoder's output (P-tuning), the same for every row
+   * @throws IllegalArgumentException for another shape or dtype
+   */
   void prependVirtualTokens(Tensor embeddings);
 
   /**
-   * Adds trainable key/value prefixes to the attention of block {@code layer}; each has shape (n,
-   * keyValueHeads · headDim), before rotary embedding.
+   * Makes every query of block {@code layer} attend to {@code n} more keys and values ahead of the
+   * input's own (prefix tuning, P-tuning v2): PEFT's {@code past_key_values} for that layer, which
+   * Hugging Face reads as cached keys and values. Keys are taken as they are, after rotary
+   * embedding as the cache holds them: they are not rotated (a prefix equal to the model's own
+   * cached keys and values of some tokens acts exactly as those tokens ahead of the input). The
+   * prefix is visible to every query whatever the causal, padding or packing mask, and the input's
+   * positions move up by the longest prefix over the layers, as Hugging Face counts positions after
+   * {@code past_key_values}. In generation the prefix is not part of the cache: every run attends
+   * to it beside the cached tokens. Several calls for one layer add up.
+   *
+   * @param keys (n, keyValueHeads · headDim) in the compute type, the heads laid out as {@code
+   *     k_proj}'s output: PEFT's per-layer key (batch, keyValueHeads, n, headDim) of one row,
+   *     transposed to (n, keyValueHeads, headDim) and flattened
+   * @param values (n, keyValueHeads · headDim), the same layout
+   * @throws IllegalArgumentException for a block the model lacks, or tensors of another shape or
+   *     dtype
    */
   void addKeyValuePrefix(int layer, Tensor keys, Tensor values);
 

@@ -33,6 +33,10 @@ import java.util.Map;
  * L, kvh, hs); it writes the new keys and values into their slots and outputs {@code
  * present.i.key}/{@code .value} of the same shape, and {@code logits} (B, V) of the last new token
  * only.
+ *
+ * <p>Both record, per layer, the attention site that {@link Prefixes} extends with key/value
+ * prefixes and virtual tokens after the graph is built; virtual tokens run through the same blocks
+ * in a second pass of batch 1 and fixed length n, which records no sites.
  */
 public final class Decoder {
 
@@ -46,7 +50,8 @@ public final class Decoder {
       List<Linear> linears,
       List<Block> blocks,
       Map<String, String> checkpointNames,
-      Map<String, String> cache) {}
+      Map<String, String> cache,
+      Prefixes prefixes) {}
 
   /** Added to masked attention scores; finite, so that a fully masked row stays finite. */
   private static final double MASKED = -1e9;
@@ -89,13 +94,32 @@ public final class Decoder {
    */
   private Tensor bias;
 
-  /** (B, T, 1, hs) RoPE tables, or null for GPT-2. */
-  private Tensor cos;
-
-  private Tensor sin;
-
   /** (d) ones of the wide dtype: the float32 norm weight of half-precision graphs, or null. */
   private Tensor ones;
+
+  /** The training/evaluation or generation pass over the input tokens. */
+  private Stream main;
+
+  private Prefixes prefixes;
+
+  /**
+   * One pass of tokens through the blocks.
+   *
+   * @param batch B
+   * @param seq T
+   * @param cos (B, T, 1, hs) RoPE table, or null for GPT-2
+   * @param sin likewise
+   * @param bias (B, 1, T, S) additive attention bias
+   * @param keyValues where a virtual pass collects each layer's {k, v} (B, T, kvh, hs) after RoPE,
+   *     or null for the main pass
+   */
+  private record Stream(
+      Dim batch, Dim seq, Tensor cos, Tensor sin, Tensor bias, List<Tensor[]> keyValues) {
+    /** Whether layer {@code layer} is the last one this pass needs: a virtual pass needs k, v. */
+    boolean keysOnly(int layer, int layers) {
+      return keyValues != null && layer == layers - 1;
+    }
+  }
 
   private Decoder(ModelConfig config, DType computeType, boolean cached) {
     if (!computeType.isFloating()) {
@@ -142,6 +166,7 @@ public final class Decoder {
       segmentIds = g.input("segment_ids", DType.INT64, Shape.with(batch, seq));
       segmentMask();
     }
+    prefixes = new Prefixes(g, c, dt, wide, positionIds, this::virtualPass);
     Tensor logits = gpt2 ? gpt2() : llama();
     g.output(ModelGraph.LOGITS, logits);
     return new Built(
@@ -153,7 +178,8 @@ public final class Decoder {
         List.copyOf(linears),
         List.copyOf(blocks),
         Collections.unmodifiableMap(names),
-        Collections.unmodifiableMap(cache));
+        Collections.unmodifiableMap(cache),
+        prefixes);
   }
 
   // ---------------------------------------------------------------- masks
@@ -198,30 +224,39 @@ public final class Decoder {
     Tensor h = g.gather(embedding, inputIds, 0); // (B, T, d)
     Tensor[] cs =
         Rope.cosSin(g, positionIds, Rope.inverseFrequencies(c), c.maxPositionEmbeddings(), dt);
-    cos = g.unsqueeze(cs[0], 2); // (B, T, 1, hs)
-    sin = g.unsqueeze(cs[1], 2); // (B, T, 1, hs)
-    int q = c.numAttentionHeads() * c.headDim();
-    int kv = c.numKeyValueHeads() * c.headDim();
+    // (B, T, 1, hs) tables
+    main = new Stream(batch, seq, g.unsqueeze(cs[0], 2), g.unsqueeze(cs[1], 2), bias, null);
     for (int i = 0; i < c.numHiddenLayers(); i++) {
-      String p = "model.layers." + i + ".";
-      Tensor x = rmsNorm(h, param(p + "input_layernorm.weight"));
-      Tensor qp = linear(p + "self_attn.q_proj", i, x, c.qkvBias());
-      Tensor kp = linear(p + "self_attn.k_proj", i, x, c.qkvBias());
-      Tensor vp = linear(p + "self_attn.v_proj", i, x, c.qkvBias());
-      Tensor att = attention(i, qp, kp, vp); // (B, T, nh*hs)
-      Tensor a = linear(p + "self_attn.o_proj", i, att, c.outputBias()); // (B, T, d)
-      h = g.add(h, a);
-      x = rmsNorm(h, param(p + "post_attention_layernorm.weight"));
-      Tensor gate = linear(p + "mlp.gate_proj", i, x, c.mlpBias());
-      Tensor up = linear(p + "mlp.up_proj", i, x, c.mlpBias());
-      // down(act(gate(x)) * up(x))
-      Tensor m = linear(p + "mlp.down_proj", i, g.mul(activation(gate), up), c.mlpBias());
-      h = g.add(h, m);
-      blocks.add(new Block(i, a, m));
+      h = llamaBlock(i, h, main);
     }
     h = lastPosition(h);
     h = rmsNorm(h, param("model.norm.weight"));
     return head(h, embedding);
+  }
+
+  /** Block {@code i} of Llama over h (B, T, d); null where a virtual pass has what it needs. */
+  private Tensor llamaBlock(int i, Tensor h, Stream s) {
+    String p = "model.layers." + i + ".";
+    boolean keysOnly = s.keysOnly(i, c.numHiddenLayers());
+    Tensor x = rmsNorm(h, param(p + "input_layernorm.weight"));
+    Tensor qp = keysOnly ? null : linear(p + "self_attn.q_proj", i, x, c.qkvBias(), s);
+    Tensor kp = linear(p + "self_attn.k_proj", i, x, c.qkvBias(), s);
+    Tensor vp = linear(p + "self_attn.v_proj", i, x, c.qkvBias(), s);
+    Tensor att = attention(i, qp, kp, vp, s); // (B, T, nh*hs)
+    if (att == null) {
+      return null;
+    }
+    Tensor a = linear(p + "self_attn.o_proj", i, att, c.outputBias(), s); // (B, T, d)
+    h = g.add(h, a);
+    x = rmsNorm(h, param(p + "post_attention_layernorm.weight"));
+    Tensor gate = linear(p + "mlp.gate_proj", i, x, c.mlpBias(), s);
+    Tensor up = linear(p + "mlp.up_proj", i, x, c.mlpBias(), s);
+    // down(act(gate(x)) * up(x))
+    Tensor m = linear(p + "mlp.down_proj", i, g.mul(activation(gate), up), c.mlpBias(), s);
+    if (s == main) {
+      blocks.add(new Block(i, a, m));
+    }
+    return g.add(h, m);
   }
 
   /** GPT-2: pre-LayerNorm blocks, learned positions, Conv1D layers, GELU MLP. */
@@ -229,27 +264,68 @@ public final class Decoder {
     Tensor wte = param("transformer.wte.weight");
     Tensor wpe = param("transformer.wpe.weight");
     Tensor h = g.add(g.gather(wte, inputIds, 0), g.gather(wpe, positionIds, 0)); // (B, T, d)
-    int d = c.hiddenSize();
+    main = new Stream(batch, seq, null, null, bias, null);
     for (int i = 0; i < c.numHiddenLayers(); i++) {
-      String p = "transformer.h." + i + ".";
-      Tensor x = layerNorm(h, p + "ln_1");
-      Tensor qkv = conv1d(p + "attn.c_attn", i, x); // (B, T, 3d) = q | k | v
-      Tensor att =
-          attention(
-              i,
-              g.slice(qkv, -1, 0, d), // (B, T, d)
-              g.slice(qkv, -1, d, 2L * d),
-              g.slice(qkv, -1, 2L * d, 3L * d));
-      Tensor a = conv1d(p + "attn.c_proj", i, att); // (B, T, d)
-      h = g.add(h, a);
-      x = layerNorm(h, p + "ln_2");
-      Tensor m = conv1d(p + "mlp.c_proj", i, activation(conv1d(p + "mlp.c_fc", i, x)));
-      h = g.add(h, m);
-      blocks.add(new Block(i, a, m));
+      h = gpt2Block(i, h, main);
     }
     h = lastPosition(h);
     h = layerNorm(h, "transformer.ln_f");
     return head(h, wte);
+  }
+
+  /** Block {@code i} of GPT-2 over h (B, T, d); null where a virtual pass has what it needs. */
+  private Tensor gpt2Block(int i, Tensor h, Stream s) {
+    String p = "transformer.h." + i + ".";
+    int d = c.hiddenSize();
+    Tensor x = layerNorm(h, p + "ln_1");
+    Tensor qkv = conv1d(p + "attn.c_attn", i, x, s); // (B, T, 3d) = q | k | v
+    Tensor att =
+        attention(
+            i,
+            s.keysOnly(i, c.numHiddenLayers()) ? null : g.slice(qkv, -1, 0, d), // (B, T, d)
+            g.slice(qkv, -1, d, 2L * d),
+            g.slice(qkv, -1, 2L * d, 3L * d),
+            s);
+    if (att == null) {
+      return null;
+    }
+    Tensor a = conv1d(p + "attn.c_proj", i, att, s); // (B, T, d)
+    h = g.add(h, a);
+    x = layerNorm(h, p + "ln_2");
+    Tensor m = conv1d(p + "mlp.c_proj", i, activation(conv1d(p + "mlp.c_fc", i, x, s)), s);
+    if (s == main) {
+      blocks.add(new Block(i, a, m));
+    }
+    return g.add(h, m);
+  }
+
+  /**
+   * Runs virtual token embeddings (n, d) through the blocks as one sequence at positions 0..n-1,
+   * causally and alone (they attend to no input token), and returns each layer's keys and values
+   * (1, n, kvh, hs), keys after RoPE: what the input tokens attend to when the virtual tokens come
+   * first in the sequence. The pass reads the model's weights as they are now, without the linear
+   * rewrites and insertions methods made at the main pass's sites.
+   */
+  private List<Tensor[]> virtualPass(Tensor embeddings) {
+    Dim n = embeddings.shape().dim(0);
+    Dim one = Dim.of(1);
+    Tensor positions = g.unsqueeze(g.range(n), 0); // (1, n)
+    Tensor causal = bias(g.unsqueeze(g.causalMask(n), 0, 1)); // (1, 1, n, n)
+    Tensor h = g.unsqueeze(embeddings, 0); // (1, n, d)
+    List<Tensor[]> keyValues = new ArrayList<>();
+    Stream s;
+    if (gpt2) {
+      h = g.add(h, g.gather(param("transformer.wpe.weight"), positions, 0)); // (1, n, d)
+      s = new Stream(one, n, null, null, causal, keyValues);
+    } else {
+      Tensor[] cs =
+          Rope.cosSin(g, positions, Rope.inverseFrequencies(c), c.maxPositionEmbeddings(), dt);
+      s = new Stream(one, n, g.unsqueeze(cs[0], 2), g.unsqueeze(cs[1], 2), causal, keyValues);
+    }
+    for (int i = 0; h != null && i < c.numHiddenLayers(); i++) {
+      h = gpt2 ? gpt2Block(i, h, s) : llamaBlock(i, h, s);
+    }
+    return keyValues;
   }
 
   // ---------------------------------------------------------------- attention
@@ -257,20 +333,29 @@ public final class Decoder {
   /**
    * Causal self-attention over the projections q (B, T, nh·hs), k and v (B, T, kvh·hs): {@code
    * softmax(mask(q kᵀ / sqrt(hs))) v}, returned as (B, T, nh·hs). With RoPE, q and k are rotated by
-   * position; with the cache, k and v are written into their slots and attention reads all slots.
+   * position; with the cache, k and v are written into their slots and attention reads all slots. A
+   * virtual pass collects k and v; at its last layer q is null and so is the result.
    */
-  private Tensor attention(int layer, Tensor q, Tensor k, Tensor v) {
+  private Tensor attention(int layer, Tensor q, Tensor k, Tensor v, Stream s) {
     int nh = c.numAttentionHeads();
     int kvh = c.numKeyValueHeads();
     int hs = c.headDim();
-    q = g.reshape(q, batch, seq, nh, hs); // (B, T, nh, hs)
-    k = g.reshape(k, batch, seq, kvh, hs); // (B, T, kvh, hs)
-    v = g.reshape(v, batch, seq, kvh, hs); // (B, T, kvh, hs)
-    if (cos != null) {
-      q = g.rope(q, cos, sin);
-      k = g.rope(k, cos, sin);
+    k = g.reshape(k, s.batch(), s.seq(), kvh, hs); // (B, T, kvh, hs)
+    v = g.reshape(v, s.batch(), s.seq(), kvh, hs); // (B, T, kvh, hs)
+    if (s.cos() != null) {
+      k = g.rope(k, s.cos(), s.sin());
     }
-    if (cached) {
+    if (s.keyValues() != null) {
+      s.keyValues().add(new Tensor[] {k, v});
+    }
+    if (q == null) {
+      return null;
+    }
+    q = g.reshape(q, s.batch(), s.seq(), nh, hs); // (B, T, nh, hs)
+    if (s.cos() != null) {
+      q = g.rope(q, s.cos(), s.sin());
+    }
+    if (cached && s == main) {
       k = store(layer, "key", k); // (B, L, kvh, hs)
       v = store(layer, "value", v);
     }
@@ -279,10 +364,14 @@ public final class Decoder {
     k = repeatHeads(g.transpose(k, 0, 2, 1, 3)); // (B, nh, S, hs)
     v = repeatHeads(g.transpose(v, 0, 2, 1, 3)); // (B, nh, S, hs)
     Tensor scores = g.matmul(q, g.transposeLast2(k)); // (B, nh, T, S)
-    scores = g.add(widen(scores), bias);
+    scores = g.add(widen(scores), s.bias());
     Tensor weights = narrow(g.softmax(scores, -1)); // (B, nh, T, S)
-    Tensor y = g.transpose(g.matmul(weights, v), 0, 2, 1, 3); // (B, T, nh, hs)
-    return g.reshape(y, batch, seq, nh * hs); // (B, T, nh*hs)
+    Tensor context = g.matmul(weights, v); // (B, nh, T, hs)
+    if (s == main) {
+      prefixes.site(layer, q, scores, context);
+    }
+    Tensor y = g.transpose(context, 0, 2, 1, 3); // (B, T, nh, hs)
+    return g.reshape(y, s.batch(), s.seq(), nh * hs); // (B, T, nh*hs)
   }
 
   /**
@@ -309,31 +398,39 @@ public final class Decoder {
     if (groups == 1) {
       return x;
     }
+    Dim b = x.shape().dim(0);
     Dim s = x.shape().dim(2);
     int kvh = c.numKeyValueHeads();
     int hs = c.headDim();
     Tensor repeated =
-        g.expand(g.unsqueeze(x, 2), Shape.with(batch, kvh, groups, s, hs)); // (B, kvh, g, S, hs)
-    return g.reshape(repeated, batch, kvh * groups, s, hs); // (B, nh, S, hs)
+        g.expand(g.unsqueeze(x, 2), Shape.with(b, kvh, groups, s, hs)); // (B, kvh, g, S, hs)
+    return g.reshape(repeated, b, kvh * groups, s, hs); // (B, nh, S, hs)
   }
 
   // ---------------------------------------------------------------- layers
 
-  /** A torch Linear: {@code x Wᵀ + b}, W (out, in), read as stored by Gemm(transB=1). */
-  private Tensor linear(String module, int layer, Tensor x, boolean bias) {
+  /**
+   * A torch Linear: {@code x Wᵀ + b}, W (out, in), read as stored by Gemm(transB=1); a site for
+   * methods in the main pass.
+   */
+  private Tensor linear(String module, int layer, Tensor x, boolean bias, Stream s) {
     Tensor w = param(module + ".weight");
     Tensor b = bias ? param(module + ".bias") : null;
     Tensor y = g.linear(x, w, b); // (..., out)
-    linears.add(new Linear(module, layer, x, y, w, b, false));
+    if (s == main) {
+      linears.add(new Linear(module, layer, x, y, w, b, false));
+    }
     return y;
   }
 
   /** A GPT-2 Conv1D: {@code x W + b}, W stored (in, out). */
-  private Tensor conv1d(String module, int layer, Tensor x) {
+  private Tensor conv1d(String module, int layer, Tensor x, Stream s) {
     Tensor w = param(module + ".weight");
     Tensor b = param(module + ".bias");
     Tensor y = g.conv1d(x, w, b); // (B, T, out)
-    linears.add(new Linear(module, layer, x, y, w, b, true));
+    if (s == main) {
+      linears.add(new Linear(module, layer, x, y, w, b, true));
+    }
     return y;
   }
 
@@ -342,7 +439,7 @@ public final class Decoder {
     if (c.tieWordEmbeddings()) {
       return g.linear(h, embedding, null); // (..., V)
     }
-    return linear("lm_head", -1, h, false); // (..., V)
+    return linear("lm_head", -1, h, false, main); // (..., V)
   }
 
   /** Generation needs the logits of the last new token only: (B, T, d) to (B, d). */
@@ -394,8 +491,23 @@ public final class Decoder {
     return x.dtype() == dt ? x : g.cast(x, dt);
   }
 
-  /** A frozen weight named and shaped as in the checkpoint. */
+  /**
+   * A frozen weight named and shaped as in the checkpoint; a second pass (virtual tokens) reads the
+   * parameter the first declared.
+   *
+   * @throws IllegalArgumentException when a method has removed the weight from the graph since
+   */
   private Tensor param(String name) {
+    if (names.containsKey(name)) {
+      if (!g.parameters().stream().anyMatch(p -> p.name().equals(name))) {
+        throw new IllegalArgumentException(
+            "Weight \""
+                + name
+                + "\" was replaced by a method before virtual tokens were added; add virtual"
+                + " tokens first.");
+      }
+      return g.tensor(name);
+    }
     names.put(name, name);
     return g.parameter(name, dt, Shape.of(shapes.get(name)), false);
   }

@@ -1,5 +1,6 @@
 package dev.graft.train.adapt;
 
+import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.ModelSpec;
 import dev.graft.graph.Graph;
@@ -20,6 +21,24 @@ public interface AdaptableModel {
 
   /** A base weight's values, row-major, as float32. */
   float[] weight(String parameter);
+
+  /**
+   * Puts virtual tokens (n, d) ahead of the input, as {@link Adaptation#prependVirtualTokens} says.
+   * The default: this model has no such site.
+   */
+  default void prependVirtualTokens(Tensor embeddings) {
+    throw new IllegalArgumentException(
+        "This model graph has no site for virtual tokens; prompt-learning methods cannot adapt it.");
+  }
+
+  /**
+   * Adds a key/value prefix to block {@code layer}, as {@link Adaptation#addKeyValuePrefix} says.
+   * The default: this model has no such site.
+   */
+  default void addKeyValuePrefix(int layer, Tensor keys, Tensor values) {
+    throw new IllegalArgumentException(
+        "This model graph has no site for key/value prefixes; prefix-tuning methods cannot adapt it.");
+  }
 
   /**
    * A linear layer in the graph.

@@ -301,14 +301,12 @@ public final class GraphAdaptation implements Adaptation {
 
   @Override
   public void prependVirtualTokens(Tensor embeddings) {
-    throw new IllegalArgumentException(
-        "This model graph has no site for virtual tokens; prompt-learning methods cannot adapt it.");
+    model.prependVirtualTokens(embeddings);
   }
 
   @Override
   public void addKeyValuePrefix(int layer, Tensor keys, Tensor values) {
-    throw new IllegalArgumentException(
-        "This model graph has no site for key/value prefixes; prefix-tuning methods cannot adapt it.");
+    model.addKeyValuePrefix(layer, keys, values);
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.graft.train.run;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.ModelSpec;
 import dev.graft.graph.Graph;
+import dev.graft.graph.Tensor;
 import dev.graft.model.Architecture;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
@@ -76,6 +77,16 @@ final class ModelGraphModel implements AdaptableModel {
   @Override
   public List<Block> blocks() {
     return blocks;
+  }
+
+  @Override
+  public void prependVirtualTokens(Tensor embeddings) {
+    model.prependVirtualTokens(embeddings);
+  }
+
+  @Override
+  public void addKeyValuePrefix(int layer, Tensor keys, Tensor values) {
+    model.addKeyValuePrefix(layer, keys, values);
   }
 
   @Override
