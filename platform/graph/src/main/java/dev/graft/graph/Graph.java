@@ -411,9 +411,23 @@ public final class Graph {
     return op("Clip", Map.of("min", lo, "max", hi), x.dtype(), x.shape(), x);
   }
 
-  /** Converts to another dtype (float to integer truncates toward zero). */
+  /**
+   * Converts to another dtype. Float to integer truncates toward zero; a value outside an integer
+   * type's range wraps modulo 2^bits as in C (INT32 300 cast to UINT8 is 44, to INT8 it is 44, and
+   * 200 cast to INT8 is -56); anything non-zero cast to BOOL is true. The gradient is cast back.
+   */
   public Tensor cast(Tensor x, DType to) {
     return op("Cast", Map.of("to", to), to, x.shape(), x);
+  }
+
+  /**
+   * {@code x} in the forward pass and a constant to differentiation: no gradient flows back through
+   * it (torch's {@code detach()}). For a term that must be computed but not trained through, such
+   * as DoRA's weight norm or Delta-LoRA's update of the frozen weight: the gradient of {@code x *
+   * stopGradient(x)} is {@code stopGradient(x)}, not {@code 2x}. It lowers to an ONNX Identity.
+   */
+  public Tensor stopGradient(Tensor x) {
+    return op("StopGradient", Map.of(), x.dtype(), x.shape(), x);
   }
 
   // ---------------------------------------------------------------- reductions and normalisers
@@ -1110,8 +1124,7 @@ public final class Graph {
    * w[k]      = NF4_CODE[code[k]] * absmax[k / 64]
    * </pre>
    *
-   * Only standard ops: the bytes are cast to INT32 and split with Div/Mul/Sub (BitShift has no CUDA
-   * kernel, and the CPU arithmetic kernels have no uint8 type), then Gather on the codebooks.
+   * Only standard ops: {@link #unpackNibbles}, then Gather on the codebooks.
    *
    * @param packed UINT8 (n/2), two codes per byte
    * @param absmaxCodes UINT8 (n/64), 8-bit codes of {@code absmax - offset}
@@ -1149,18 +1162,36 @@ public final class Graph {
               + absmaxCodes.shape());
     }
     DType f = nestedAbsmax.dtype();
-    Tensor bytes = cast(packed, DType.INT32); // (n/2)
-    Tensor sixteen = scalar(16, DType.INT32);
-    Tensor hi = div(bytes, sixteen); // (n/2)
-    Tensor lo = sub(bytes, mul(hi, sixteen)); // (n/2)
-    Tensor codes = reshape(concat(1, unsqueeze(hi, 1), unsqueeze(lo, 1)), n); // (n/2, 2) -> (n)
+    Tensor codes = unpackNibbles(packed); // (n), INT32
     NdArray book = NdArray.of(f, new long[] {16}, NF4_CODE);
-    Tensor values = gather(constant(book), cast(codes, DType.INT64), 0); // (n)
+    Tensor values = gather(constant(book), codes, 0); // (n)
     Tensor scaleCodes = gather(nestedCode, cast(absmaxCodes, DType.INT64), 0); // (blocks)
     Tensor group = div(range(Dim.of(blocks)), scalar(NF4_NESTED_BLOCK, DType.INT64)); // (blocks)
     Tensor absmax = add(mul(scaleCodes, gather(nestedAbsmax, group, 0)), offset); // (blocks)
     Tensor w = mul(reshape(values, blocks, NF4_BLOCK), unsqueeze(absmax, 1)); // (blocks, 64)
     return reshape(w, shape.dims().toArray()); // shape
+  }
+
+  /**
+   * The 4-bit codes packed two to a byte, high nibble first (bitsandbytes' layout): UINT8 (..., k)
+   * to INT32 (..., 2k), each in [0, 16), ready to index a codebook with {@link #gather}. Standard
+   * opset-17 ops only: Cast to INT32, then {@code hi = b / 16} and {@code lo = b - 16 hi} (BitShift
+   * has no CUDA kernel, and ONNX Runtime's CPU Div has no uint8 kernel).
+   */
+  public Tensor unpackNibbles(Tensor packed) {
+    requireDType("UnpackNibbles", packed, DType.UINT8);
+    if (packed.rank() == 0) {
+      throw new IllegalArgumentException(
+          "UnpackNibbles: needs at least one axis of packed bytes, got a scalar " + packed);
+    }
+    Tensor bytes = cast(packed, DType.INT32); // (..., k)
+    Tensor sixteen = scalar(16, DType.INT32);
+    Tensor hi = div(bytes, sixteen); // (..., k)
+    Tensor lo = sub(bytes, mul(hi, sixteen)); // (..., k)
+    Tensor pairs = concat(-1, unsqueeze(hi, -1), unsqueeze(lo, -1)); // (..., k, 2)
+    List<Dim> dims = new ArrayList<>(packed.shape().dims());
+    dims.set(dims.size() - 1, dims.get(dims.size() - 1).times(Dim.of(2)));
+    return reshape(pairs, dims.toArray()); // (..., 2k)
   }
 
   // ---------------------------------------------------------------- internals
