@@ -10,6 +10,8 @@ import java.util.List;
  * Package-private: its public methods are {@link Graph}'s.
  */
 abstract class CompositeOps extends NnOps {
+  // ---------------------------------------------------------------- transformer pieces and losses
+
   @Override
   public Tensor rope(Tensor x, Tensor cos, Tensor sin) {
     long hs = x.shape().dim(-1).size();
@@ -106,6 +108,8 @@ abstract class CompositeOps extends NnOps {
     Tensor cNext = add(mul(f, c), mul(i, g));
     return new Tensor[] {mul(o, tanh(cNext)), cNext};
   }
+
+  // ---------------------------------------------------------------- quantised weights
 
   @Override
   public Tensor unpackNibbles(Tensor packed) {

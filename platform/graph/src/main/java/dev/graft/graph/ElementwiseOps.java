@@ -7,6 +7,8 @@ import java.util.Map;
  * casts and {@link #stopGradient}. Package-private: its public methods are {@link Graph}'s.
  */
 abstract class ElementwiseOps extends GraphCore {
+  // ---------------------------------------------------------------- unary
+
   @Override
   public Tensor neg(Tensor x) {
     return unaryFloat("Neg", x);

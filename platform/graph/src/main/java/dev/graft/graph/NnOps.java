@@ -11,6 +11,8 @@ import java.util.Map;
  * Graph}'s.
  */
 abstract class NnOps extends ShapeOps {
+  // ---------------------------------------------------------------- reductions and normalisers
+
   @Override
   public Tensor reduceSum(Tensor x, boolean keepDims, int... axes) {
     return reduce("ReduceSum", x, keepDims, axes);
@@ -65,6 +67,8 @@ abstract class NnOps extends ShapeOps {
     return op("RMSNormalization", Map.of("epsilon", eps), x.dtype(), x.shape(), x, gamma);
   }
 
+  // ---------------------------------------------------------------- activations
+
   @Override
   public Tensor gelu(Tensor x, boolean tanhApproximation) {
     requireFloat("Gelu", x);
@@ -80,6 +84,8 @@ abstract class NnOps extends ShapeOps {
   public Tensor silu(Tensor x) {
     return unaryFloat("Silu", x);
   }
+
+  // ---------------------------------------------------------------- linear algebra
 
   @Override
   public Tensor matmul(Tensor a, Tensor b) {
@@ -172,6 +178,8 @@ abstract class NnOps extends ShapeOps {
     }
     return flatGemm(x, w, b, false);
   }
+
+  // ---------------------------------------------------------------- helpers
 
   /** One Gemm over the leading axes of {@code x} flattened into one, reshaped back. */
   private Tensor flatGemm(Tensor x, Tensor w, Tensor b, boolean transB) {

@@ -11,6 +11,8 @@ import java.util.Map;
  * public methods are {@link Graph}'s.
  */
 abstract class ShapeOps extends ElementwiseOps {
+  // ---------------------------------------------------------------- shapes
+
   @Override
   public Tensor reshape(Tensor x, Object... dims) {
     List<Dim> out = new ArrayList<>();
@@ -223,6 +225,8 @@ abstract class ShapeOps extends ElementwiseOps {
     }
     return op("DimSize", Map.of("dim", d), dtype, Shape.scalar());
   }
+
+  // ---------------------------------------------------------------- indexing
 
   @Override
   public Tensor gather(Tensor data, Tensor indices, int axis) {
