@@ -70,6 +70,8 @@ abstract class ElementwiseOps extends GraphCore {
     return op("Not", Map.of(), DType.BOOL, x.shape(), x);
   }
 
+  // ---------------------------------------------------------------- binary, comparisons and logic
+
   @Override
   public Tensor add(Tensor a, Tensor b) {
     return binary("Add", a, b);
