@@ -218,8 +218,7 @@ public interface GraphOps {
    */
   Tensor scatterElementsAdd(Tensor data, Tensor indices, Tensor updates, int axis);
 
-  // ---------------------------------------------------------------- reductions, normalisations,
-  // activations, linear algebra
+  // ---------------------------------------------------------------- neural-network ops
 
   /** Sum over {@code axes}. */
   Tensor reduceSum(Tensor x, boolean keepDims, int... axes);
