@@ -40,23 +40,37 @@ abstract class GraphCore implements GraphOps {
   /**
    * Declares a named weight. Trainable parameters become step inputs (and, in a training step,
    * updated outputs); frozen ones become external-data initializers supplied by the runtime.
+   * Integer parameters (quantised codes) can only be frozen.
    */
   public Tensor parameter(String name, DType dtype, Shape shape, boolean trainable) {
     if (!shape.isFixed()) {
       throw new IllegalArgumentException(
           "Parameter \"" + name + "\" needs a fixed shape, got " + shape);
     }
+    requireTrainableDType(name, dtype, trainable);
     Tensor t = newTensor(name, dtype, shape);
     parameters.put(t, trainable);
     return t;
   }
 
-  /** Marks a parameter trainable or frozen. */
+  /** Marks a parameter trainable or frozen (integer parameters only frozen). */
   public void setTrainable(Tensor parameter, boolean trainable) {
     if (!parameters.containsKey(parameter)) {
       throw new IllegalArgumentException(parameter.name() + " is not a parameter of this graph");
     }
+    requireTrainableDType(parameter.name(), parameter.dtype(), trainable);
     parameters.put(parameter, trainable);
+  }
+
+  private static void requireTrainableDType(String name, DType dtype, boolean trainable) {
+    if (trainable && !dtype.isFloating()) {
+      throw new IllegalArgumentException(
+          "Parameter \""
+              + name
+              + "\" is "
+              + dtype
+              + " and cannot train (gradients are floating point); declare it frozen.");
+    }
   }
 
   /** Whether {@code t} is a trainable parameter. */

@@ -57,6 +57,18 @@ class QuantisedOpsTest {
   }
 
   @Test
+  void integerParametersCanOnlyBeFrozen() {
+    Graph g = new Graph();
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> g.parameter("q", DType.UINT8, Shape.of(4), true));
+    assertTrue(e.getMessage().contains("\"q\" is UINT8") && e.getMessage().contains("frozen"));
+    Tensor codes = g.parameter("codes", DType.INT8, Shape.of(4), false);
+    assertThrows(IllegalArgumentException.class, () -> g.setTrainable(codes, true));
+    assertTrue(!g.isTrainable(codes));
+  }
+
+  @Test
   void aPackedFourBitWeightDequantisesLikeThePlainJavaReference() {
     Random rnd = new Random(9);
     long rows = 6;
