@@ -12,6 +12,7 @@ public enum DType {
   INT64(7, 8, false),
   INT32(6, 4, false),
   UINT8(2, 1, false),
+  INT8(3, 1, false),
   BOOL(9, 1, false);
 
   private final int onnxCode;

@@ -5,12 +5,12 @@ package dev.graft.graph;
  * dtype and a (possibly symbolic) shape. Tensors are created only by their graph.
  */
 public final class Tensor {
-  private final Graph graph;
+  private final GraphCore graph;
   private final String name;
   private final DType dtype;
   private final Shape shape;
 
-  Tensor(Graph graph, String name, DType dtype, Shape shape) {
+  Tensor(GraphCore graph, String name, DType dtype, Shape shape) {
     this.graph = graph;
     this.name = name;
     this.dtype = dtype;
@@ -37,7 +37,7 @@ public final class Tensor {
     return shape.rank();
   }
 
-  Graph graph() {
+  GraphCore graph() {
     return graph;
   }
 

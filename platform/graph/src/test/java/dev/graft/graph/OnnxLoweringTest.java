@@ -246,6 +246,25 @@ class OnnxLoweringTest {
   }
 
   @Test
+  void uint8AndInt8ValuesLowerWithTheirOnnxElementTypes() {
+    Graph g = new Graph();
+    Tensor packed = g.parameter("packed", DType.UINT8, Shape.of(4), false);
+    Tensor codes = g.input("codes", DType.INT8, Shape.of(4));
+    Tensor offset = g.constant(NdArray.of(DType.INT8, new long[] {2}, -56, 127));
+    Tensor sum = g.add(g.cast(packed, DType.INT32), g.cast(codes, DType.INT32)); // (4)
+    g.output("y", g.add(g.cast(sum, F), g.reduceSum(g.cast(offset, F), false, 0)));
+    OnnxReader r = new OnnxReader(g.toOnnx());
+    assertEquals(List.of(), r.problems());
+    OnnxReader.TensorInfo p = r.initializer("packed");
+    assertTrue(p.external());
+    assertEquals(2, p.dataType(), "UINT8 is ONNX elem type 2");
+    assertEquals(3, r.inputs.get(0).elemType(), "INT8 is ONNX elem type 3");
+    OnnxReader.TensorInfo c =
+        r.initializers.stream().filter(t -> t.dataType() == 3).findFirst().orElseThrow();
+    assertArrayEquals(new byte[] {-56, 127}, c.raw(), "one two's-complement byte per value");
+  }
+
+  @Test
   void outputNamesMayNotShadowOtherValues() {
     Graph g = new Graph();
     Tensor x = g.input("x", F, Shape.of(1));

@@ -2,8 +2,8 @@ package dev.graft.graph;
 
 /**
  * Plain-Java computations that graph results are checked against, written without the graph
- * library: a two-layer tanh MLP with MSE loss (forward and backward by hand) and one scalar AdamW
- * update as {@code torch.optim.AdamW} computes it.
+ * library: a two-layer tanh MLP with MSE loss (forward and backward by hand), one scalar AdamW
+ * update as {@code torch.optim.AdamW} computes it, and a blockwise 4-bit dequantisation.
  */
 public final class Reference {
   /** MLP batch size. */
@@ -102,6 +102,21 @@ public final class Reference {
     double denom = Math.sqrt(v) / Math.sqrt(1 - Math.pow(b2, t)) + 1e-8;
     p -= lr / (1 - Math.pow(b1, t)) * m / denom;
     return new double[] {p, m, v};
+  }
+
+  /**
+   * {@code table[code] · scales[k / block]} for the k-th 4-bit code of {@code packed} (byte values,
+   * two codes per byte, high nibble first).
+   */
+  public static double[] dequantise4bit(
+      double[] packed, double[] table, double[] scales, int block) {
+    double[] w = new double[2 * packed.length];
+    for (int k = 0; k < w.length; k++) {
+      int b = (int) packed[k / 2];
+      int code = k % 2 == 0 ? b >> 4 : b & 0xF;
+      w[k] = table[code] * scales[k / block];
+    }
+    return w;
   }
 
   private Reference() {}

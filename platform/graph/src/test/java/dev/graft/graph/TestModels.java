@@ -196,6 +196,29 @@ public final class TestModels {
     return new Memoriser(step, feeds);
   }
 
+  /** Codes per scale of {@link #blockwise4bit}. */
+  public static final int CODES_PER_SCALE = 16;
+
+  /**
+   * A packed 4-bit weight dequantised in the graph, as QLoRA's base weights are: frozen parameters
+   * {@code q} UINT8 (rows, cols/2), two codes per byte, high nibble first, and {@code scale} of
+   * dtype {@code f} (rows·cols/{@value #CODES_PER_SCALE}); output {@code w} (rows, cols) = {@code
+   * table[code] · scale[k / CODES_PER_SCALE]} for the k-th code in row-major order. {@link
+   * Reference#dequantise4bit} computes the same in plain Java.
+   */
+  public static Graph blockwise4bit(long rows, long cols, double[] table, DType f) {
+    long blocks = rows * cols / CODES_PER_SCALE;
+    Graph g = new Graph();
+    Tensor q = g.parameter("q", DType.UINT8, Shape.of(rows, cols / 2), false);
+    Tensor scale = g.parameter("scale", f, Shape.of(blocks), false);
+    Tensor codes = g.unpackNibbles(q); // (rows, cols), INT32
+    Tensor values = g.gather(g.constant(NdArray.of(f, new long[] {16}, table)), codes, 0);
+    Tensor perBlock = g.reshape(values, blocks, CODES_PER_SCALE); // (blocks, 16)
+    Tensor w = g.mul(perBlock, g.unsqueeze(scale, 1)); // (blocks, 16)
+    g.output("w", g.reshape(w, rows, cols)); // (rows, cols)
+    return g;
+  }
+
   private static double rounded(DType f, double x) {
     return f == DType.FLOAT32 ? (float) x : x;
   }

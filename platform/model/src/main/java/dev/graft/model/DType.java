@@ -46,6 +46,7 @@ public enum DType {
       case I64 -> dev.graft.graph.DType.INT64;
       case I32 -> dev.graft.graph.DType.INT32;
       case U8 -> dev.graft.graph.DType.UINT8;
+      case I8 -> dev.graft.graph.DType.INT8;
       case BOOL -> dev.graft.graph.DType.BOOL;
       default -> null;
     };

@@ -104,8 +104,9 @@ public final class Steps {
         case FLOAT64 -> b.putDouble(x);
         case FLOAT32 -> b.putFloat((float) x);
         case INT64 -> b.putLong((long) x);
+        case INT32 -> b.putInt((int) x);
         case BOOL -> b.put((byte) (x != 0 ? 1 : 0));
-        case UINT8 -> b.put((byte) (long) x);
+        case UINT8, INT8 -> b.put((byte) (long) x);
         default -> throw new IllegalArgumentException("Tests do not feed " + a.dtype());
       }
     }
@@ -126,6 +127,25 @@ public final class Steps {
       }
       default -> throw new IllegalArgumentException("Not a float tensor: " + t);
     };
+  }
+
+  /** The values of a float or integer tensor, as the interpreter holds them (UINT8 unsigned). */
+  public static double[] numbers(HostTensor t) {
+    ByteBuffer b = t.data();
+    double[] v = new double[(int) HostTensor.elements(t.shape())];
+    for (int i = 0; i < v.length; i++) {
+      v[i] =
+          switch (t.dtype()) {
+            case FLOAT64 -> b.getDouble();
+            case FLOAT32 -> b.getFloat();
+            case INT64 -> b.getLong();
+            case INT32 -> b.getInt();
+            case INT8 -> b.get();
+            case UINT8 -> b.get() & 0xFF;
+            default -> throw new IllegalArgumentException("Tests do not read " + t.dtype());
+          };
+    }
+    return v;
   }
 
   /**

@@ -1,7 +1,7 @@
 package dev.graft.api.adapt;
 
 import dev.graft.api.backend.HostTensor;
-import dev.graft.graph.Graph;
+import dev.graft.graph.GraphOps;
 import dev.graft.graph.Tensor;
 import java.util.List;
 import java.util.function.Predicate;
@@ -18,8 +18,11 @@ public interface Adaptation {
   /** Facts about the model being adapted. */
   ModelSpec model();
 
-  /** The forward graph; methods add ops to it inside their rewrites. */
-  Graph graph();
+  /**
+   * The forward graph's ops: methods add ops to it inside their rewrites. Parameters, inputs,
+   * outputs, rewiring and what trains go through this interface's own methods.
+   */
+  GraphOps graph();
 
   /**
    * The linear layers that {@code targets} selects.

@@ -1,6 +1,6 @@
 package dev.graft.api.adapt;
 
-import dev.graft.graph.Graph;
+import dev.graft.graph.GraphOps;
 import dev.graft.graph.Tensor;
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -20,5 +20,5 @@ public interface LinearRewrite {
    * @param site the layer
    * @return the new output, shape (…, out)
    */
-  Tensor apply(Graph graph, Tensor input, Tensor base, LinearSite site);
+  Tensor apply(GraphOps graph, Tensor input, Tensor base, LinearSite site);
 }

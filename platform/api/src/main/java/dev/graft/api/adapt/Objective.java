@@ -1,6 +1,6 @@
 package dev.graft.api.adapt;
 
-import dev.graft.graph.Graph;
+import dev.graft.graph.GraphOps;
 import dev.graft.graph.Tensor;
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -32,5 +32,5 @@ public interface Objective {
    *     #needsReference()}
    * @param tokenCount number of loss-mask tokens per row, shape (B)
    */
-  Tensor loss(Graph graph, Tensor sequenceLogProbs, Tensor referenceLogProbs, Tensor tokenCount);
+  Tensor loss(GraphOps graph, Tensor sequenceLogProbs, Tensor referenceLogProbs, Tensor tokenCount);
 }

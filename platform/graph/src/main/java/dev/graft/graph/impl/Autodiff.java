@@ -64,11 +64,14 @@ public final class Autodiff {
           "The loss must be one floating-point element, got " + loss);
     }
     List<Node> forward = List.copyOf(graph.nodes());
-    // Tensors that depend on a trainable: only these carry gradients.
+    // Tensors that depend on a trainable: only these carry gradients. A stop-gradient's result
+    // depends on none as far as differentiation goes, so nothing flows back through it.
     Set<Tensor> live = Collections.newSetFromMap(new IdentityHashMap<>());
     live.addAll(wrt);
     for (Node n : forward) {
-      if (n.output().dtype().isFloating() && n.inputs().stream().anyMatch(live::contains)) {
+      if (n.output().dtype().isFloating()
+          && !n.op().equals("StopGradient")
+          && n.inputs().stream().anyMatch(live::contains)) {
         live.add(n.output());
       }
     }

@@ -14,7 +14,9 @@ import java.util.function.DoubleUnaryOperator;
 /**
  * Reference kernels: each primitive op evaluated in double precision on row-major arrays, written
  * for clarity rather than speed. They follow ONNX semantics (numpy broadcasting, integer division
- * truncating toward zero, Mod with the divisor's sign, Gather accepting negative indices).
+ * truncating toward zero, Mod with the divisor's sign, Gather accepting negative indices, Cast to
+ * an integer type wrapping modulo 2^bits). Integer arithmetic does not wrap: its results are exact
+ * doubles.
  */
 public final class Kernels {
   private Kernels() {}
@@ -29,6 +31,7 @@ public final class Kernels {
     NdArray b = in.size() > 1 ? in.get(1) : null;
     return switch (node.op()) {
       case "Constant" -> (NdArray) node.attr("value");
+      case "StopGradient" -> a;
       case "Neg" -> map(a, v -> -v);
       case "Sqrt" -> map(a, Math::sqrt);
       case "Reciprocal" -> map(a, v -> 1 / v);
@@ -199,7 +202,11 @@ public final class Kernels {
   private static double cast(double v, DType to) {
     return switch (to) {
       case BOOL -> v != 0 ? 1 : 0;
-      case INT64, INT32, UINT8 -> truncate(v);
+      case INT64 -> truncate(v);
+      // C's conversions: truncate toward zero, then wrap into the type's range
+      case INT32 -> (int) (long) truncate(v);
+      case UINT8 -> (long) truncate(v) & 0xFF;
+      case INT8 -> (byte) (long) truncate(v);
       default -> v;
     };
   }

@@ -295,6 +295,8 @@ public final class OnnxLowering {
     Tensor x = n.inputs().isEmpty() ? null : n.input(0);
     switch (n.op()) {
       case "Constant" -> initializers.add(inlineTensor(y, (NdArray) n.attr("value")));
+      // differentiation is done: what remains of a stop-gradient is the value
+      case "StopGradient" -> node("Identity", in, y);
       case "Neg",
           "Sqrt",
           "Reciprocal",
@@ -714,7 +716,7 @@ public final class OnnxLowering {
         case BFLOAT16 -> buf.putShort(Half.toBfloat16((float) x));
         case INT64 -> buf.putLong((long) x);
         case INT32 -> buf.putInt((int) x);
-        case UINT8, BOOL -> buf.put((byte) (long) x);
+        case UINT8, INT8, BOOL -> buf.put((byte) (long) x);
       }
     }
     return buf.array();

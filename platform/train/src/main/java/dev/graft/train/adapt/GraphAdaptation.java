@@ -232,7 +232,8 @@ public final class GraphAdaptation implements Adaptation {
   public int setTrainable(Predicate<String> parameters, boolean trainable) {
     int count = 0;
     for (Tensor p : graph().parameters()) {
-      if (parameters.test(p.name())) {
+      // Integer tensors (quantised codes) never train: a broad predicate leaves them frozen.
+      if (parameters.test(p.name()) && (!trainable || p.dtype().isFloating())) {
         graph().setTrainable(p, trainable);
         count++;
       }

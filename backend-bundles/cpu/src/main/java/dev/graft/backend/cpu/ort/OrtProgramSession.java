@@ -444,6 +444,7 @@ public final class OrtProgramSession implements Session {
       case INT64 -> OnnxJavaType.INT64;
       case INT32 -> OnnxJavaType.INT32;
       case UINT8 -> OnnxJavaType.UINT8;
+      case INT8 -> OnnxJavaType.INT8;
       case BOOL -> OnnxJavaType.BOOL;
     };
   }
@@ -457,6 +458,7 @@ public final class OrtProgramSession implements Session {
       case INT64 -> DType.INT64;
       case INT32 -> DType.INT32;
       case UINT8 -> DType.UINT8;
+      case INT8 -> DType.INT8;
       case BOOL -> DType.BOOL;
       default ->
           throw new IllegalArgumentException(
