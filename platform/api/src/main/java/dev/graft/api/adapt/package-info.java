@@ -39,7 +39,7 @@
  * </ul>
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

@@ -40,6 +40,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Supervised fine-tuning of a Hugging Face causal LM: the job's methods adapt the model graph, the
@@ -53,7 +54,7 @@ public final class SftRun implements Run {
 
   private final Path modelDir;
   private final SafetensorsReader checkpoint;
-  private final List<MethodInstance> methods = new ArrayList<>();
+  private final List<JobOutput.Method> methods = new ArrayList<>();
   private final GraphAdaptation adaptation;
   private final TrainingStep step;
   private final Session session;
@@ -96,10 +97,13 @@ public final class SftRun implements Run {
       this.adaptation =
           new GraphAdaptation(new ModelGraphModel(model, checkpoint), true, DType.FLOAT32);
       for (Map.Entry<String, Options> m : spec.methods().entrySet()) {
-        MethodInstance instance = registry.require(m.getKey()).method().create(m.getValue());
+        MethodRegistry.RegisteredMethod registered = registry.require(m.getKey());
+        MethodInstance instance = registered.method().create(m.getValue());
         adaptation.adapting(m.getKey());
         instance.adapt(adaptation);
-        methods.add(instance);
+        methods.add(
+            new JobOutput.Method(
+                m.getKey(), instance, AdapterMethods.entry(registered, m.getValue())));
       }
       if (adaptation.objective() != null) {
         throw new IllegalArgumentException(
@@ -390,9 +394,8 @@ public final class SftRun implements Run {
   }
 
   /**
-   * Writes the PEFT adapter folder {@code adapter/}, or, when no method is a PEFT adapter (full
-   * fine-tuning), a Hugging Face model folder {@code model/} with the trained weights; and the
-   * held-out samples as {@code validation.jsonl}.
+   * Writes what the job trained ({@link JobOutput}: {@code adapter/}, {@code model/} or both) and
+   * the held-out samples as {@code validation.jsonl}.
    */
   @Override
   public void finish(Path outputDir) {
@@ -404,32 +407,21 @@ public final class SftRun implements Run {
             "Could not write " + outputDir.resolve("validation.jsonl") + ": " + e.getMessage(), e);
       }
     }
-    List<String> trainables = step.graph().trainables().stream().map(Tensor::name).toList();
-    Map<String, Object> config = new LinkedHashMap<>();
-    for (MethodInstance m : methods) {
-      config.putAll(m.adapterConfig());
-    }
-    if (!config.containsKey("peft_type")) {
-      writeModel(outputDir.resolve("model"), trainables);
-      return;
-    }
-    AdapterFiles.Collector collector =
-        new AdapterFiles.Collector(
-            trainables,
-            p -> step.graph().tensor(p).shape().sizes(),
-            p -> session.state(p).floats());
-    for (MethodInstance m : methods) {
-      m.save(collector);
-    }
-    config.put("base_model_name_or_path", modelDir.toAbsolutePath().toString());
-    config.put("inference_mode", true);
-    AdapterFiles.write(outputDir.resolve("adapter"), config, collector, extras());
-  }
-
-  private void writeModel(Path folder, List<String> trainables) {
-    Map<String, float[]> trained = new LinkedHashMap<>();
-    trainables.forEach(t -> trained.put(t, session.state(t).floats()));
-    Adapters.writeModel(modelDir, folder, checkpointNames, trained, extras());
+    Set<String> carried = Set.copyOf(step.carry().values());
+    Map<String, float[]> declared = new LinkedHashMap<>();
+    Function<String, float[]> values =
+        p -> {
+          if (carried.contains(p)) {
+            return session.state(p).floats();
+          }
+          // A frozen declared tensor is not carried: it keeps the value it was declared with.
+          if (declared.isEmpty()) {
+            declared.putAll(adaptation.initialValues(seed));
+          }
+          return declared.get(p);
+        };
+    JobOutput.write(
+        outputDir, modelDir, step.graph(), adaptation, methods, values, checkpointNames, extras());
   }
 
   /**
