@@ -95,6 +95,23 @@ class AdapterRoundTripTest {
   }
 
   @Test
+  void anAdapterTrainedWithTheModelWeightsIsRefusedOnTheUntrainedBase() throws Exception {
+    Path out =
+        Fixtures.train(
+            spec("full," + BottleneckMethod.NAME), dir.resolve("job"), WITH_BOTTLENECK);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                Adapters.load(
+                    Fixtures.shared("models/stories260K"),
+                    out.resolve("adapter"),
+                    WITH_BOTTLENECK,
+                    false));
+    assertTrue(e.getMessage().endsWith("; use that folder as the model."), e.getMessage());
+  }
+
+  @Test
   void aGraftAdapterThatLacksATensorIsRefusedByName() throws Exception {
     Path out = Fixtures.train(spec(BottleneckMethod.NAME), dir.resolve("job"), WITH_BOTTLENECK);
     Path broken = Files.createDirectories(dir.resolve("broken"));

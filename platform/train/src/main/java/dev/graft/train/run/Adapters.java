@@ -64,6 +64,7 @@ public final class Adapters {
   public static Adapted load(
       Path modelDir, Path adapterDir, MethodRegistry registry, boolean withCache) {
     Path configFile = adapterDir.resolve("adapter_config.json");
+    requireTrainedBase(modelDir, adapterDir);
     try (SafetensorsReader base = SafetensorsReader.open(modelDir);
         SafetensorsReader adapter =
             SafetensorsReader.open(adapterDir.resolve("adapter_model.safetensors"))) {
@@ -98,6 +99,23 @@ public final class Adapters {
           "Adapter folder " + adapterDir + " lacks " + e.getFile() + ".");
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + adapterDir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A job that trained base weights and added modules saved {@code model/} beside {@code adapter/}
+   * ({@link JobOutput}); that adapter belongs on {@code model/}, not on the untrained base.
+   */
+  private static void requireTrainedBase(Path modelDir, Path adapterDir) {
+    Path trained = adapterDir.toAbsolutePath().normalize().resolveSibling("model");
+    if (Files.isRegularFile(trained.resolve(ModelConfig.FILE))
+        && !modelDir.toAbsolutePath().normalize().equals(trained)) {
+      throw new IllegalArgumentException(
+          "The adapter in "
+              + adapterDir
+              + " was trained together with the model weights in "
+              + trained
+              + "; use that folder as the model.");
     }
   }
 
