@@ -97,8 +97,7 @@ class AdapterRoundTripTest {
   @Test
   void anAdapterTrainedWithTheModelWeightsIsRefusedOnTheUntrainedBase() throws Exception {
     Path out =
-        Fixtures.train(
-            spec("full," + BottleneckMethod.NAME), dir.resolve("job"), WITH_BOTTLENECK);
+        Fixtures.train(spec("full," + BottleneckMethod.NAME), dir.resolve("job"), WITH_BOTTLENECK);
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class,
