@@ -1,20 +1,36 @@
 package dev.graft.conformance;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.Suggestions;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.backend.HostTensor;
+import dev.graft.api.backend.Program;
+import dev.graft.api.backend.Session;
+import dev.graft.api.train.JobState;
 import dev.graft.backend.cpu.CpuBackend;
+import dev.graft.graph.DType;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.instruction.InstructionTuning;
 import dev.graft.method.lora.LoraMethod;
+import dev.graft.model.ModelConfig;
+import dev.graft.model.ModelGraph;
+import dev.graft.model.SafetensorsReader;
+import dev.graft.train.job.JobSpec;
+import dev.graft.train.job.TrainingJob;
 import dev.graft.train.registry.FixedMethodRegistry;
+import dev.graft.train.run.SftRun;
 import java.lang.annotation.Annotation;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 
 /** What the conformance tests share: the methods as a registry, a CPU backend, ../shared files. */
@@ -67,6 +83,49 @@ final class Fixtures {
           }
         });
     return backend;
+  }
+
+  /**
+   * Runs a job to its end on one CPU thread, checkpointing every {@code save_steps}, and returns
+   * its output folder.
+   */
+  static Path train(Map<String, String> spec, Path out, MethodRegistry registry) throws Exception {
+    Files.createDirectories(out);
+    JobSpec checked = JobSpec.parse(spec, registry);
+    TrainingJob job =
+        new TrainingJob(
+            "t",
+            spec,
+            out,
+            checked.job().getInt("save_steps"),
+            () -> new SftRun(checked, registry, cpu(), n -> {}),
+            (t, p) -> {});
+    job.run();
+    assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
+    return out;
+  }
+
+  /** Logits of a model graph for a fixed prompt on the CPU backend. */
+  static float[] logits(ModelGraph model, Map<String, HostTensor> weights) {
+    Program program =
+        new Program(model.graph().toOnnx(), weights, Map.of(), Set.of(DType.FLOAT32, DType.INT64));
+    try (Session session = cpu().open(program)) {
+      long[] shape = {1, 5};
+      Map<String, HostTensor> feeds = new LinkedHashMap<>();
+      feeds.put("input_ids", HostTensor.ofLongs(shape, 1, 403, 407, 261, 378));
+      feeds.put("position_ids", HostTensor.ofLongs(shape, 0, 1, 2, 3, 4));
+      feeds.put("segment_ids", HostTensor.ofLongs(shape, 1, 1, 1, 1, 1));
+      return session.run(feeds, Set.of("logits")).get("logits").floats();
+    }
+  }
+
+  /** {@link #logits} of the model in a Hugging Face model folder, without adapter. */
+  static float[] baseLogits(Path modelDir) throws Exception {
+    ModelGraph model =
+        ModelGraph.build(ModelConfig.read(modelDir.resolve("config.json")), DType.FLOAT32);
+    try (SafetensorsReader reader = SafetensorsReader.open(modelDir)) {
+      return logits(model, model.weights(reader, DType.FLOAT32));
+    }
   }
 
   /** A file under ../shared, or a skipped test when ../shared is absent. */

@@ -2,6 +2,7 @@ package dev.graft.conformance;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -9,16 +10,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
-import dev.graft.api.train.JobState;
 import dev.graft.graph.DType;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.model.SafetensorsWriter;
-import dev.graft.train.job.JobSpec;
-import dev.graft.train.job.TrainingJob;
 import dev.graft.train.run.Adapters;
-import dev.graft.train.run.SftRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -83,9 +80,8 @@ class Gpt2LoraTest {
     }
   }
 
-  @Test
-  void loraOnGpt2TargetsCAttnWithFanInFanOutAndMergesTransposed() throws Exception {
-    Path model = tinyGpt2();
+  /** A 3-step LoRA job on {@code model} over two sentences. */
+  private Map<String, String> spec(Path model) throws Exception {
     Path data = dir.resolve("data.jsonl");
     Files.writeString(
         data,
@@ -99,18 +95,49 @@ class Gpt2LoraTest {
     spec.put("learning_rate", "0.05");
     spec.put("per_device_train_batch_size", "2");
     spec.put("max_length", "16");
-    Path out = Files.createDirectories(dir.resolve("job"));
-    JobSpec checked = JobSpec.parse(spec, Fixtures.REGISTRY);
-    TrainingJob job =
-        new TrainingJob(
-            "g",
-            spec,
-            out,
-            0,
-            () -> new SftRun(checked, Fixtures.REGISTRY, Fixtures.cpu(), n -> {}),
-            (t, p) -> {});
-    job.run();
-    assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
+    return spec;
+  }
+
+  /** Logits of the model merged into a folder by {@link Adapters#merge}. */
+  private static float[] mergedLogits(Path merged) throws Exception {
+    ModelGraph plain =
+        ModelGraph.build(ModelConfig.read(merged.resolve("config.json")), DType.FLOAT32);
+    try (SafetensorsReader reader = SafetensorsReader.open(merged)) {
+      return logits(plain, plain.weights(reader, DType.FLOAT32));
+    }
+  }
+
+  /** The largest difference between two logit arrays relative to the largest of {@code b}. */
+  private static double relativeDiff(float[] a, float[] b) {
+    double max = 0;
+    double scale = 0;
+    for (int i = 0; i < a.length; i++) {
+      max = Math.max(max, Math.abs(a[i] - b[i]));
+      scale = Math.max(scale, Math.abs(b[i]));
+    }
+    return max / scale;
+  }
+
+  @Test
+  void mergingAnAdapterWithTrainedBiasesKeepsTheBiases() throws Exception {
+    Path model = tinyGpt2();
+    Map<String, String> spec = spec(model);
+    spec.put("lora.bias", "all");
+    Path out = Fixtures.train(spec, dir.resolve("job"), Fixtures.REGISTRY);
+    assertFalse(Files.exists(out.resolve("model")), "the adapter holds the biases, as PEFT's does");
+    Adapters.Adapted loaded =
+        Adapters.load(model, out.resolve("adapter"), Fixtures.REGISTRY, false);
+    float[] adapted = logits(loaded.model(), loaded.weights());
+    Adapters.merge(model, out.resolve("adapter"), dir.resolve("merged"), Fixtures.REGISTRY, false);
+    double diff = relativeDiff(mergedLogits(dir.resolve("merged")), adapted);
+    assertTrue(diff < 1e-5, "merged vs unmerged with trained biases: " + diff);
+  }
+
+  @Test
+  void loraOnGpt2TargetsCAttnWithFanInFanOutAndMergesTransposed() throws Exception {
+    Path model = tinyGpt2();
+    Map<String, String> spec = spec(model);
+    Path out = Fixtures.train(spec, dir.resolve("job"), Fixtures.REGISTRY);
 
     JsonNode config =
         new ObjectMapper().readTree(out.resolve("adapter/adapter_config.json").toFile());
@@ -131,18 +158,7 @@ class Gpt2LoraTest {
         Adapters.load(model, out.resolve("adapter"), Fixtures.REGISTRY, false);
     float[] adapted = logits(loaded.model(), loaded.weights());
     Adapters.merge(model, out.resolve("adapter"), dir.resolve("merged"), Fixtures.REGISTRY, false);
-    ModelGraph plain =
-        ModelGraph.build(ModelConfig.read(dir.resolve("merged/config.json")), DType.FLOAT32);
-    float[] merged;
-    try (SafetensorsReader reader = SafetensorsReader.open(dir.resolve("merged"))) {
-      merged = logits(plain, plain.weights(reader, DType.FLOAT32));
-    }
-    double max = 0;
-    double scale = 0;
-    for (int i = 0; i < merged.length; i++) {
-      max = Math.max(max, Math.abs(merged[i] - adapted[i]));
-      scale = Math.max(scale, Math.abs(adapted[i]));
-    }
-    assertTrue(max / scale < 1e-5, "merged vs unmerged on GPT-2: " + max + " of " + scale);
+    double diff = relativeDiff(mergedLogits(dir.resolve("merged")), adapted);
+    assertTrue(diff < 1e-5, "merged vs unmerged on GPT-2: " + diff);
   }
 }

@@ -8,12 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.api.backend.HostTensor;
-import dev.graft.api.backend.Program;
-import dev.graft.api.backend.Session;
 import dev.graft.api.train.JobState;
-import dev.graft.graph.DType;
-import dev.graft.model.ModelConfig;
-import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.job.TrainingJob;
@@ -24,7 +19,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -51,41 +45,7 @@ class LoraConformanceTest {
 
   /** Trains to the end and returns the job's output folder. */
   private Path train(Map<String, String> spec, Path out) throws Exception {
-    Files.createDirectories(out);
-    JobSpec checked = JobSpec.parse(spec, Fixtures.REGISTRY);
-    TrainingJob job =
-        new TrainingJob(
-            "t",
-            spec,
-            out,
-            checked.job().getInt("save_steps"),
-            () -> new SftRun(checked, Fixtures.REGISTRY, Fixtures.cpu(), n -> {}),
-            (t, p) -> {});
-    job.run();
-    assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
-    return out;
-  }
-
-  /** Logits of a model graph for a fixed prompt on the CPU backend. */
-  private static float[] logits(ModelGraph model, Map<String, HostTensor> weights) {
-    Program program =
-        new Program(model.graph().toOnnx(), weights, Map.of(), Set.of(DType.FLOAT32, DType.INT64));
-    try (Session session = Fixtures.cpu().open(program)) {
-      long[] shape = {1, 5};
-      Map<String, HostTensor> feeds = new LinkedHashMap<>();
-      feeds.put("input_ids", HostTensor.ofLongs(shape, 1, 403, 407, 261, 378));
-      feeds.put("position_ids", HostTensor.ofLongs(shape, 0, 1, 2, 3, 4));
-      feeds.put("segment_ids", HostTensor.ofLongs(shape, 1, 1, 1, 1, 1));
-      return session.run(feeds, Set.of("logits")).get("logits").floats();
-    }
-  }
-
-  private static float[] baseLogits(Path modelDir) throws Exception {
-    ModelGraph model =
-        ModelGraph.build(ModelConfig.read(modelDir.resolve("config.json")), DType.FLOAT32);
-    try (SafetensorsReader reader = SafetensorsReader.open(modelDir)) {
-      return logits(model, model.weights(reader, DType.FLOAT32));
-    }
+    return Fixtures.train(spec, out, Fixtures.REGISTRY);
   }
 
   @Test
@@ -150,14 +110,15 @@ class LoraConformanceTest {
         }
       }
     }
-    float[] saved = logits(loaded.model(), loaded.weights());
-    assertArrayEquals(logits(loaded.model(), fromCheckpoint), saved, "save → load is exact");
-    float[] base = baseLogits(model);
+    float[] saved = Fixtures.logits(loaded.model(), loaded.weights());
+    assertArrayEquals(
+        Fixtures.logits(loaded.model(), fromCheckpoint), saved, "save → load is exact");
+    float[] base = Fixtures.baseLogits(model);
     assertTrue(
         maxDiff(base, saved) > 1e-3, "the adapter changes the model: " + maxDiff(base, saved));
 
     Adapters.merge(model, out.resolve("adapter"), dir.resolve("merged"), Fixtures.REGISTRY, false);
-    float[] merged = baseLogits(dir.resolve("merged"));
+    float[] merged = Fixtures.baseLogits(dir.resolve("merged"));
     // float32: merging rounds W + s·B·A once, so compare relative to the logits' scale.
     double scale = maxDiff(saved, new float[saved.length]);
     assertTrue(
@@ -170,7 +131,7 @@ class LoraConformanceTest {
         dir.resolve("unmerged"),
         Fixtures.REGISTRY,
         true);
-    float[] unmerged = baseLogits(dir.resolve("unmerged"));
+    float[] unmerged = Fixtures.baseLogits(dir.resolve("unmerged"));
     assertTrue(
         maxDiff(base, unmerged) / scale < 1e-5,
         "unmerge restores the base model: " + maxDiff(base, unmerged) + " of " + scale);

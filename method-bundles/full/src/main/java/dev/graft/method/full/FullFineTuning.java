@@ -6,6 +6,7 @@ import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodName;
 import dev.graft.api.Options;
 import dev.graft.api.adapt.Adaptation;
+import dev.graft.api.adapt.AdapterWriter;
 import dev.graft.api.adapt.MethodInstance;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +40,13 @@ public final class FullFineTuning implements FineTuningMethod {
       public Map<String, Object> adapterConfig() {
         return Map.of();
       }
+
+      /**
+       * Nothing: the trained weights are the model's own, which the platform saves as a model
+       * folder ({@code model/}) when no method writes them into an adapter.
+       */
+      @Override
+      public void save(AdapterWriter writer) {}
     };
   }
 }

@@ -114,7 +114,7 @@ final class Lora implements MethodInstance {
     sites.stream()
         .filter(s -> s.site().bias() != null)
         .forEach(s -> wrappedBiases.put(s.site().bias(), s.site().module() + ".base_layer.bias"));
-    for (String name : writer.trainables()) {
+    for (String name : writer.tensors()) {
       writer.write(wrappedBiases.getOrDefault(name, name), writer.shape(name), writer.values(name));
     }
   }

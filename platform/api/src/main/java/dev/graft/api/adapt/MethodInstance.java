@@ -22,16 +22,21 @@ public interface MethodInstance {
 
   /**
    * The fields of {@code adapter_config.json}: PEFT's fields for methods that PEFT has (with {@code
-   * peft_type}), Graft's documented fields otherwise.
+   * peft_type}), Graft's documented fields otherwise (no {@code peft_type}: the adapter is then
+   * saved in Graft's layout, with tensors under their Graft parameter names). The platform adds
+   * {@code graft_methods}, the list of the job's methods with their bundle versions and options,
+   * from which the adapter is loaded back; methods must not write that field.
    */
   Map<String, Object> adapterConfig();
 
   /**
-   * Writes the trained tensors. The default writes every trainable under its own name; methods with
-   * reparameterising encoders (prefix tuning, P-tuning) fold them away here.
+   * Writes this method's tensors. The default writes every one of {@link AdapterWriter#tensors()}
+   * under its own name; methods with reparameterising encoders (prefix tuning, P-tuning) fold them
+   * away here, and a method whose trained weights belong in a model folder (full fine-tuning)
+   * writes nothing.
    */
   default void save(AdapterWriter writer) {
-    for (String name : writer.trainables()) {
+    for (String name : writer.tensors()) {
       writer.write(name, writer.shape(name), writer.values(name));
     }
   }

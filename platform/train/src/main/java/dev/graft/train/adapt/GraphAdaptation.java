@@ -54,6 +54,7 @@ public final class GraphAdaptation implements Adaptation {
   private final DType computeType;
   private final Map<String, Init> inits = new LinkedHashMap<>();
   private final Map<String, long[]> shapes = new LinkedHashMap<>();
+  private final Map<String, String> owners = new LinkedHashMap<>();
   private final Map<String, Tensor> currentOutputs = new LinkedHashMap<>();
   private final Map<String, Tensor> blockPoints = new LinkedHashMap<>();
   private final List<Group> groups = new ArrayList<>();
@@ -167,6 +168,7 @@ public final class GraphAdaptation implements Adaptation {
     Tensor t = graph().parameter(full, computeType, Shape.of(shape), trainable);
     inits.put(full, init);
     shapes.put(full, shape.clone());
+    owners.put(full, method);
     return t;
   }
 
@@ -174,6 +176,9 @@ public final class GraphAdaptation implements Adaptation {
   public Tensor frozen(String owner, String name, HostTensor values) {
     String full = declare(owner, name);
     frozen.put(full, values);
+    if (values.dtype() == DType.FLOAT32) {
+      owners.put(full, method); // adapters hold float32 tensors
+    }
     return graph().parameter(full, values.dtype(), Shape.of(values.shape()), false);
   }
 
@@ -190,6 +195,9 @@ public final class GraphAdaptation implements Adaptation {
     }
     String full = declare(owner, name);
     state.put(full, initial);
+    if (initial.dtype() == DType.FLOAT32) {
+      owners.put(full, method);
+    }
     return graph().input(full, initial.dtype(), Shape.of(initial.shape()));
   }
 
@@ -235,6 +243,9 @@ public final class GraphAdaptation implements Adaptation {
       // Integer tensors (quantised codes) never train: a broad predicate leaves them frozen.
       if (parameters.test(p.name()) && (!trainable || p.dtype().isFloating())) {
         graph().setTrainable(p, trainable);
+        if (trainable) {
+          owners.putIfAbsent(p.name(), method);
+        }
         count++;
       }
     }
@@ -406,6 +417,25 @@ public final class GraphAdaptation implements Adaptation {
           values.put(name, v);
         });
     return values;
+  }
+
+  /**
+   * The tensors of one method, in the order it claimed them: the parameters it declared (trainable
+   * or not) and the model's own parameters it made trainable and that still are; a tensor two
+   * methods claim belongs to the first.
+   *
+   * @param methodName the name given to {@link #adapting} before the method adapted the graph
+   */
+  public List<String> tensorsOf(String methodName) {
+    List<String> tensors = new ArrayList<>();
+    owners.forEach(
+        (name, owner) -> {
+          if (owner.equals(methodName)
+              && (inits.containsKey(name) || graph().isTrainable(graph().tensor(name)))) {
+            tensors.add(name);
+          }
+        });
+    return tensors;
   }
 
   /** The parameters methods declared (as opposed to the model's own). */

@@ -54,7 +54,7 @@ public final class JobKeys {
               "adapter",
               OptionType.STRING,
               "",
-              "a PEFT adapter folder to continue training from, made by this job's method"),
+              "an adapter folder to continue training from, made by this job's methods"),
           key("backend", OptionType.STRING, "cpu", "compute backend, see graft:backends"),
           key(
               "output_dir",

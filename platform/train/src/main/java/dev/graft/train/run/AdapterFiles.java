@@ -3,6 +3,7 @@ package dev.graft.train.run;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.graft.api.adapt.AdapterWriter;
+import dev.graft.api.adapt.MethodInstance;
 import dev.graft.model.SafetensorsWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -13,14 +14,17 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
- * Writes an adapter folder in the layout Hugging Face PEFT loads: {@code adapter_config.json}
- * (indent 2, sorted keys, as PEFT writes it) and {@code adapter_model.safetensors} (metadata {@code
- * format=pt}, keys prefixed {@code base_model.model.}). The folder is written under a temporary
- * name and renamed into place.
+ * Writes an adapter folder: {@code adapter_config.json} (indent 2, sorted keys, as PEFT writes it)
+ * and {@code adapter_model.safetensors} (metadata {@code format=pt}). A PEFT adapter's keys are
+ * prefixed {@code base_model.model.}, the layout Hugging Face PEFT loads; an adapter without {@code
+ * peft_type} keeps Graft parameter names (platform/train/ADAPTERS.md). The folder is written under
+ * a temporary name and renamed into place.
  */
 final class AdapterFiles {
   /** The prefix PEFT gives tuner-method keys (PeftModel → LoraModel → the HF model). */
@@ -28,26 +32,58 @@ final class AdapterFiles {
 
   private AdapterFiles() {}
 
-  /** Collects what a method writes, with PEFT key names. */
+  /**
+   * The graph parameter an adapter key holds, or null: PEFT's {@value #PREFIX} goes, and a wrapped
+   * layer's {@code .base_layer.} part maps back to the layer's own parameter.
+   */
+  static String parameterOf(String key, Set<String> parameters) {
+    String name = key.startsWith(PREFIX) ? key.substring(PREFIX.length()) : key;
+    if (!parameters.contains(name)) {
+      name = name.replace(".base_layer.", ".");
+    }
+    return parameters.contains(name) ? name : null;
+  }
+
+  /**
+   * Collects what the methods write, one method at a time, under the names they give (Graft names);
+   * {@link #write} adds PEFT's prefix for PEFT adapters.
+   */
   static final class Collector implements AdapterWriter {
-    private final List<String> trainables;
     private final Function<String, long[]> shapes;
     private final Function<String, float[]> values;
+    private final Predicate<String> trainable;
+    private List<String> tensors = List.of();
     final Map<String, long[]> writtenShapes = new LinkedHashMap<>();
     final Map<String, float[]> written = new LinkedHashMap<>();
 
+    /**
+     * @param shapes a parameter's shape
+     * @param values a parameter's value after training
+     * @param trainable whether a parameter trained
+     */
     Collector(
-        List<String> trainables,
         Function<String, long[]> shapes,
-        Function<String, float[]> values) {
-      this.trainables = trainables;
+        Function<String, float[]> values,
+        Predicate<String> trainable) {
       this.shapes = shapes;
       this.values = values;
+      this.trainable = trainable;
+    }
+
+    /** Lets one method write, with {@code tensors} as its {@link #tensors()}. */
+    void save(MethodInstance method, List<String> tensors) {
+      this.tensors = List.copyOf(tensors);
+      method.save(this);
+    }
+
+    @Override
+    public List<String> tensors() {
+      return tensors;
     }
 
     @Override
     public List<String> trainables() {
-      return trainables;
+      return tensors.stream().filter(trainable).toList();
     }
 
     @Override
@@ -76,15 +112,16 @@ final class AdapterFiles {
                 + java.util.Arrays.toString(shape)
                 + ".");
       }
-      if (written.putIfAbsent(PREFIX + name, data) != null) {
+      if (written.putIfAbsent(name, data) != null) {
         throw new IllegalArgumentException("Adapter tensor \"" + name + "\" is written twice.");
       }
-      writtenShapes.put(PREFIX + name, shape.clone());
+      writtenShapes.put(name, shape.clone());
     }
   }
 
   /**
-   * Writes the folder.
+   * Writes the folder: with PEFT key names ({@value #PREFIX} + Graft name) when {@code config} has
+   * a {@code peft_type}, with Graft names otherwise.
    *
    * @param extras further JSON files by file name, e.g. {@value SftRun#SAMPLE_FORMAT}, which PEFT
    *     ignores
@@ -99,7 +136,9 @@ final class AdapterFiles {
       deleteTree(temp);
       Files.createDirectories(temp);
       SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-      tensors.written.forEach((name, v) -> writer.add(name, tensors.writtenShapes.get(name), v));
+      String prefix = config.get("peft_type") != null ? PREFIX : "";
+      tensors.written.forEach(
+          (name, v) -> writer.add(prefix + name, tensors.writtenShapes.get(name), v));
       writer.write(temp.resolve("adapter_model.safetensors"));
       json().writeValue(temp.resolve("adapter_config.json").toFile(), new TreeMap<>(config));
       writeJson(temp, extras);

@@ -1,10 +1,6 @@
 package dev.graft.train.run;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
-import dev.graft.api.OptionDescriptor;
-import dev.graft.api.Options;
 import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.adapt.WeightEditor;
 import dev.graft.api.backend.HostTensor;
@@ -21,38 +17,60 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Iterator;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
 /**
  * Adapter folders written by Graft or Hugging Face PEFT, read back: for generation, for more
- * training, and for merging into the base weights. {@code peft_type} names the method (LORA →
- * lora); the config fields are the method's options, which carry PEFT's names.
+ * training, and for merging into the base weights. {@code adapter_config.json} names the methods
+ * ({@link AdapterMethods}: Graft's {@value AdapterMethods#FIELD}, else PEFT's {@code peft_type});
+ * they adapt a fresh model graph in order, and the saved tensors fill it.
  */
 public final class Adapters {
   private Adapters() {}
 
-  /** A model graph with an adapter applied, all parameters frozen, and every weight's value. */
-  public record Adapted(ModelGraph model, Map<String, HostTensor> weights, MethodInstance method) {}
+  /**
+   * A model graph with an adapter applied, all parameters frozen, and every weight's value.
+   *
+   * @param methods the adapter's methods, in the order they adapted the graph
+   * @param fromAdapter the parameters whose values came from the adapter file
+   */
+  public record Adapted(
+      ModelGraph model,
+      Map<String, HostTensor> weights,
+      List<Method> methods,
+      Set<String> fromAdapter) {}
+
+  /**
+   * One method of a loaded adapter.
+   *
+   * @param tensors the parameters it declared or made trainable ({@link GraphAdaptation#tensorsOf})
+   */
+  public record Method(String name, MethodInstance instance, List<String> tensors) {}
 
   /**
    * Builds the model with the adapter applied and every weight frozen.
    *
    * @param withCache build the KV-cache graph for generation, else the full graph
    * @throws IllegalArgumentException naming the folder and the tensors when the adapter does not
-   *     fit the model (missing or unexpected tensors, wrong shapes) or its method is not installed
+   *     fit the model (missing or unexpected tensors, wrong shapes), or naming the method to
+   *     install when one is not installed
    */
   public static Adapted load(
       Path modelDir, Path adapterDir, MethodRegistry registry, boolean withCache) {
+    Path configFile = adapterDir.resolve("adapter_config.json");
+    requireTrainedBase(modelDir, adapterDir);
     try (SafetensorsReader base = SafetensorsReader.open(modelDir);
         SafetensorsReader adapter =
             SafetensorsReader.open(adapterDir.resolve("adapter_model.safetensors"))) {
+      List<AdapterMethods.Resolved> resolved =
+          AdapterMethods.resolve(
+              configFile, AdapterFiles.json().readTree(Files.readAllBytes(configFile)), registry);
       ModelConfig config = ModelConfig.read(modelDir.resolve(ModelConfig.FILE));
       ModelGraph model =
           withCache
@@ -60,8 +78,14 @@ public final class Adapters {
               : ModelGraph.build(config, DType.FLOAT32);
       GraphAdaptation adaptation =
           new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32);
-      MethodInstance method = method(adapterDir, registry);
-      method.adapt(adaptation);
+      for (AdapterMethods.Resolved r : resolved) {
+        adaptation.adapting(r.name());
+        r.instance().adapt(adaptation);
+      }
+      List<Method> methods =
+          resolved.stream()
+              .map(r -> new Method(r.name(), r.instance(), adaptation.tensorsOf(r.name())))
+              .toList();
       Map<String, float[]> trained = tensors(adapterDir, adapter, model, adaptation);
       adaptation.setTrainable(p -> true, false);
       Map<String, HostTensor> weights = new LinkedHashMap<>(model.weights(base, DType.FLOAT32));
@@ -69,7 +93,7 @@ public final class Adapters {
           (name, v) ->
               weights.put(
                   name, HostTensor.ofFloats(model.graph().tensor(name).shape().sizes(), v)));
-      return new Adapted(model, weights, method);
+      return new Adapted(model, weights, methods, Set.copyOf(trained.keySet()));
     } catch (NoSuchFileException e) {
       throw new IllegalArgumentException(
           "Adapter folder " + adapterDir + " lacks " + e.getFile() + ".");
@@ -78,51 +102,29 @@ public final class Adapters {
     }
   }
 
-  /** The method that {@code adapter_config.json} names, configured from its fields. */
-  static MethodInstance method(Path adapterDir, MethodRegistry registry) throws IOException {
-    JsonNode config =
-        AdapterFiles.json().readTree(adapterDir.resolve("adapter_config.json").toFile());
-    String peftType = config.path("peft_type").asText("");
-    if (peftType.isEmpty()) {
-      throw new IllegalArgumentException(
-          adapterDir.resolve("adapter_config.json") + " has no peft_type.");
-    }
-    String name = peftType.toLowerCase(Locale.ROOT).replace('_', '-');
-    MethodInfo info = registry.require(name).info();
-    Map<String, String> options = new LinkedHashMap<>();
-    for (OptionDescriptor o : info.options()) {
-      JsonNode v = config.get(o.name());
-      if (v != null && !v.isNull()) {
-        options.put(o.name(), text(v));
-      }
-    }
-    return registry.require(name).method().create(Options.parse(info, options));
-  }
-
   /**
-   * JSON as option text: lists comma-joined, maps as key=value pairs, booleans and numbers as
-   * written.
+   * A job that trained base weights and added modules saved {@code model/} beside {@code adapter/}
+   * ({@link JobOutput}); that adapter belongs on {@code model/}, not on the untrained base.
    */
-  private static String text(JsonNode v) {
-    if (v.isArray()) {
-      List<String> items = new ArrayList<>();
-      v.forEach(i -> items.add(i.asText()));
-      return String.join(",", items);
+  private static void requireTrainedBase(Path modelDir, Path adapterDir) {
+    Path trained = adapterDir.toAbsolutePath().normalize().resolveSibling("model");
+    if (Files.isRegularFile(trained.resolve(ModelConfig.FILE))
+        && !modelDir.toAbsolutePath().normalize().equals(trained)) {
+      throw new IllegalArgumentException(
+          "The adapter in "
+              + adapterDir
+              + " was trained together with the model weights in "
+              + trained
+              + "; use that folder as the model.");
     }
-    if (v.isObject()) {
-      List<String> pairs = new ArrayList<>();
-      for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
-        pairs.add(e.getKey() + "=" + e.getValue().asText());
-      }
-      return String.join(",", pairs);
-    }
-    return v.asText();
   }
 
   /**
-   * The adapter's tensors by graph parameter name: PEFT's {@code base_model.model.} prefix goes,
-   * and a wrapped layer's {@code .base_layer.} part maps back to the layer's own parameter.
+   * The adapter's tensors by graph parameter name ({@link AdapterFiles#parameterOf}: PEFT keys and
+   * Graft names alike).
+   *
+   * @throws IllegalArgumentException listing the declared parameters the file lacks and the keys
+   *     that are no parameter of the adapted model, or naming a tensor of the wrong shape
    */
   static Map<String, float[]> tensors(
       Path dir, SafetensorsReader adapter, ModelGraph model, GraphAdaptation adaptation) {
@@ -131,12 +133,8 @@ public final class Adapters {
     Map<String, float[]> values = new LinkedHashMap<>();
     Set<String> unexpected = new TreeSet<>();
     for (String key : adapter.names()) {
-      String name =
-          key.startsWith(AdapterFiles.PREFIX) ? key.substring(AdapterFiles.PREFIX.length()) : key;
-      if (!parameters.contains(name)) {
-        name = name.replace(".base_layer.", ".");
-      }
-      if (!parameters.contains(name)) {
+      String name = AdapterFiles.parameterOf(key, parameters);
+      if (name == null) {
         unexpected.add(key);
         continue;
       }
@@ -169,19 +167,36 @@ public final class Adapters {
 
   /**
    * Merges an adapter into the base weights and writes a Hugging Face model folder (written under a
-   * temporary name, then renamed).
+   * temporary name, then renamed). Each method that has tensors merges them, in order (unmerging:
+   * in reverse order); the model's own weights that the adapter holds (trained biases) are written
+   * as they are.
    *
    * @param subtract unmerge instead: take the adapter back out of weights it was merged into
+   * @throws IllegalArgumentException naming the method when one with tensors cannot be merged
    */
   public static void merge(
       Path modelDir, Path adapterDir, Path outDir, MethodRegistry registry, boolean subtract) {
     Adapted adapted = load(modelDir, adapterDir, registry, false);
-    if (!adapted.method().mergeable()) {
-      throw new IllegalArgumentException(
-          "The adapter in " + adapterDir + " cannot be merged into the base weights.");
+    List<Method> merging =
+        new ArrayList<>(adapted.methods().stream().filter(m -> !m.tensors().isEmpty()).toList());
+    for (Method m : merging) {
+      if (!m.instance().mergeable()) {
+        throw new IllegalArgumentException(
+            "The adapter in "
+                + adapterDir
+                + " cannot be merged into the base weights: method "
+                + m.name()
+                + " cannot fold its tensors into them.");
+      }
     }
+    Map<String, String> checkpointNames = adapted.model().checkpointNames();
     Map<String, float[]> values = new LinkedHashMap<>();
     Map<String, float[]> changed = new LinkedHashMap<>();
+    if (!subtract) {
+      adapted.fromAdapter().stream()
+          .filter(checkpointNames::containsKey)
+          .forEach(p -> changed.put(p, weightOf(adapted, p)));
+    }
     WeightEditor editor =
         new WeightEditor() {
           @Override
@@ -201,11 +216,12 @@ public final class Adapters {
           }
         };
     if (subtract) {
-      adapted.method().unmerge(editor);
+      Collections.reverse(merging);
+      merging.forEach(m -> m.instance().unmerge(editor));
     } else {
-      adapted.method().merge(editor);
+      merging.forEach(m -> m.instance().merge(editor));
     }
-    writeModel(modelDir, outDir, adapted.model().checkpointNames(), changed);
+    writeModel(modelDir, outDir, checkpointNames, changed);
   }
 
   private static float[] weightOf(Adapted adapted, String parameter) {
@@ -250,6 +266,16 @@ public final class Adapters {
         } else {
           writer.add(name, base.info(name).dtype(), base.info(name).shape(), base.bytes(name));
         }
+      }
+      Set<String> unknown = new TreeSet<>(byCheckpointName.keySet());
+      unknown.removeAll(base.names());
+      if (!unknown.isEmpty()) {
+        throw new IllegalArgumentException(
+            "The model in "
+                + modelDir
+                + " has no weights "
+                + unknown
+                + ", so a model folder cannot hold them; save them in an adapter instead.");
       }
       writer.write(temp.resolve(SafetensorsReader.SINGLE_FILE));
       for (String file :

@@ -6,9 +6,7 @@ import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.HostTensor;
-import dev.graft.api.backend.Session;
 import dev.graft.graph.DType;
-import dev.graft.graph.Tensor;
 import dev.graft.graph.TrainingStep;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.ModelConfig;
@@ -34,7 +32,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Supervised fine-tuning of a Hugging Face causal LM: the job's methods adapt the model graph, the
@@ -51,6 +51,7 @@ public final class SftRun implements Run {
   private final SafetensorsReader checkpoint;
   private final List<String> names = new ArrayList<>();
   private final List<MethodInstance> methods = new ArrayList<>();
+  private final List<JobOutput.Method> outputs = new ArrayList<>();
   private final Options job;
   private final ComputeBackend backend;
   private final Batches batches;
@@ -99,8 +100,13 @@ public final class SftRun implements Run {
       ChatTemplate template = chatTemplate(modelDir);
       this.checkpointNames = ModelGraph.build(config, DType.FLOAT32).checkpointNames();
       for (Map.Entry<String, Options> m : spec.methods().entrySet()) {
+        MethodRegistry.RegisteredMethod registered = registry.require(m.getKey());
+        MethodInstance instance = registered.method().create(m.getValue());
         names.add(m.getKey());
-        methods.add(registry.require(m.getKey()).method().create(m.getValue()));
+        methods.add(instance);
+        outputs.add(
+            new JobOutput.Method(
+                m.getKey(), instance, AdapterMethods.entry(registered, m.getValue())));
       }
       this.program = new StepProgram(config, checkpoint, names, methods, job, backend, seed);
       try {
@@ -307,9 +313,8 @@ public final class SftRun implements Run {
   }
 
   /**
-   * Writes the PEFT adapter folder {@code adapter/}, or, when no method is a PEFT adapter (full
-   * fine-tuning), a Hugging Face model folder {@code model/} with the trained weights; and the
-   * held-out samples as {@code validation.jsonl}.
+   * Writes what the job trained ({@link JobOutput}: {@code adapter/}, {@code model/} or both) and
+   * the held-out samples as {@code validation.jsonl}.
    */
   @Override
   public void finish(Path outputDir) {
@@ -322,33 +327,21 @@ public final class SftRun implements Run {
       }
     }
     TrainingStep step = program.step();
-    Session session = program.session();
-    List<String> trainables = step.graph().trainables().stream().map(Tensor::name).toList();
-    Map<String, Object> config = new LinkedHashMap<>();
-    for (MethodInstance m : methods) {
-      config.putAll(m.adapterConfig());
-    }
-    if (!config.containsKey("peft_type")) {
-      writeModel(outputDir.resolve("model"), trainables);
-      return;
-    }
-    AdapterFiles.Collector collector =
-        new AdapterFiles.Collector(
-            trainables,
-            p -> step.graph().tensor(p).shape().sizes(),
-            p -> session.state(p).floats());
-    for (MethodInstance m : methods) {
-      m.save(collector);
-    }
-    config.put("base_model_name_or_path", modelDir.toAbsolutePath().toString());
-    config.put("inference_mode", true);
-    AdapterFiles.write(outputDir.resolve("adapter"), config, collector, extras());
-  }
-
-  private void writeModel(Path folder, List<String> trainables) {
-    Map<String, float[]> trained = new LinkedHashMap<>();
-    trainables.forEach(t -> trained.put(t, program.session().state(t).floats()));
-    Adapters.writeModel(modelDir, folder, checkpointNames, trained, extras());
+    Set<String> carried = Set.copyOf(step.carry().values());
+    Function<String, float[]> values =
+        p ->
+            carried.contains(p)
+                ? program.session().state(p).floats()
+                : program.supplied().get(p).floats(); // frozen: the value the session was given
+    JobOutput.write(
+        outputDir,
+        modelDir,
+        step.graph(),
+        program.adaptation(),
+        outputs,
+        values,
+        checkpointNames,
+        extras());
   }
 
   /**

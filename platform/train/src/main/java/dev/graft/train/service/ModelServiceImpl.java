@@ -399,7 +399,7 @@ public final class ModelServiceImpl implements ModelService {
       throw new IllegalArgumentException(
           "Adapter folder "
               + adapterDir
-              + " has no adapter_config.json; point at a PEFT adapter folder such as a job's"
+              + " has no adapter_config.json; point at an adapter folder such as a job's"
               + " adapter/.");
     }
   }

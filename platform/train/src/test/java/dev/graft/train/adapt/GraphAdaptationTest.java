@@ -4,12 +4,70 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.graft.api.adapt.Init;
+import dev.graft.api.adapt.ModelSpec;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.graph.DType;
+import dev.graft.graph.Graph;
+import dev.graft.graph.Shape;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class GraphAdaptationTest {
+  /** A model that is only a graph with two frozen weights. */
+  private static AdaptableModel twoWeights() {
+    Graph graph = new Graph();
+    graph.parameter("w", DType.FLOAT32, Shape.of(2, 2), false);
+    graph.parameter("b", DType.FLOAT32, Shape.of(2), false);
+    return new AdaptableModel() {
+      @Override
+      public Graph graph() {
+        return graph;
+      }
+
+      @Override
+      public ModelSpec spec() {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public List<Linear> linears() {
+        return List.of();
+      }
+
+      @Override
+      public List<Block> blocks() {
+        return List.of();
+      }
+
+      @Override
+      public float[] weight(String parameter) {
+        throw new UnsupportedOperationException();
+      }
+    };
+  }
+
+  @Test
+  void eachMethodOwnsWhatItDeclaredOrUnfrozeFirst() {
+    GraphAdaptation adaptation = new GraphAdaptation(twoWeights(), true, DType.FLOAT32);
+    adaptation.adapting("adds");
+    adaptation.parameter("", "new", new long[] {2}, Init.zeros(), false);
+    adaptation.setTrainable("b"::equals, true);
+    adaptation.adapting("unfreezes");
+    adaptation.setTrainable(p -> true, true);
+    assertEquals(List.of("new", "b"), adaptation.tensorsOf("adds"), "frozen declared ones too");
+    assertEquals(List.of("w"), adaptation.tensorsOf("unfreezes"), "b was claimed first");
+  }
+
+  @Test
+  void aModelWeightFrozenAgainBelongsToNoMethod() {
+    GraphAdaptation adaptation = new GraphAdaptation(twoWeights(), true, DType.FLOAT32);
+    adaptation.adapting("m");
+    adaptation.setTrainable(p -> true, true);
+    adaptation.setTrainable("w"::equals, false);
+    assertEquals(List.of("b"), adaptation.tensorsOf("m"));
+  }
+
   @Test
   void twoMethodsThatBothFormatSamplesAreAClearError() {
     GraphAdaptation adaptation = new GraphAdaptation(null, true, DType.FLOAT32);
