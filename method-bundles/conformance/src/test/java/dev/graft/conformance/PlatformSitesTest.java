@@ -7,12 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodRegistry;
+import dev.graft.api.adapt.Adaptation;
+import dev.graft.api.adapt.Init;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
+import dev.graft.graph.GraphOps;
 import dev.graft.graph.Tensor;
+import dev.graft.model.SafetensorsReader;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.registry.FixedMethodRegistry;
+import dev.graft.train.run.Adapters;
 import dev.graft.train.run.SftRun;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -23,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -105,7 +111,7 @@ class PlatformSitesTest {
                         site.module(),
                         "lora_B.weight",
                         new long[] {site.outFeatures(), 4},
-                        dev.graft.api.adapt.Init.zeros(),
+                        Init.zeros(),
                         true);
                 a.rewriteLinear(
                     site,
@@ -135,45 +141,7 @@ class PlatformSitesTest {
             "int8-base",
             a -> {
               for (LinearSite site : TestMethod.queries(a)) {
-                // Per-row absmax quantisation to codes 0..254 around 127, one scale per row.
-                float[] w = a.weight(site.weight());
-                int out = site.outFeatures();
-                int in = site.inFeatures();
-                ByteBuffer codes =
-                    ByteBuffer.allocateDirect(out * in).order(ByteOrder.LITTLE_ENDIAN);
-                float[] scales = new float[out];
-                for (int r = 0; r < out; r++) {
-                  float max = 1e-12f;
-                  for (int c = 0; c < in; c++) {
-                    max = Math.max(max, Math.abs(w[r * in + c]));
-                  }
-                  scales[r] = max / 127;
-                  for (int c = 0; c < in; c++) {
-                    codes.put(r * in + c, (byte) (Math.round(w[r * in + c] / scales[r]) + 127));
-                  }
-                }
-                Tensor q =
-                    a.frozen(
-                        site.module(),
-                        "codes",
-                        new HostTensor(DType.UINT8, new long[] {out, in}, codes));
-                // The scales stored as bfloat16 (the upper half of each float32), (out, 1).
-                ByteBuffer bf16 = ByteBuffer.allocateDirect(2 * out).order(ByteOrder.LITTLE_ENDIAN);
-                for (int r = 0; r < out; r++) {
-                  bf16.putShort(2 * r, (short) (Float.floatToIntBits(scales[r]) >>> 16));
-                }
-                Tensor s =
-                    a.frozen(
-                        site.module(),
-                        "scales",
-                        new HostTensor(DType.BFLOAT16, new long[] {out, 1}, bf16));
-                var g = a.graph();
-                // W ≈ (codes − 127) · scale, (out, in)
-                a.replaceWeight(
-                    site.weight(),
-                    g.mul(
-                        g.sub(g.cast(q, DType.FLOAT32), g.scalar(127, DType.FLOAT32)),
-                        g.cast(s, DType.FLOAT32)));
+                quantise(a, site);
                 TestMethod.lora(a, site, 4, 0);
               }
             });
@@ -190,6 +158,104 @@ class PlatformSitesTest {
     double base = train(plain, 1).get(0);
     assertEquals(base, losses.get(0), 2e-2 * base, "8-bit weights change the loss little");
     assertTrue(losses.get(0) != base, "the dequantised weights are used, not the checkpoint's");
+  }
+
+  /**
+   * Replaces the weight of {@code site} by 8-bit codes dequantised in the graph: per-row absmax
+   * codes 0..254 around 127 (UINT8) and one scale per row stored as bfloat16, W ≈ (codes − 127)·s.
+   */
+  private static void quantise(Adaptation a, LinearSite site) {
+    float[] w = a.weight(site.weight());
+    int out = site.outFeatures();
+    int in = site.inFeatures();
+    ByteBuffer codes = ByteBuffer.allocateDirect(out * in).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer bf16 = ByteBuffer.allocateDirect(2 * out).order(ByteOrder.LITTLE_ENDIAN);
+    for (int r = 0; r < out; r++) {
+      float max = 1e-12f;
+      for (int c = 0; c < in; c++) {
+        max = Math.max(max, Math.abs(w[r * in + c]));
+      }
+      float scale = max / 127;
+      for (int c = 0; c < in; c++) {
+        codes.put(r * in + c, (byte) (Math.round(w[r * in + c] / scale) + 127));
+      }
+      bf16.putShort(2 * r, (short) (Float.floatToIntBits(scale) >>> 16)); // upper half
+    }
+    Tensor q =
+        a.frozen(site.module(), "codes", new HostTensor(DType.UINT8, new long[] {out, in}, codes));
+    Tensor s =
+        a.frozen(
+            site.module(), "scales", new HostTensor(DType.BFLOAT16, new long[] {out, 1}, bf16));
+    GraphOps g = a.graph();
+    a.replaceWeight(
+        site.weight(),
+        g.mul(
+            g.sub(g.cast(q, DType.FLOAT32), g.scalar(127, DType.FLOAT32)),
+            g.cast(s, DType.FLOAT32))); // (out, in)
+  }
+
+  @Test
+  void methodTensorsAndStateAreSavedAndLoadBackBitExact() throws Exception {
+    FineTuningMethod method =
+        new TestMethod(
+            "supplied",
+            a -> {
+              LinearSite site = TestMethod.queries(a).get(0);
+              quantise(a, site);
+              Tensor aw =
+                  a.frozen(
+                      site.module(),
+                      "lora_A.weight",
+                      HostTensor.ofFloats(
+                          new long[] {4, site.inFeatures()},
+                          uniform(4 * site.inFeatures(), 0.1, 1)));
+              Tensor bw =
+                  a.parameter(
+                      site.module(),
+                      "lora_B.weight",
+                      new long[] {site.outFeatures(), 4},
+                      Init.zeros(),
+                      true);
+              Tensor gate = a.state(site.module(), "gate", HostTensor.ofFloats(new long[] {1}, 1f));
+              a.rewriteLinear(
+                  site,
+                  (g, x, base, s) ->
+                      g.add(base, g.mul(g.linear(g.linear(x, aw, null), bw, null), gate)));
+              a.onStep(c -> c.write(site.module() + ".gate", new float[] {1f + c.step()}), 1);
+            });
+    MethodRegistry registry = new FixedMethodRegistry(List.of(method));
+    Map<String, String> spec = spec("supplied", 3);
+    spec.put("save_steps", "3");
+    Path out = Fixtures.train(spec, dir.resolve("job"), registry);
+    Path base = Fixtures.shared("models/stories260K");
+    String module = "model.layers.0.self_attn.q_proj";
+    try (SafetensorsReader adapter =
+            SafetensorsReader.open(out.resolve("adapter/adapter_model.safetensors"));
+        SafetensorsReader state =
+            SafetensorsReader.open(out.resolve("checkpoint-3/state.safetensors"))) {
+      assertEquals(
+          Set.of(
+              "base_model.model." + module + ".lora_A.weight",
+              "base_model.model." + module + ".lora_B.weight",
+              "base_model.model." + module + ".gate"),
+          adapter.names(),
+          "float32 method tensors are saved; uint8 codes and bfloat16 scales are computed again");
+      Adapters.Adapted loaded = Adapters.load(base, out.resolve("adapter"), registry, false);
+      Map<String, HostTensor> w = loaded.weights();
+      assertArrayEquals(
+          state.floats(module + ".lora_B.weight"), w.get(module + ".lora_B.weight").floats());
+      assertArrayEquals(
+          new float[] {4f}, w.get(module + ".gate").floats(), "the hook's last write");
+      assertArrayEquals(uniform(4 * 64, 0.1, 1), w.get(module + ".lora_A.weight").floats());
+      assertEquals(DType.UINT8, w.get(module + ".codes").dtype());
+      float[] logits = Fixtures.logits(loaded.model(), w);
+      float[] plain = Fixtures.baseLogits(base);
+      double diff = 0;
+      for (int i = 0; i < logits.length; i++) {
+        diff = Math.max(diff, Math.abs(logits[i] - plain[i]));
+      }
+      assertTrue(diff > 1e-3, "the trained adapter changes the logits: " + diff);
+    }
   }
 
   @Test

@@ -421,8 +421,8 @@ public final class GraphAdaptation implements Adaptation {
 
   /**
    * The tensors of one method, in the order it claimed them: the parameters it declared (trainable
-   * or not) and the model's own parameters it made trainable and that still are; a tensor two
-   * methods claim belongs to the first.
+   * or not), its float32 frozen and state tensors, and the model's own parameters it made trainable
+   * and that still are; a tensor two methods claim belongs to the first.
    *
    * @param methodName the name given to {@link #adapting} before the method adapted the graph
    */
@@ -431,7 +431,10 @@ public final class GraphAdaptation implements Adaptation {
     owners.forEach(
         (name, owner) -> {
           if (owner.equals(methodName)
-              && (inits.containsKey(name) || graph().isTrainable(graph().tensor(name)))) {
+              && (inits.containsKey(name)
+                  || frozen.containsKey(name)
+                  || state.containsKey(name)
+                  || graph().isTrainable(graph().tensor(name)))) {
             tensors.add(name);
           }
         });

@@ -89,6 +89,8 @@ public final class Adapters {
       Map<String, float[]> trained = tensors(adapterDir, adapter, model, adaptation);
       adaptation.setTrainable(p -> true, false);
       Map<String, HostTensor> weights = new LinkedHashMap<>(model.weights(base, DType.FLOAT32));
+      // Tensors the methods computed (codes, residuals, state), unless the adapter saved them.
+      weights.putAll(adaptation.frozenTensors());
       trained.forEach(
           (name, v) ->
               weights.put(
