@@ -56,6 +56,7 @@ public final class GraphAdaptation implements Adaptation {
   private final Map<String, Tensor> outputs = new LinkedHashMap<>();
   private final Map<String, Tensor> inputs = new LinkedHashMap<>();
   private final List<StepHook> hooks = new ArrayList<>();
+  private final Map<String, String> siteUsers = new LinkedHashMap<>();
   private Objective objective;
   private String method = "a method";
   private SampleFormat sampleFormat;
@@ -275,7 +276,7 @@ public final class GraphAdaptation implements Adaptation {
     if (inputs.containsKey(name)) {
       return inputs.get(name);
     }
-    Tensor t = graph().input(name, DType.INT64, Shape.with("batch"));
+    Tensor t = graph().input(name, DType.INT64, Shape.with("batch", "seq"));
     inputs.put(name, t);
     return t;
   }
@@ -318,11 +319,35 @@ public final class GraphAdaptation implements Adaptation {
     if (outputs.putIfAbsent(name, tensor) != null) {
       throw new IllegalArgumentException("Output \"" + name + "\" is declared twice.");
     }
+    siteUsers.putIfAbsent("output", method);
   }
 
   @Override
   public void onStep(StepHook hook) {
     hooks.add(hook);
+    siteUsers.putIfAbsent("onStep", method);
+  }
+
+  /**
+   * Refuses a job whose methods used one of {@code sites} ({@code onStep}, {@code output}): a site
+   * the run does not honour must stop the job at its start, not be dropped silently.
+   *
+   * @param run the run, as the message names it, e.g. "supervised fine-tuning"
+   * @throws IllegalArgumentException naming the first such method and site
+   */
+  public void refuse(Set<String> sites, String run) {
+    for (Map.Entry<String, String> use : siteUsers.entrySet()) {
+      if (sites.contains(use.getKey())) {
+        throw new IllegalArgumentException(
+            "Method "
+                + use.getValue()
+                + " uses Adaptation."
+                + use.getKey()
+                + ", which "
+                + run
+                + " does not run yet; train without that method.");
+      }
+    }
   }
 
   /**

@@ -22,7 +22,7 @@ import dev.graft.train.adapt.GraphAdaptation;
 import dev.graft.train.data.Batches;
 import dev.graft.train.data.Encoded;
 import dev.graft.train.data.Jsonl;
-import dev.graft.train.data.Sample;
+import dev.graft.train.data.RowLayout;
 import dev.graft.train.data.Split;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.job.Run;
@@ -65,9 +65,10 @@ public final class SftRun implements Run {
   private final long totalSteps;
   private final boolean fetchGradNorm;
   private final Map<String, String> checkpointNames;
+  private final ReferencePass reference;
 
   /** Samples held out of training (validation_split), written out for graft:eval. */
-  private List<Sample> validation = List.of();
+  private List<Jsonl.Line> validation = List.of();
 
   /**
    * Loads the model and data and opens the step program on the backend.
@@ -101,19 +102,7 @@ public final class SftRun implements Run {
         instance.adapt(adaptation);
         methods.add(instance);
       }
-      if (adaptation.objective() != null) {
-        throw new IllegalArgumentException(
-            "Method "
-                + String.join(", ", spec.methods().keySet())
-                + " sets its own objective, which supervised"
-                + " fine-tuning does not run.");
-      }
-      if (!adaptation.inputs().isEmpty()) {
-        throw new IllegalArgumentException(
-            "The methods need per-sample inputs "
-                + adaptation.inputs().keySet()
-                + " that this data does not supply.");
-      }
+      adaptation.refuse(Set.of("onStep", "output"), "supervised fine-tuning");
       Graph graph = model.graph();
       if (graph.trainables().isEmpty()) {
         throw new IllegalArgumentException(nothingTrainable(spec.methods().keySet()));
@@ -140,6 +129,7 @@ public final class SftRun implements Run {
       this.session = backend.open(program);
       try {
         initialState(model, job.has("adapter") ? job.getString("adapter") : "");
+        this.reference = needsReference() ? new ReferencePass(config, checkpoint, backend) : null;
       } catch (RuntimeException e) {
         session.close();
         throw e;
@@ -168,6 +158,10 @@ public final class SftRun implements Run {
                 + ".");
   }
 
+  private boolean needsReference() {
+    return adaptation.objective() != null && adaptation.objective().needsReference();
+  }
+
   private static ChatTemplate chatTemplate(Path dir) throws IOException {
     try {
       return ChatTemplate.load(dir);
@@ -178,13 +172,16 @@ public final class SftRun implements Run {
 
   private Batches batches(
       Options job, Tokenizer tokenizer, ChatTemplate template, Consumer<String> log) {
-    List<Sample> samples =
-        Jsonl.read(
+    // The methods' extra inputs are integer fields of the data, read (or missed) here at job start.
+    List<String> columns = List.copyOf(adaptation.inputs().keySet());
+    List<Jsonl.Line> samples =
+        Jsonl.lines(
             Path.of(job.getString("data")),
             Jsonl.Format.parse(job.getString("data_format")),
             job.getMap("data_columns"),
-            job.getInt("max_samples"));
-    Split split = Split.of(samples, job.getDouble("validation_split"), seed);
+            job.getInt("max_samples"),
+            columns);
+    Split<Jsonl.Line> split = Split.of(samples, job.getDouble("validation_split"), seed);
     validation = split.validation();
     Encoded.Settings settings =
         new Encoded.Settings(
@@ -192,16 +189,18 @@ public final class SftRun implements Run {
             job.getBoolean("completion_only_loss"),
             job.getBoolean("assistant_only_loss"),
             job.getString("truncation").equals("fail"));
-    List<Encoded> encoded = new ArrayList<>();
+    RowLayout layout = RowLayout.of(adaptation.objective());
+    List<List<Encoded>> encoded = new ArrayList<>();
     int[] truncated = {0};
     for (int i = 0; i < split.train().size(); i++) {
       encoded.add(
-          Encoded.of(
+          Encoded.rows(
               split.train().get(i),
               i,
               tokenizer,
               template,
               adaptation.sampleFormat(),
+              layout,
               settings,
               w -> truncated[0]++));
     }
@@ -217,19 +216,22 @@ public final class SftRun implements Run {
     int pad = Batches.padId(tokenizer);
     return new Batches(
         encoded,
-        job.getInt("per_device_train_batch_size"),
-        settings.maxLength(),
-        job.getBoolean("packing"),
+        layout,
+        columns,
+        new Batches.Sizes(
+            job.getInt("per_device_train_batch_size"),
+            settings.maxLength(),
+            job.getBoolean("packing")),
         seed,
         pad);
   }
 
   /**
-   * Loss = mean cross-entropy over learned positions + Σ weight · method term; then backward and
-   * AdamW.
+   * Loss = the objective (mean cross-entropy over learned positions unless a method set one) + Σ
+   * weight · method term; then backward and AdamW.
    */
   private TrainingStep trainingStep(Graph graph, ModelGraph model, Options job) {
-    Tensor loss = Batches.loss(graph, model.logits());
+    Tensor loss = Objectives.loss(graph, model.logits(), adaptation.objective());
     graph.removeOutput(ModelGraph.LOGITS); // a step fetches the loss, not (batch, seq, vocab)
     for (GraphAdaptation.LossTerm term : adaptation.losses()) {
       loss = graph.add(loss, graph.mul(term.term(), term.weight()));
@@ -324,6 +326,9 @@ public final class SftRun implements Run {
     for (int micro = 0; micro < accumulation; micro++) {
       Batches.Batch b = batches.batch(index * accumulation + micro);
       Map<String, HostTensor> feeds = new LinkedHashMap<>(b.feeds());
+      if (reference != null) {
+        feeds.put(Objectives.REFERENCE, reference.sums(b));
+      }
       feeds.put("step", HostTensor.ofFloats(new long[0], index + 1));
       groupScale.forEach(
           (group, scale) ->
@@ -398,7 +403,7 @@ public final class SftRun implements Run {
   public void finish(Path outputDir) {
     if (!validation.isEmpty()) {
       try {
-        Jsonl.write(outputDir.resolve("validation.jsonl"), validation);
+        Jsonl.writeLines(outputDir.resolve("validation.jsonl"), validation);
       } catch (IOException e) {
         throw new UncheckedIOException(
             "Could not write " + outputDir.resolve("validation.jsonl") + ": " + e.getMessage(), e);
@@ -449,6 +454,9 @@ public final class SftRun implements Run {
 
   @Override
   public void close() {
+    if (reference != null) {
+      reference.close();
+    }
     session.close();
     try {
       checkpoint.close();

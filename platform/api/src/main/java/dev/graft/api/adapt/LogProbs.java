@@ -1,0 +1,32 @@
+package dev.graft.api.adapt;
+
+import dev.graft.graph.Tensor;
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * What an {@link Objective} sees of one batch of B rows of T positions: the log-probability the
+ * model gives each learned token (position t predicts token t + 1; prompt and padding positions are
+ * not learned), per token and summed per row. All are float tensors of the graph being built.
+ */
+@ProviderType
+public interface LogProbs {
+  /** {@code log p(token)} at each learned position, 0 elsewhere, shape (B, T). */
+  Tensor tokens();
+
+  /** 1 at each learned position, 0 elsewhere, shape (B, T). */
+  Tensor mask();
+
+  /** The sum of {@link #tokens()} over each row (a sequence's log-probability), shape (B). */
+  Tensor sums();
+
+  /** The number of learned positions in each row, shape (B). */
+  Tensor counts();
+
+  /**
+   * {@link #sums()} under the reference model (the base model, i.e. every method's adapter
+   * disabled), shape (B), a constant of each step: no gradient flows into it.
+   *
+   * @throws IllegalStateException unless the objective {@link Objective#needsReference()}
+   */
+  Tensor referenceSums();
+}
