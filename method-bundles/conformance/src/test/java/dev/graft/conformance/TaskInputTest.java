@@ -1,0 +1,131 @@
+package dev.graft.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.graft.model.SafetensorsReader;
+import dev.graft.train.job.JobSpec;
+import dev.graft.train.run.SftRun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A method that reads a per-sample task id ({@code Adaptation.input}) trains on stories260K, and
+ * sites a run cannot honour stop the job at its start.
+ */
+class TaskInputTest {
+  @TempDir Path dir;
+
+  /** The golden stories, alternately task 1 and task 2 (ids 0 and 3 never occur). */
+  private Path data(boolean withTaskIds) throws Exception {
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < GoldenCurveTest.STORIES.length; i++) {
+      lines.append("{\"text\": \"").append(GoldenCurveTest.STORIES[i]).append('"');
+      if (withTaskIds) {
+        lines.append(", \"task_id\": ").append(1 + i % 2);
+      }
+      lines.append("}\n");
+    }
+    Path file = dir.resolve("tasks.jsonl");
+    Files.writeString(file, lines);
+    return file;
+  }
+
+  private Map<String, String> spec(String method, Path data, boolean packing) {
+    Map<String, String> spec = new LinkedHashMap<>();
+    spec.put("model", Fixtures.shared("models/stories260K").toString());
+    spec.put("data", data.toString());
+    spec.put("method", method);
+    spec.put("seed", "7");
+    spec.put("per_device_train_batch_size", "4");
+    spec.put("max_length", "64");
+    spec.put("packing", Boolean.toString(packing));
+    spec.put("learning_rate", "3e-2");
+    spec.put("max_steps", "6");
+    return spec;
+  }
+
+  private static SftRun run(Map<String, String> spec) {
+    return new SftRun(
+        JobSpec.parse(spec, TestMethods.REGISTRY), TestMethods.REGISTRY, Fixtures.cpu(), n -> {});
+  }
+
+  /** Trains, checks that the loss fell, and returns the trained table's rows. */
+  private float[][] trainedTable(boolean packing) throws Exception {
+    List<Double> losses = new ArrayList<>();
+    try (SftRun run = run(spec(TestMethods.TASK_BIAS, data(true), packing))) {
+      for (int s = 0; s < 6; s++) {
+        losses.add(run.step(s).loss());
+      }
+      run.saveCheckpoint(dir, 6);
+    }
+    assertTrue(losses.get(5) < losses.get(0), "falls: " + losses);
+    try (SafetensorsReader state = SafetensorsReader.open(dir.resolve("state.safetensors"))) {
+      float[] flat = state.floats(TestMethods.TASK_TABLE);
+      int hidden = flat.length / 4;
+      float[][] rows = new float[4][];
+      for (int r = 0; r < 4; r++) {
+        rows[r] = java.util.Arrays.copyOfRange(flat, r * hidden, (r + 1) * hidden);
+      }
+      return rows;
+    }
+  }
+
+  private static boolean zero(float[] row) {
+    for (float v : row) {
+      if (v != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static void assertOnlyTasksOneAndTwoTrained(float[][] rows) {
+    assertTrue(zero(rows[0]), "task 0 is in no sample: its row stays 0");
+    assertTrue(!zero(rows[1]) && !zero(rows[2]), "tasks 1 and 2 train");
+    assertTrue(zero(rows[3]), "task 3 is in no sample: its row stays 0");
+  }
+
+  @Test
+  void aTaskIdPerSampleTrainsOnlyTheRowsOfItsTasksInPaddedRows() throws Exception {
+    assertOnlyTasksOneAndTwoTrained(trainedTable(false));
+  }
+
+  @Test
+  void aTaskIdPerSampleTrainsOnlyTheRowsOfItsTasksInPackedRows() throws Exception {
+    assertOnlyTasksOneAndTwoTrained(trainedTable(true));
+  }
+
+  @Test
+  void dataWithoutTheTaskColumnStopsTheJobAtStartNamingTheField() throws Exception {
+    Path data = data(false);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> run(spec(TestMethods.TASK_BIAS, data, false)));
+    assertEquals(
+        data
+            + ":1: field \"task_id\" is missing; the job's methods read it as an integer input of"
+            + " every sample.",
+        e.getMessage());
+  }
+
+  @Test
+  void aStepHookThatTheRunDoesNotRunStopsTheJobAtStart() throws Exception {
+    Path data = data(false);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> run(spec("lora," + TestMethods.HOOK, data, false)));
+    assertEquals(
+        "Method hook-test uses Adaptation.onStep, which supervised fine-tuning does not run yet;"
+            + " train without that method.",
+        e.getMessage());
+  }
+}
