@@ -79,11 +79,9 @@ final class TestMethods {
 
     @Override
     public Tensor loss(Graph g, LogProbs logProbs) {
-      Tensor policy = g.reshape(logProbs.sums(), -1, 2); // (P, 2): chosen, rejected
-      Tensor reference = g.reshape(logProbs.referenceSums(), -1, 2); // (P, 2)
-      Tensor ratio = g.sub(policy, reference); // (P, 2)
-      Tensor h = g.sub(g.slice(ratio, 1, 0, 1), g.slice(ratio, 1, 1, 2)); // (P, 1)
-      return g.reduceMean(g.neg(g.log(g.sigmoid(g.mul(h, beta)))), false, 0, 1);
+      Tensor ratio = g.sub(logProbs.sums(), logProbs.referenceSums()); // (B)
+      Tensor h = g.sub(logProbs.chosen(ratio), logProbs.rejected(ratio)); // (P)
+      return g.reduceMean(g.neg(g.log(g.sigmoid(g.mul(h, beta)))), false, 0);
     }
   }
 

@@ -29,4 +29,19 @@ public interface LogProbs {
    * @throws IllegalStateException unless the objective {@link Objective#needsReference()}
    */
   Tensor referenceSums();
+
+  /**
+   * The chosen rows' values of a per-row tensor of a {@link Objective#pairwise() pairwise}
+   * objective: rows 0, 2, 4, …, shape (P) with P = B / 2.
+   *
+   * @param perRow a tensor of shape (B), such as {@link #sums()}
+   * @throws IllegalStateException unless the objective is pairwise
+   */
+  Tensor chosen(Tensor perRow);
+
+  /**
+   * The rejected rows' values of a per-row tensor, as {@link #chosen}: rows 1, 3, 5, …, shape (P);
+   * {@code rejected(x)[i]} belongs to the same prompt as {@code chosen(x)[i]}.
+   */
+  Tensor rejected(Tensor perRow);
 }

@@ -25,6 +25,12 @@ public final class Batches {
   /** Name of the graph input that holds the labels. */
   public static final String LABELS = "labels";
 
+  /**
+   * Name of the INT64 (pairs) input that {@link RowLayout#PAIRS} batches feed: the chosen rows 0,
+   * 2, 4, …; each rejected row follows its chosen one.
+   */
+  public static final String CHOSEN_ROWS = "chosen_rows";
+
   /** The id batches pad with: the tokenizer's pad token, else its end of text, else 0. */
   public static int padId(Tokenizer tokenizer) {
     return tokenizer.padId().orElse(tokenizer.eosId().orElse(0));
@@ -35,6 +41,7 @@ public final class Batches {
    *
    * @param segmentIds 0 for padding, else the sample's number within its row (from 1)
    * @param labels the next token where the loss learns it, else {@link #IGNORE}
+   * @param layout how the samples lie in the rows
    * @param columns each extra input by name: its sample's value at each token, 0 at padding
    * @param tokens real (non-padding) tokens
    * @param targets positions the loss learns
@@ -46,6 +53,7 @@ public final class Batches {
       long[] positionIds,
       long[] segmentIds,
       long[] labels,
+      RowLayout layout,
       Map<String, long[]> columns,
       long tokens,
       long targets) {
@@ -58,6 +66,11 @@ public final class Batches {
       feeds.put("segment_ids", HostTensor.ofLongs(shape, segmentIds));
       feeds.put(LABELS, HostTensor.ofLongs(shape, labels));
       columns.forEach((name, values) -> feeds.put(name, HostTensor.ofLongs(shape, values)));
+      if (layout == RowLayout.PAIRS) {
+        long[] chosen = new long[rows / 2];
+        java.util.Arrays.setAll(chosen, i -> 2L * i);
+        feeds.put(CHOSEN_ROWS, HostTensor.ofLongs(new long[] {chosen.length}, chosen));
+      }
       return feeds;
     }
   }
@@ -65,6 +78,7 @@ public final class Batches {
   /** Shuffling units: each a list of rows (one, or a pair), each row a list of packed samples. */
   private final List<List<List<Encoded>>> units;
 
+  private final RowLayout layout;
   private final List<String> columns;
   private final int batchSize;
   private final long seed;
@@ -122,6 +136,7 @@ public final class Batches {
               + " set packing=false.");
     }
     this.batchSize = shape.batchSize();
+    this.layout = layout;
     this.columns = List.copyOf(columns);
     this.seed = seed;
     this.padId = padId;
@@ -230,6 +245,6 @@ public final class Batches {
       }
     }
     return new Batch(
-        chosen.size(), length, ids, positions, segments, labels, values, tokens, targets);
+        chosen.size(), length, ids, positions, segments, labels, layout, values, tokens, targets);
   }
 }

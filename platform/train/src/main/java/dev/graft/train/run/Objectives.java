@@ -49,15 +49,16 @@ public final class Objectives {
    */
   public static Tensor loss(Graph graph, Tensor logits, Objective objective) {
     Objective o = objective == null ? CROSS_ENTROPY : objective;
-    return o.loss(graph, logProbs(graph, logits, o.needsReference()));
+    return o.loss(graph, logProbs(graph, logits, o));
   }
 
   /**
-   * The learned tokens' log-probabilities under {@code logits} (B, T, V): declares the {@value
-   * Batches#LABELS} input (B, T) that {@link Batches.Batch#feeds()} fills, and with {@code
-   * reference} the {@value #REFERENCE} input (B).
+   * The learned tokens' log-probabilities under {@code logits} (B, T, V) as {@code objective} sees
+   * them: declares the {@value Batches#LABELS} input (B, T) that {@link Batches.Batch#feeds()}
+   * fills; for an objective that needs the reference the {@value #REFERENCE} input (B); for a
+   * pairwise one the {@value Batches#CHOSEN_ROWS} input (pairs).
    */
-  public static LogProbs logProbs(Graph graph, Tensor logits, boolean reference) {
+  public static LogProbs logProbs(Graph graph, Tensor logits, Objective objective) {
     Tensor labels = graph.input(Batches.LABELS, DType.INT64, Shape.with("batch", "seq"));
     long vocab = logits.shape().dim(-1).size();
     Tensor flatLogits = graph.reshape(logits, -1, vocab); // (B·T, V)
@@ -71,19 +72,55 @@ public final class Objectives {
     Tensor tokens = graph.reshape(graph.mul(picked, weight), "batch", "seq"); // (B, T)
     Tensor mask = graph.reshape(weight, "batch", "seq"); // (B, T)
     Tensor referenceSums =
-        reference ? graph.input(REFERENCE, logits.dtype(), Shape.with("batch")) : null;
+        objective.needsReference()
+            ? graph.input(REFERENCE, logits.dtype(), Shape.with("batch"))
+            : null;
+    Tensor chosenRows =
+        objective.pairwise()
+            ? graph.input(Batches.CHOSEN_ROWS, DType.INT64, Shape.with("pairs"))
+            : null;
     return new RowLogProbs(
+        graph,
         tokens,
         mask,
         graph.reduceSum(tokens, false, 1),
         graph.reduceSum(mask, false, 1),
-        referenceSums);
+        referenceSums,
+        chosenRows);
   }
 
-  /** The tensors of {@link #logProbs}; {@code reference} is null when not asked for. */
+  /**
+   * The tensors of {@link #logProbs}; {@code reference} and {@code chosenRows} are null when the
+   * objective does not ask for them.
+   */
   private record RowLogProbs(
-      Tensor tokens, Tensor mask, Tensor sums, Tensor counts, Tensor reference)
+      Graph graph,
+      Tensor tokens,
+      Tensor mask,
+      Tensor sums,
+      Tensor counts,
+      Tensor reference,
+      Tensor chosenRows)
       implements LogProbs {
+    @Override
+    public Tensor chosen(Tensor perRow) {
+      return graph.gather(perRow, pairRows(), 0); // (P)
+    }
+
+    @Override
+    public Tensor rejected(Tensor perRow) {
+      return graph.gather(perRow, graph.add(pairRows(), graph.scalar(1, DType.INT64)), 0); // (P)
+    }
+
+    private Tensor pairRows() {
+      if (chosenRows == null) {
+        throw new IllegalStateException(
+            "The objective reads chosen and rejected rows but is not pairwise; return true from"
+                + " Objective.pairwise().");
+      }
+      return chosenRows;
+    }
+
     @Override
     public Tensor referenceSums() {
       if (reference == null) {

@@ -45,7 +45,7 @@ final class ReferencePass implements AutoCloseable {
   ReferencePass(ModelConfig config, SafetensorsReader checkpoint, ComputeBackend backend) {
     ModelGraph base = ModelGraph.build(config, DType.FLOAT32);
     Graph graph = base.graph();
-    graph.output(SUMS, Objectives.logProbs(graph, base.logits(), false).sums());
+    graph.output(SUMS, Objectives.logProbs(graph, base.logits(), Objectives.CROSS_ENTROPY).sums());
     graph.removeOutput(ModelGraph.LOGITS); // (B) sums out, not (batch, seq, vocab)
     this.inputs = new java.util.HashSet<>();
     graph.inputs().stream().map(Tensor::name).forEach(inputs::add);

@@ -59,6 +59,15 @@ class PairBatchesTest {
   }
 
   @Test
+  void aPairBatchFeedsTheIndicesOfItsChosenRows() {
+    Batches.Batch b = batches(pairs(3), 3, false).batch(0);
+    assertEquals(6, b.rows());
+    dev.graft.api.backend.HostTensor rows = b.feeds().get(Batches.CHOSEN_ROWS);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {3}, rows.shape());
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {0, 2, 4}, rows.longs());
+  }
+
+  @Test
   void aPairIsSkippedWholeWhenOneSideHasNothingToLearn() {
     List<List<Encoded>> pairs = new ArrayList<>(pairs(2));
     pairs.add(

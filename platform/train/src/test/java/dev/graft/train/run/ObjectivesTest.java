@@ -67,7 +67,7 @@ class ObjectivesTest {
   @Test
   void perRowSumsAndCountsMatchAJavaReference() {
     Graph graph = new Graph();
-    LogProbs lp = Objectives.logProbs(graph, logitsInput(graph), false);
+    LogProbs lp = Objectives.logProbs(graph, logitsInput(graph), Objectives.CROSS_ENTROPY);
     graph.output("sums", lp.sums());
     graph.output("counts", lp.counts());
     Map<String, NdArray> out = Interpreter.run(graph, feeds());
@@ -123,9 +123,44 @@ class ObjectivesTest {
   }
 
   @Test
+  void chosenAndRejectedPickTheEvenAndTheOddRowsOfAPairwiseBatch() {
+    Graph graph = new Graph();
+    Objective pairwise =
+        new Objective() {
+          @Override
+          public boolean pairwise() {
+            return true;
+          }
+
+          @Override
+          public Tensor loss(Graph g, LogProbs lp) {
+            throw new UnsupportedOperationException();
+          }
+        };
+    LogProbs lp = Objectives.logProbs(graph, logitsInput(graph), pairwise);
+    Tensor perRow = graph.input("x", DType.FLOAT32, Shape.with("batch"));
+    graph.output("chosen", lp.chosen(perRow));
+    graph.output("rejected", lp.rejected(perRow));
+    Map<String, NdArray> out =
+        Interpreter.run(
+            graph,
+            Map.of(
+                "x",
+                NdArray.of(DType.FLOAT32, new long[] {4}, 10, 11, 12, 13),
+                Batches.CHOSEN_ROWS,
+                NdArray.of(DType.INT64, new long[] {2}, 0, 2)));
+    assertEquals(java.util.List.of(10.0, 12.0), list(out.get("chosen")));
+    assertEquals(java.util.List.of(11.0, 13.0), list(out.get("rejected")));
+  }
+
+  private static java.util.List<Double> list(NdArray a) {
+    return java.util.Arrays.stream(a.data()).boxed().toList();
+  }
+
+  @Test
   void readingTheReferenceWithoutAskingForItIsAnError() {
     Graph graph = new Graph();
-    LogProbs lp = Objectives.logProbs(graph, logitsInput(graph), false);
+    LogProbs lp = Objectives.logProbs(graph, logitsInput(graph), Objectives.CROSS_ENTROPY);
     IllegalStateException e = assertThrows(IllegalStateException.class, lp::referenceSums);
     assertEquals(
         "The objective reads reference log-probabilities but does not say it needs them;"
