@@ -14,8 +14,9 @@ import org.osgi.annotation.versioning.ConsumerType;
  * <p>The objective chooses the batch layout. A {@link #pairwise()} objective gets preference data:
  * each sample renders to a (chosen, rejected) pair, the pair is shuffled and batched as one unit,
  * and row {@code 2i} holds the chosen sequence, row {@code 2i+1} the rejected one of the same
- * prompt; {@code per_device_train_batch_size} counts pairs, and packing is refused. Otherwise each
- * row holds one sample, or several when packing (then a row's sums span its samples).
+ * prompt ({@link LogProbs#chosen} and {@link LogProbs#rejected} select them); {@code
+ * per_device_train_batch_size} counts pairs, and packing is refused. Otherwise each row holds one
+ * sample, or several when packing (then a row's sums span its samples).
  */
 @ConsumerType
 public interface Objective {

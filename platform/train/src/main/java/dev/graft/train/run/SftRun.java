@@ -42,9 +42,12 @@ import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * Supervised fine-tuning of a Hugging Face causal LM: the job's methods adapt the model graph, the
- * loss is next-token cross-entropy on the learned positions (plus any method loss terms), and one
- * ONNX program per optimizer step (forward, backward, AdamW) runs on the chosen backend.
+ * Fine-tuning of a Hugging Face causal LM: the job's methods adapt the model graph, the loss is the
+ * job's {@link dev.graft.api.adapt.Objective} (next-token cross-entropy on the learned positions
+ * unless a method sets another, such as a preference loss over paired rows) plus any method loss
+ * terms, and one ONNX program per optimizer step (forward, backward, AdamW) runs on the chosen
+ * backend; an objective that needs reference log-probabilities gets them from a {@link
+ * ReferencePass} before each micro-step.
  */
 public final class SftRun implements Run {
 
