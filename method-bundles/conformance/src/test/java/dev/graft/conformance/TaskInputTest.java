@@ -128,4 +128,25 @@ class TaskInputTest {
             + " train without that method.",
         e.getMessage());
   }
+
+  @Test
+  void anAdapterWhoseMethodReadsATaskIdIsRefusedByEvaluationAndGeneration() throws Exception {
+    Path adapter = Files.createDirectories(dir.resolve("adapter"));
+    Files.writeString(
+        adapter.resolve("adapter_config.json"), "{\"peft_type\": \"TASK_BIAS_TEST\"}");
+    new dev.graft.model.SafetensorsWriter()
+        .add(TestMethods.TASK_TABLE, new long[] {4, 64}, new float[4 * 64])
+        .write(adapter.resolve("adapter_model.safetensors"));
+    Path model = Fixtures.shared("models/stories260K");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> dev.graft.train.run.Adapters.load(model, adapter, TestMethods.REGISTRY, false));
+    assertEquals(
+        "The method of "
+            + adapter
+            + " reads the per-sample inputs [task_id], which evaluation and generation do not"
+            + " supply yet.",
+        e.getMessage());
+  }
 }

@@ -35,9 +35,9 @@
  *       learns only the responses; it adds no parameters, so it composes with an adapter method or
  *       full fine-tuning. Packing stays the platform's job.
  *   <li>DPO: {@link dev.graft.api.adapt.Adaptation#objective} (pairwise, with reference
- *       log-probabilities: {@link dev.graft.api.adapt.LogProbs}) and a {@link
- *       dev.graft.api.adapt.SampleFormat} that renders each (prompt, chosen, rejected) sample as
- *       two sequences, chosen first.
+ *       log-probabilities: {@link dev.graft.api.adapt.LogProbs}); the platform renders each
+ *       (prompt, chosen, rejected) sample as two rows, or a {@link
+ *       dev.graft.api.adapt.SampleFormat} renders it as two sequences, chosen first.
  * </ul>
  */
 @Export

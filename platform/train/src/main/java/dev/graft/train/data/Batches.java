@@ -123,19 +123,19 @@ public final class Batches {
       List<List<Encoded>> samples,
       RowLayout layout,
       List<String> columns,
-      Sizes shape,
+      Sizes sizes,
       long seed,
       int padId) {
-    if (shape.batchSize() <= 0) {
+    if (sizes.batchSize() <= 0) {
       throw new IllegalArgumentException(
-          "per_device_train_batch_size must be positive, not " + shape.batchSize() + ".");
+          "per_device_train_batch_size must be positive, not " + sizes.batchSize() + ".");
     }
-    if (shape.packing() && layout == RowLayout.PAIRS) {
+    if (sizes.packing() && layout == RowLayout.PAIRS) {
       throw new IllegalArgumentException(
           "packing cannot lay out preference pairs (rows 2i and 2i+1 hold one pair);"
               + " set packing=false.");
     }
-    this.batchSize = shape.batchSize();
+    this.batchSize = sizes.batchSize();
     this.layout = layout;
     this.columns = List.copyOf(columns);
     this.seed = seed;
@@ -172,7 +172,7 @@ public final class Batches {
         continue;
       }
       Encoded e = sample.get(0);
-      if (!shape.packing() || used + e.ids().length > shape.maxLength()) {
+      if (!sizes.packing() || used + e.ids().length > sizes.maxLength()) {
         if (!row.isEmpty()) {
           all.add(List.of(row));
         }

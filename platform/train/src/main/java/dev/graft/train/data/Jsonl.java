@@ -15,9 +15,11 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.zip.GZIPInputStream;
 
@@ -54,7 +56,7 @@ public final class Jsonl {
    */
   public record Line(Sample sample, Map<String, Long> columns) {
     public Line {
-      java.util.Objects.requireNonNull(sample, "sample");
+      Objects.requireNonNull(sample, "sample");
       columns = Map.copyOf(columns);
     }
   }
@@ -118,7 +120,7 @@ public final class Jsonl {
         if (detected == null) {
           detected = detect(fields);
         }
-        Map<String, Long> values = new java.util.LinkedHashMap<>();
+        Map<String, Long> values = new LinkedHashMap<>();
         for (String name : integers) {
           values.put(name, fields.integer(name));
         }
@@ -266,7 +268,7 @@ public final class Jsonl {
     StringBuilder out = new StringBuilder();
     for (Line data : lines) {
       Sample sample = data.sample();
-      Map<String, Object> line = new java.util.LinkedHashMap<>();
+      Map<String, Object> line = new LinkedHashMap<>();
       if (sample instanceof Sample.Text t) {
         line.put("text", t.text());
       } else if (sample instanceof Sample.PromptCompletion pc) {

@@ -46,7 +46,8 @@ public final class Adapters {
    *
    * @param withCache build the KV-cache graph for generation, else the full graph
    * @throws IllegalArgumentException naming the folder and the tensors when the adapter does not
-   *     fit the model (missing or unexpected tensors, wrong shapes) or its method is not installed
+   *     fit the model (missing or unexpected tensors, wrong shapes), its method is not installed,
+   *     or its method reads per-sample inputs (which only training feeds)
    */
   public static Adapted load(
       Path modelDir, Path adapterDir, MethodRegistry registry, boolean withCache) {
@@ -62,6 +63,14 @@ public final class Adapters {
           new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32);
       MethodInstance method = method(adapterDir, registry);
       method.adapt(adaptation);
+      if (!adaptation.inputs().isEmpty()) {
+        throw new IllegalArgumentException(
+            "The method of "
+                + adapterDir
+                + " reads the per-sample inputs "
+                + adaptation.inputs().keySet()
+                + ", which evaluation and generation do not supply yet.");
+      }
       Map<String, float[]> trained = tensors(adapterDir, adapter, model, adaptation);
       adaptation.setTrainable(p -> true, false);
       Map<String, HostTensor> weights = new LinkedHashMap<>(model.weights(base, DType.FLOAT32));
