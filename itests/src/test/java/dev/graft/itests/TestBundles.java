@@ -37,7 +37,7 @@ final class TestBundles {
     main.putValue("Bundle-Activator", FixtureActivator.class.getName());
     main.putValue(
         "Import-Package",
-        "dev.graft.api;version=\"[1.0,2)\",dev.graft.api.adapt;version=\"[1.0,2)\",org.osgi.framework;version=\"[1.8,2)\"");
+        "dev.graft.api;version=\"[1.0,2)\",dev.graft.api.adapt;version=\"[2.0,3)\",org.osgi.framework;version=\"[1.8,2)\"");
     main.putValue(FixtureActivator.NAME_HEADER, name);
     if (fail) {
       main.putValue(FixtureActivator.FAIL_HEADER, "true");

@@ -211,8 +211,9 @@ public final class SftRun implements Run {
       log.accept(
           truncated[0]
               + " of "
-              + encoded.size()
-              + " samples were cut to max_length "
+              + encoded.size() * layout.sequences()
+              + (layout == RowLayout.PAIRS ? " sequences" : " samples")
+              + " were cut to max_length "
               + settings.maxLength()
               + ".");
     }
