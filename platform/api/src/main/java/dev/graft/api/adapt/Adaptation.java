@@ -153,13 +153,24 @@ public interface Adaptation {
   void group(
       String name, Predicate<String> parameters, double learningRateScale, double weightDecay);
 
-  /** Declares an extra per-batch input that the dataset supplies (MoELoRA's task id), shape (B). */
+  /**
+   * Declares an extra per-sample input (MoELoRA's task id): the integer field {@code name} of each
+   * data line, fed per token as INT64 of shape (B, T) (every token of a sample carries its sample's
+   * value, so packed rows that mix samples stay right; padding carries 0). A data line without the
+   * field is an error when the job starts. Calling it again with the same name returns the same
+   * tensor.
+   */
   Tensor input(String name);
 
   /** Adds {@code weight · term} (a scalar) to the loss (AdaLoRA's orthogonality regulariser). */
   void addLoss(String name, Tensor term, double weight);
 
-  /** Replaces the default next-token objective (DPO). */
+  /**
+   * Replaces the default next-token cross-entropy (DPO); the objective also chooses the batch
+   * layout (pairs for a pairwise objective). At most one method per job may set it.
+   *
+   * @throws IllegalArgumentException when another method of the job already set one
+   */
   void objective(Objective objective);
 
   /**

@@ -5,19 +5,31 @@ import dev.graft.graph.Tensor;
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
- * The training objective, when a method replaces the default next-token cross-entropy (DPO).
- * Batches for a pairwise objective hold pairs: row {@code 2i} is chosen, row {@code 2i+1} rejected.
+ * The training objective: builds the scalar loss from the log-probabilities the model gives the
+ * learned tokens of each batch row. The platform's default is next-token cross-entropy, the mean of
+ * {@code −log p} over every learned token of the batch; a method replaces it with {@link
+ * Adaptation#objective} (DPO). Terms added with {@link Adaptation#addLoss} are added to whichever
+ * objective runs.
+ *
+ * <p>The objective chooses the batch layout. A {@link #pairwise()} objective gets preference data:
+ * each sample renders to a (chosen, rejected) pair, the pair is shuffled and batched as one unit,
+ * and row {@code 2i} holds the chosen sequence, row {@code 2i+1} the rejected one of the same
+ * prompt ({@link LogProbs#chosen} and {@link LogProbs#rejected} select them); {@code
+ * per_device_train_batch_size} counts pairs, and packing is refused. Otherwise each row holds one
+ * sample, or several when packing (then a row's sums span its samples).
  */
 @ConsumerType
 public interface Objective {
   /**
-   * Whether the loss needs log-probabilities of a reference model (adapters off, or a frozen copy).
+   * Whether the loss needs {@link LogProbs#referenceSums()}: the log-probabilities of the model
+   * before adaptation, computed by a second, inference-only forward of the base model on the same
+   * batch before each training micro-step (one extra forward, no backward).
    */
   default boolean needsReference() {
     return false;
   }
 
-  /** Whether batch rows come in (chosen, rejected) pairs. */
+  /** Whether batch rows come in (chosen, rejected) pairs, chosen in the even rows. */
   default boolean pairwise() {
     return false;
   }
@@ -26,11 +38,7 @@ public interface Objective {
    * Builds the scalar loss.
    *
    * @param graph the graph to add ops to
-   * @param sequenceLogProbs sum of the target tokens' log-probabilities over the loss mask, shape
-   *     (B)
-   * @param referenceLogProbs the same for the reference model, shape (B); null unless {@link
-   *     #needsReference()}
-   * @param tokenCount number of loss-mask tokens per row, shape (B)
+   * @param logProbs the learned tokens' log-probabilities of the batch rows
    */
-  Tensor loss(GraphOps graph, Tensor sequenceLogProbs, Tensor referenceLogProbs, Tensor tokenCount);
+  Tensor loss(GraphOps graph, LogProbs logProbs);
 }

@@ -30,11 +30,13 @@ public interface SampleFormat {
   /**
    * One sample as read from the data.
    *
-   * @param kind the data format: {@code text}, {@code prompt_completion}, {@code instruction} or
-   *     {@code messages} (the job key {@code data_format}'s names)
+   * @param kind the data format: {@code text}, {@code prompt_completion}, {@code instruction},
+   *     {@code messages} or {@code preference} (the job key {@code data_format}'s names)
    * @param fields the string fields under the format's names: {@code text}; {@code prompt} and
    *     {@code completion}; {@code instruction}, {@code input} (empty when absent) and {@code
-   *     output}
+   *     output}; {@code prompt}, {@code chosen} and {@code rejected} (a preference line without a
+   *     prompt has the longest common start of chosen and rejected as its prompt, as TRL's {@code
+   *     extract_prompt} does)
    * @param messages the turns of a {@code messages} sample, else empty
    */
   record Sample(String kind, Map<String, String> fields, List<Message> messages) {
@@ -112,7 +114,8 @@ public interface SampleFormat {
    * @param sample the sample as read from the data
    * @param context the model's chat template and tokens
    * @return one sequence per batch row: one for supervised fine-tuning; for a pairwise {@link
-   *     Objective} (DPO), the chosen sequence, then the rejected one
+   *     Objective} (DPO), the chosen sequence, then the rejected one (the platform checks the count
+   *     against the objective's layout)
    * @throws IllegalArgumentException for a sample the format cannot render (one sentence saying
    *     why)
    */

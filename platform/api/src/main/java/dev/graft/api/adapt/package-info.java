@@ -20,7 +20,8 @@
  *       (importance, budget schedule, masking between steps).
  *   <li>Delta-LoRA: a {@link dev.graft.api.adapt.StepHook} that writes frozen W.
  *   <li>LoRA-drop: {@link dev.graft.api.adapt.MethodInstance#calibrate} before training.
- *   <li>MoELoRA: {@link dev.graft.api.adapt.Adaptation#input} for the task id the dataset supplies.
+ *   <li>MoELoRA: {@link dev.graft.api.adapt.Adaptation#input} for the task id the dataset supplies,
+ *       per token.
  *   <li>Prompt, P-, prefix and P-tuning v2: {@link
  *       dev.graft.api.adapt.Adaptation#prependVirtualTokens} and {@link
  *       dev.graft.api.adapt.Adaptation#addKeyValuePrefix}; encoders folded away in {@link
@@ -34,8 +35,9 @@
  *       learns only the responses; it adds no parameters, so it composes with an adapter method or
  *       full fine-tuning. Packing stays the platform's job.
  *   <li>DPO: {@link dev.graft.api.adapt.Adaptation#objective} (pairwise, with reference
- *       log-probabilities) and a {@link dev.graft.api.adapt.SampleFormat} that renders each
- *       (prompt, chosen, rejected) sample as two sequences, chosen first.
+ *       log-probabilities: {@link dev.graft.api.adapt.LogProbs}); the platform renders each
+ *       (prompt, chosen, rejected) sample as two rows, or a {@link
+ *       dev.graft.api.adapt.SampleFormat} renders it as two sequences, chosen first.
  * </ul>
  */
 @Export

@@ -335,7 +335,7 @@ public final class GraphAdaptation implements Adaptation {
     if (inputs.containsKey(name)) {
       return inputs.get(name);
     }
-    Tensor t = graph().input(name, DType.INT64, Shape.with("batch"));
+    Tensor t = graph().input(name, DType.INT64, Shape.with("batch", "seq"));
     inputs.put(name, t);
     return t;
   }

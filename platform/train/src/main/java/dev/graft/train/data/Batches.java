@@ -1,10 +1,6 @@
 package dev.graft.train.data;
 
 import dev.graft.api.backend.HostTensor;
-import dev.graft.graph.DType;
-import dev.graft.graph.Graph;
-import dev.graft.graph.Shape;
-import dev.graft.graph.Tensor;
 import dev.graft.model.Tokenizer;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -16,9 +12,11 @@ import java.util.Random;
 /**
  * Turns encoded samples into fixed, reproducible batches. A row holds one sample (padding) or
  * several (packing: samples laid end to end up to {@code maxLength}, positions restarting at 0 and
- * a new segment id per sample, so attention stays inside each sample). Rows are shuffled anew each
- * epoch from the seed; batch {@code i} is always the same batch, which is what lets a resumed job
- * continue the same loss curve.
+ * a new segment id per sample, so attention stays inside each sample). With {@link RowLayout#PAIRS}
+ * a sample is a (chosen, rejected) pair in two adjacent rows, shuffled and batched as one unit,
+ * never packed. Units are shuffled anew each epoch from the seed; batch {@code i} is always the
+ * same batch, which is what lets a resumed job continue the same loss curve. Extra per-sample
+ * columns are fed per token, so a packed row gives each token its own sample's value.
  */
 public final class Batches {
   /** Label of a position the loss ignores. */
@@ -28,16 +26,10 @@ public final class Batches {
   public static final String LABELS = "labels";
 
   /**
-   * The mean next-token cross-entropy over the learned positions of {@code logits} (B, T, V):
-   * declares the {@value #LABELS} input (B, T) that {@link Batch#feeds()} fills.
+   * Name of the INT64 (pairs) input that {@link RowLayout#PAIRS} batches feed: the chosen rows 0,
+   * 2, 4, …; each rejected row follows its chosen one.
    */
-  public static Tensor loss(Graph graph, Tensor logits) {
-    Tensor labels = graph.input(LABELS, DType.INT64, Shape.with("batch", "seq"));
-    long vocab = logits.shape().dim(-1).size();
-    Tensor flatLogits = graph.reshape(logits, -1, vocab); // (B·T, V)
-    Tensor flatLabels = graph.reshape(labels, -1); // (B·T)
-    return graph.crossEntropy(flatLogits, flatLabels, IGNORE);
-  }
+  public static final String CHOSEN_ROWS = "chosen_rows";
 
   /** The id batches pad with: the tokenizer's pad token, else its end of text, else 0. */
   public static int padId(Tokenizer tokenizer) {
@@ -49,6 +41,8 @@ public final class Batches {
    *
    * @param segmentIds 0 for padding, else the sample's number within its row (from 1)
    * @param labels the next token where the loss learns it, else {@link #IGNORE}
+   * @param layout how the samples lie in the rows
+   * @param columns each extra input by name: its sample's value at each token, 0 at padding
    * @param tokens real (non-padding) tokens
    * @param targets positions the loss learns
    */
@@ -59,9 +53,11 @@ public final class Batches {
       long[] positionIds,
       long[] segmentIds,
       long[] labels,
+      RowLayout layout,
+      Map<String, long[]> columns,
       long tokens,
       long targets) {
-    /** The model graph's inputs and the labels, by input name. */
+    /** The model graph's inputs, the labels and the extra columns, by input name. */
     public Map<String, HostTensor> feeds() {
       long[] shape = {rows, length};
       Map<String, HostTensor> feeds = new LinkedHashMap<>();
@@ -69,38 +65,116 @@ public final class Batches {
       feeds.put("position_ids", HostTensor.ofLongs(shape, positionIds));
       feeds.put("segment_ids", HostTensor.ofLongs(shape, segmentIds));
       feeds.put(LABELS, HostTensor.ofLongs(shape, labels));
+      columns.forEach((name, values) -> feeds.put(name, HostTensor.ofLongs(shape, values)));
+      if (layout == RowLayout.PAIRS) {
+        long[] chosen = new long[rows / 2];
+        java.util.Arrays.setAll(chosen, i -> 2L * i);
+        feeds.put(CHOSEN_ROWS, HostTensor.ofLongs(new long[] {chosen.length}, chosen));
+      }
       return feeds;
     }
   }
 
-  private final List<List<Encoded>> rows;
+  /** Shuffling units: each a list of rows (one, or a pair), each row a list of packed samples. */
+  private final List<List<List<Encoded>>> units;
+
+  private final RowLayout layout;
+  private final List<String> columns;
   private final int batchSize;
   private final long seed;
   private final int padId;
 
   /**
+   * Batches of one sequence per sample, without extra columns.
+   *
    * @param samples the encoded samples, in the order to pack them
    * @param padId the id written at padding positions (never attended to, never learned)
    */
   public Batches(
       List<Encoded> samples, int batchSize, int maxLength, boolean packing, long seed, int padId) {
-    if (batchSize <= 0) {
+    this(
+        samples.stream().map(List::of).toList(),
+        RowLayout.SINGLE,
+        List.of(),
+        new Sizes(batchSize, maxLength, packing),
+        seed,
+        padId);
+  }
+
+  /**
+   * How rows are sized.
+   *
+   * @param batchSize samples per batch (pairs, for {@link RowLayout#PAIRS})
+   * @param maxLength the longest packed row
+   * @param packing whether short samples share rows
+   */
+  public record Sizes(int batchSize, int maxLength, boolean packing) {}
+
+  /**
+   * @param samples each sample's sequences, as many as {@code layout} takes, in the order to pack
+   *     them
+   * @param columns the extra integer inputs each sample carries (in {@link Encoded#columns()}), fed
+   *     as INT64 (rows, length)
+   * @param padId the id written at padding positions (never attended to, never learned)
+   * @throws IllegalArgumentException for a non-positive batch size, packing with pairs, a sample
+   *     without one of the columns, or no sample with a token to learn
+   */
+  public Batches(
+      List<List<Encoded>> samples,
+      RowLayout layout,
+      List<String> columns,
+      Sizes sizes,
+      long seed,
+      int padId) {
+    if (sizes.batchSize() <= 0) {
       throw new IllegalArgumentException(
-          "per_device_train_batch_size must be positive, not " + batchSize + ".");
+          "per_device_train_batch_size must be positive, not " + sizes.batchSize() + ".");
     }
-    this.batchSize = batchSize;
+    if (sizes.packing() && layout == RowLayout.PAIRS) {
+      throw new IllegalArgumentException(
+          "packing cannot lay out preference pairs (rows 2i and 2i+1 hold one pair);"
+              + " set packing=false.");
+    }
+    this.batchSize = sizes.batchSize();
+    this.layout = layout;
+    this.columns = List.copyOf(columns);
     this.seed = seed;
     this.padId = padId;
-    List<List<Encoded>> packed = new ArrayList<>();
+    List<List<List<Encoded>>> all = new ArrayList<>();
     List<Encoded> row = new ArrayList<>();
     int used = 0;
-    for (Encoded e : samples) {
-      if (!e.teaches()) {
+    for (List<Encoded> sample : samples) {
+      if (sample.size() != layout.sequences()) {
+        throw new IllegalArgumentException(
+            "A sample has "
+                + sample.size()
+                + " sequences where the "
+                + layout
+                + " layout takes "
+                + layout.sequences()
+                + ".");
+      }
+      for (Encoded e : sample) {
+        if (!e.columns().keySet().containsAll(this.columns)) {
+          throw new IllegalArgumentException(
+              "A sample lacks the input columns "
+                  + this.columns
+                  + "; it has "
+                  + e.columns().keySet()
+                  + ".");
+        }
+      }
+      if (!sample.stream().allMatch(Encoded::teaches)) {
         continue;
       }
-      if (!packing || used + e.ids().length > maxLength) {
+      if (layout == RowLayout.PAIRS) {
+        all.add(sample.stream().map(List::of).toList());
+        continue;
+      }
+      Encoded e = sample.get(0);
+      if (!sizes.packing() || used + e.ids().length > sizes.maxLength()) {
         if (!row.isEmpty()) {
-          packed.add(row);
+          all.add(List.of(row));
         }
         row = new ArrayList<>();
         used = 0;
@@ -109,28 +183,30 @@ public final class Batches {
       used += e.ids().length;
     }
     if (!row.isEmpty()) {
-      packed.add(row);
+      all.add(List.of(row));
     }
-    if (packed.isEmpty()) {
+    if (all.isEmpty()) {
       throw new IllegalArgumentException(
           "No sample has a token to learn from; check completion_only_loss, assistant_only_loss and the data.");
     }
-    this.rows = packed;
+    this.units = all;
   }
 
   /** Batches in one pass over the data; the last may be smaller. */
   public int perEpoch() {
-    return (rows.size() + batchSize - 1) / batchSize;
+    return (units.size() + batchSize - 1) / batchSize;
   }
 
   /** Batch number {@code index}, counted across epochs from 0. */
   public Batch batch(long index) {
     long epoch = index / perEpoch();
     int within = (int) (index % perEpoch());
-    List<List<Encoded>> order = new ArrayList<>(rows);
+    List<List<List<Encoded>>> order = new ArrayList<>(units);
     Collections.shuffle(order, new Random(seed + epoch));
-    List<List<Encoded>> chosen =
-        order.subList(within * batchSize, Math.min(order.size(), (within + 1) * batchSize));
+    List<List<Encoded>> chosen = new ArrayList<>();
+    order
+        .subList(within * batchSize, Math.min(order.size(), (within + 1) * batchSize))
+        .forEach(chosen::addAll);
     int length = 0;
     for (List<Encoded> r : chosen) {
       length = Math.max(length, r.stream().mapToInt(e -> e.ids().length).sum());
@@ -140,6 +216,8 @@ public final class Batches {
     long[] positions = new long[n];
     long[] segments = new long[n];
     long[] labels = new long[n];
+    Map<String, long[]> values = new LinkedHashMap<>();
+    columns.forEach(c -> values.put(c, new long[n]));
     java.util.Arrays.fill(ids, padId);
     java.util.Arrays.fill(labels, IGNORE);
     long tokens = 0;
@@ -149,6 +227,9 @@ public final class Batches {
       int segment = 0;
       for (Encoded e : chosen.get(r)) {
         segment++;
+        for (String c : columns) {
+          java.util.Arrays.fill(values.get(c), at, at + e.ids().length, e.columns().get(c));
+        }
         for (int i = 0; i < e.ids().length; i++) {
           ids[at + i] = e.ids()[i];
           positions[at + i] = i;
@@ -163,6 +244,7 @@ public final class Batches {
         at += e.ids().length;
       }
     }
-    return new Batch(chosen.size(), length, ids, positions, segments, labels, tokens, targets);
+    return new Batch(
+        chosen.size(), length, ids, positions, segments, labels, layout, values, tokens, targets);
   }
 }

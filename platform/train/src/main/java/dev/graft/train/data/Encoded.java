@@ -18,8 +18,20 @@ import java.util.function.Consumer;
  *
  * @param ids token ids
  * @param learn whether each token is a prediction target
+ * @param columns the sample's extra integer inputs by name (see {@link Jsonl.Line}), fed for each
+ *     of its tokens
  */
-public record Encoded(int[] ids, boolean[] learn) {
+public record Encoded(int[] ids, boolean[] learn, Map<String, Long> columns) {
+  /** Copies the column map. */
+  public Encoded {
+    columns = Map.copyOf(columns);
+  }
+
+  /** A sequence without extra columns. */
+  public Encoded(int[] ids, boolean[] learn) {
+    this(ids, learn, Map.of());
+  }
+
   /** How samples become tokens. */
   public record Settings(
       int maxLength, boolean completionOnly, boolean assistantOnly, boolean failOnOverflow) {}
@@ -62,6 +74,32 @@ public record Encoded(int[] ids, boolean[] learn) {
   }
 
   /**
+   * Encodes one data line into the rows {@code layout} gives it: one sequence, or a (chosen,
+   * rejected) pair; each carries the line's extra columns.
+   *
+   * @throws IllegalArgumentException as {@link #of(Sample, int, Tokenizer, ChatTemplate,
+   *     SampleFormat, Settings, Consumer)} does, or when the sample renders to another number of
+   *     sequences than the layout takes
+   */
+  public static List<Encoded> rows(
+      Jsonl.Line line,
+      int index,
+      Tokenizer tokenizer,
+      ChatTemplate template,
+      SampleFormat format,
+      RowLayout layout,
+      Settings settings,
+      Consumer<String> warnings) {
+    List<Encoded> rows = new ArrayList<>();
+    for (SampleFormat.Sequence sequence :
+        sequences(line.sample(), index, tokenizer, template, format, layout, settings)) {
+      Encoded e = of(sequence, index, tokenizer, settings, warnings);
+      rows.add(new Encoded(e.ids(), e.learn(), line.columns()));
+    }
+    return rows;
+  }
+
+  /**
    * Encodes rendered text: tokenized whole, each token learned as its segment is, cut to {@code
    * maxLength}.
    */
@@ -91,20 +129,79 @@ public record Encoded(int[] ids, boolean[] learn) {
       ChatTemplate template,
       SampleFormat format,
       Settings settings) {
+    return sequences(sample, index, tokenizer, template, format, RowLayout.SINGLE, settings).get(0);
+  }
+
+  /**
+   * The texts of one sample's rows, as many as {@code layout} takes: as a method's {@link
+   * SampleFormat} renders them, or as the platform does when {@code format} is null.
+   */
+  static List<SampleFormat.Sequence> sequences(
+      Sample sample,
+      int index,
+      Tokenizer tokenizer,
+      ChatTemplate template,
+      SampleFormat format,
+      RowLayout layout,
+      Settings settings) {
     if (format == null) {
-      return standard(sample, index, template, tokenizer, settings);
+      return standard(sample, index, template, tokenizer, layout, settings);
     }
     List<SampleFormat.Sequence> rendered =
         format.format(FormatContext.sample(sample), new FormatContext(index, tokenizer, template));
-    if (rendered.size() != 1) {
+    if (rendered.size() != layout.sequences()) {
       throw new IllegalArgumentException(
           "Sample "
               + (index + 1)
               + " is rendered as "
               + rendered.size()
-              + " sequences; supervised fine-tuning takes one per sample.");
+              + " sequences; "
+              + (layout == RowLayout.PAIRS
+                  ? "a pairwise objective takes a (chosen, rejected) pair per sample."
+                  : "supervised fine-tuning takes one per sample."));
     }
-    return rendered.get(0);
+    return rendered;
+  }
+
+  /**
+   * The platform's rendering of a sample into {@code layout}'s rows: a preference sample as its
+   * (chosen, rejected) pair for {@link RowLayout#PAIRS}, each completion learned after its prompt
+   * (TRL's DPO); any other sample as one sequence for {@link RowLayout#SINGLE}.
+   */
+  private static List<SampleFormat.Sequence> standard(
+      Sample sample,
+      int index,
+      ChatTemplate template,
+      Tokenizer tokenizer,
+      RowLayout layout,
+      Settings settings) {
+    boolean preference = sample instanceof Sample.Preference;
+    if (layout == RowLayout.PAIRS && !preference) {
+      throw new IllegalArgumentException(
+          "Sample "
+              + (index + 1)
+              + " is not a preference pair; the pairwise objective needs data with chosen and"
+              + " rejected fields (data_format=preference).");
+    }
+    if (layout == RowLayout.SINGLE && preference) {
+      throw new IllegalArgumentException(
+          "Sample "
+              + (index + 1)
+              + " is a preference pair (chosen, rejected); train it with a method whose objective"
+              + " is pairwise, such as dpo, or use prompt/completion data.");
+    }
+    if (sample instanceof Sample.Preference p) {
+      return List.of(completion(p.prompt(), p.chosen()), completion(p.prompt(), p.rejected()));
+    }
+    return List.of(standard(sample, index, template, tokenizer, settings));
+  }
+
+  /** A prompt as context, then a learned completion, with the tokenizer's special tokens. */
+  private static SampleFormat.Sequence completion(String prompt, String completion) {
+    return new SampleFormat.Sequence(
+        List.of(
+            new SampleFormat.Segment(prompt, false), new SampleFormat.Segment(completion, true)),
+        true);
   }
 
   /**
@@ -338,12 +435,15 @@ public record Encoded(int[] ids, boolean[] learn) {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof Encoded e && Arrays.equals(ids, e.ids) && Arrays.equals(learn, e.learn);
+    return o instanceof Encoded e
+        && Arrays.equals(ids, e.ids)
+        && Arrays.equals(learn, e.learn)
+        && columns.equals(e.columns);
   }
 
   @Override
   public int hashCode() {
-    return 31 * Arrays.hashCode(ids) + Arrays.hashCode(learn);
+    return 31 * (31 * Arrays.hashCode(ids) + Arrays.hashCode(learn)) + columns.hashCode();
   }
 
   @Override

@@ -37,6 +37,12 @@ final class FormatContext implements SampleFormat.Context {
           Map.of("instruction", i.instruction(), "input", i.input(), "output", i.output()),
           List.of());
     }
+    if (sample instanceof Sample.Preference p) {
+      return new SampleFormat.Sample(
+          "preference",
+          Map.of("prompt", p.prompt(), "chosen", p.chosen(), "rejected", p.rejected()),
+          List.of());
+    }
     List<SampleFormat.Message> messages =
         ((Sample.Conversation) sample)
             .messages().stream().map(m -> new SampleFormat.Message(m.role(), m.content())).toList();

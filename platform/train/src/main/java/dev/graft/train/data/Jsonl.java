@@ -15,9 +15,11 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.zip.GZIPInputStream;
 
@@ -32,7 +34,8 @@ public final class Jsonl {
     TEXT,
     PROMPT_COMPLETION,
     INSTRUCTION,
-    MESSAGES;
+    MESSAGES,
+    PREFERENCE;
 
     /** The job-key spelling, e.g. {@code prompt_completion}. */
     public String label() {
@@ -42,6 +45,19 @@ public final class Jsonl {
     /** Parses the job-key spelling; {@code auto} gives null. */
     public static Format parse(String label) {
       return label.equals("auto") ? null : valueOf(label.toUpperCase(Locale.ROOT));
+    }
+  }
+
+  /**
+   * One data line: its sample and the integer fields the job's methods read as extra inputs ({@link
+   * dev.graft.api.adapt.Adaptation#input}).
+   *
+   * @param columns field name → value, for each name asked for
+   */
+  public record Line(Sample sample, Map<String, Long> columns) {
+    public Line {
+      Objects.requireNonNull(sample, "sample");
+      columns = Map.copyOf(columns);
     }
   }
 
@@ -62,7 +78,23 @@ public final class Jsonl {
    */
   public static List<Sample> read(
       Path file, Format format, Map<String, String> columns, int maxSamples) {
-    List<Sample> samples = new ArrayList<>();
+    return lines(file, format, columns, maxSamples, List.of()).stream().map(Line::sample).toList();
+  }
+
+  /**
+   * Reads every sample as {@link #read} does, with the integer fields named by {@code integers}
+   * (renamed by {@code columns} too).
+   *
+   * @throws IllegalArgumentException as {@link #read} does, or naming the file, line and field for
+   *     a line without one of the integer fields or with a value that is not an integer
+   */
+  public static List<Line> lines(
+      Path file,
+      Format format,
+      Map<String, String> columns,
+      int maxSamples,
+      List<String> integers) {
+    List<Line> samples = new ArrayList<>();
     try (BufferedReader reader = open(file)) {
       String line;
       int number = 0;
@@ -88,7 +120,11 @@ public final class Jsonl {
         if (detected == null) {
           detected = detect(fields);
         }
-        samples.add(sample(detected, fields));
+        Map<String, Long> values = new LinkedHashMap<>();
+        for (String name : integers) {
+          values.put(name, fields.integer(name));
+        }
+        samples.add(new Line(sample(detected, fields), values));
       }
     } catch (NoSuchFileException e) {
       throw new IllegalArgumentException("Data file " + file + " does not exist.");
@@ -123,13 +159,16 @@ public final class Jsonl {
     if (f.has("prompt") && f.has("completion")) {
       return Format.PROMPT_COMPLETION;
     }
+    if (f.has("chosen") && f.has("rejected")) {
+      return Format.PREFERENCE;
+    }
     if (f.has("text")) {
       return Format.TEXT;
     }
     throw f.error(
         "cannot tell the sample format from fields "
             + f.names()
-            + "; expected text, prompt+completion, instruction+output or messages (set data_format and data_columns)");
+            + "; expected text, prompt+completion, instruction+output, messages or chosen+rejected (set data_format and data_columns)");
   }
 
   private static Sample sample(Format format, Fields f) {
@@ -140,6 +179,10 @@ public final class Jsonl {
       case INSTRUCTION ->
           new Sample.Instruction(
               f.string("instruction"), f.has("input") ? f.string("input") : "", f.string("output"));
+      case PREFERENCE ->
+          f.has("prompt")
+              ? new Sample.Preference(f.string("prompt"), f.string("chosen"), f.string("rejected"))
+              : Sample.Preference.implicit(f.string("chosen"), f.string("rejected"));
       case MESSAGES -> {
         JsonNode messages = f.node("messages");
         if (!messages.isArray() || messages.isEmpty()) {
@@ -185,6 +228,21 @@ public final class Jsonl {
       return value.asText();
     }
 
+    long integer(String field) {
+      String name = columns.getOrDefault(field, field);
+      if (!node.has(name)) {
+        throw error(
+            "field \""
+                + name
+                + "\" is missing; the job's methods read it as an integer input of every sample");
+      }
+      JsonNode value = node.get(name);
+      if (!value.isIntegralNumber() || !value.canConvertToLong()) {
+        throw error("field \"" + name + "\" must be an integer, not " + value);
+      }
+      return value.asLong();
+    }
+
     List<String> names() {
       List<String> names = new ArrayList<>();
       for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
@@ -202,9 +260,15 @@ public final class Jsonl {
    * Writes samples as JSONL in the field names {@link #read} detects, e.g. for a held-out split.
    */
   public static void write(Path file, List<Sample> samples) throws IOException {
+    writeLines(file, samples.stream().map(s -> new Line(s, Map.of())).toList());
+  }
+
+  /** Writes data lines as {@link #write} does, each with its integer fields. */
+  public static void writeLines(Path file, List<Line> lines) throws IOException {
     StringBuilder out = new StringBuilder();
-    for (Sample sample : samples) {
-      Map<String, Object> line = new java.util.LinkedHashMap<>();
+    for (Line data : lines) {
+      Sample sample = data.sample();
+      Map<String, Object> line = new LinkedHashMap<>();
       if (sample instanceof Sample.Text t) {
         line.put("text", t.text());
       } else if (sample instanceof Sample.PromptCompletion pc) {
@@ -214,6 +278,10 @@ public final class Jsonl {
         line.put("instruction", in.instruction());
         line.put("input", in.input());
         line.put("output", in.output());
+      } else if (sample instanceof Sample.Preference p) {
+        line.put("prompt", p.prompt());
+        line.put("chosen", p.chosen());
+        line.put("rejected", p.rejected());
       } else {
         line.put(
             "messages",
@@ -222,6 +290,7 @@ public final class Jsonl {
                     .map(m -> Map.of("role", m.role(), "content", m.content()))
                     .toList());
       }
+      line.putAll(data.columns());
       out.append(JSON.writeValueAsString(line)).append('\n');
     }
     Files.writeString(file, out, StandardCharsets.UTF_8);

@@ -41,6 +41,34 @@ public sealed interface Sample {
     }
   }
 
+  /**
+   * {@code {"prompt": …, "chosen": …, "rejected": …}}: a preference pair for a pairwise objective
+   * (DPO); the log-probabilities cover the two completions, not the prompt.
+   */
+  record Preference(String prompt, String chosen, String rejected) implements Sample {
+    public Preference {
+      Objects.requireNonNull(prompt, "prompt");
+      Objects.requireNonNull(chosen, "chosen");
+      Objects.requireNonNull(rejected, "rejected");
+    }
+
+    /**
+     * A pair given as two whole texts (Anthropic's hh-rlhf): the prompt is their longest common
+     * start, ending before a space where they part after one, as TRL's {@code extract_prompt} does.
+     */
+    public static Preference implicit(String chosen, String rejected) {
+      int n = Math.min(chosen.length(), rejected.length());
+      int at = 0;
+      while (at < n && chosen.charAt(at) == rejected.charAt(at)) {
+        at++;
+      }
+      if (at < n && at > 0 && chosen.charAt(at - 1) == ' ') {
+        at--;
+      }
+      return new Preference(chosen.substring(0, at), chosen.substring(at), rejected.substring(at));
+    }
+  }
+
   /** {@code {"messages": [{"role": …, "content": …}, …]}}: a conversation for a chat template. */
   record Conversation(List<Message> messages) implements Sample {
     public Conversation {

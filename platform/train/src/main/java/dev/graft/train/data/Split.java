@@ -8,10 +8,11 @@ import java.util.Random;
 /**
  * A seeded shuffle and a train/validation split.
  *
+ * @param <T> what is split: samples, or data lines with their extra columns
  * @param train the samples to train on, shuffled
  * @param validation the held-out samples
  */
-public record Split(List<Sample> train, List<Sample> validation) {
+public record Split<T>(List<T> train, List<T> validation) {
   /** Copies the lists. */
   public Split {
     train = List.copyOf(train);
@@ -22,12 +23,12 @@ public record Split(List<Sample> train, List<Sample> validation) {
    * Shuffles with {@code seed} and holds out {@code validationFraction} of the samples (rounded, at
    * least one when the fraction is positive, and never all of them).
    */
-  public static Split of(List<Sample> samples, double validationFraction, long seed) {
+  public static <T> Split<T> of(List<T> samples, double validationFraction, long seed) {
     if (validationFraction < 0 || validationFraction >= 1) {
       throw new IllegalArgumentException(
           "validation_split must be at least 0 and below 1, not " + validationFraction + ".");
     }
-    List<Sample> shuffled = new ArrayList<>(samples);
+    List<T> shuffled = new ArrayList<>(samples);
     Collections.shuffle(shuffled, new Random(seed));
     int held =
         validationFraction == 0
@@ -41,6 +42,6 @@ public record Split(List<Sample> train, List<Sample> validation) {
               + samples.size()
               + ".");
     }
-    return new Split(shuffled.subList(held, shuffled.size()), shuffled.subList(0, held));
+    return new Split<>(shuffled.subList(held, shuffled.size()), shuffled.subList(0, held));
   }
 }

@@ -38,7 +38,8 @@ public final class JobKeys {
               "text",
               "prompt_completion",
               "instruction",
-              "messages"),
+              "messages",
+              "preference"),
           key(
               "data_columns",
               OptionType.MAP,

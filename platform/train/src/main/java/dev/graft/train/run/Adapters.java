@@ -58,8 +58,9 @@ public final class Adapters {
    *
    * @param withCache build the KV-cache graph for generation, else the full graph
    * @throws IllegalArgumentException naming the folder and the tensors when the adapter does not
-   *     fit the model (missing or unexpected tensors, wrong shapes), or naming the method to
-   *     install when one is not installed
+   *     fit the model (missing or unexpected tensors, wrong shapes), naming the method to install
+   *     when one is not installed, or when a method reads per-sample inputs (which only training
+   *     feeds)
    */
   public static Adapted load(
       Path modelDir, Path adapterDir, MethodRegistry registry, boolean withCache) {
@@ -86,6 +87,14 @@ public final class Adapters {
           resolved.stream()
               .map(r -> new Method(r.name(), r.instance(), adaptation.tensorsOf(r.name())))
               .toList();
+      if (!adaptation.inputs().isEmpty()) {
+        throw new IllegalArgumentException(
+            "The methods of "
+                + adapterDir
+                + " read the per-sample inputs "
+                + adaptation.inputs().keySet()
+                + ", which evaluation and generation do not supply yet.");
+      }
       Map<String, float[]> trained = tensors(adapterDir, adapter, model, adaptation);
       adaptation.setTrainable(p -> true, false);
       Map<String, HostTensor> weights = new LinkedHashMap<>(model.weights(base, DType.FLOAT32));

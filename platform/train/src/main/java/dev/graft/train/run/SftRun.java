@@ -3,6 +3,7 @@ package dev.graft.train.run;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.Options;
 import dev.graft.api.adapt.MethodInstance;
+import dev.graft.api.adapt.Objective;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.HostTensor;
@@ -19,7 +20,7 @@ import dev.graft.train.adapt.GraphAdaptation;
 import dev.graft.train.data.Batches;
 import dev.graft.train.data.Encoded;
 import dev.graft.train.data.Jsonl;
-import dev.graft.train.data.Sample;
+import dev.graft.train.data.RowLayout;
 import dev.graft.train.data.Split;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.job.Run;
@@ -37,9 +38,12 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * Supervised fine-tuning of a Hugging Face causal LM: the job's methods adapt the model graph, the
- * loss is next-token cross-entropy on the learned positions (plus any method loss terms), and one
- * ONNX program per optimizer step (forward, backward, AdamW) runs on the chosen backend.
+ * Fine-tuning of a Hugging Face causal LM: the job's methods adapt the model graph, the loss is the
+ * job's {@link dev.graft.api.adapt.Objective} (next-token cross-entropy on the learned positions
+ * unless a method sets another, such as a preference loss over paired rows) plus any method loss
+ * terms, and one ONNX program per optimizer step (forward, backward, AdamW) runs on the chosen
+ * backend; an objective that needs reference log-probabilities gets them from a {@link
+ * ReferencePass} before each micro-step.
  */
 public final class SftRun implements Run {
 
@@ -71,8 +75,11 @@ public final class SftRun implements Run {
   /** Whether the calibration phase a method asked for is still to run. */
   private boolean calibrationDue;
 
+  /** The reference pass of an objective that needs one, or null. */
+  private final ReferencePass reference;
+
   /** Samples held out of training (validation_split), written out for graft:eval. */
-  private List<Sample> validation = List.of();
+  private List<Jsonl.Line> validation = List.of();
 
   /**
    * Loads the model and data and opens the step program on the backend. Every site the methods use
@@ -119,8 +126,10 @@ public final class SftRun implements Run {
                 ? job.getInt("max_steps")
                 : Math.max(1, (long) Math.ceil(job.getDouble("num_train_epochs") * perEpoch));
         this.schedule = schedule(totalSteps);
+        this.reference = needsReference() ? new ReferencePass(config, checkpoint, backend) : null;
         this.driver =
-            new StepDriver("train", program, batches, schedule, accumulation, seed, totalSteps);
+            new StepDriver(
+                "train", program, reference, batches, schedule, accumulation, seed, totalSteps);
         if (job.has("adapter")) {
           continueFrom(Path.of(job.getString("adapter")));
         }
@@ -151,7 +160,8 @@ public final class SftRun implements Run {
     if (warmup > 0) {
       log.accept("Calibration: " + warmup + " warm-up steps.");
       StepDriver warm =
-          new StepDriver("warmup", program, batches, schedule(warmup), accumulation, seed, warmup);
+          new StepDriver(
+              "warmup", program, reference, batches, schedule(warmup), accumulation, seed, warmup);
       for (long i = 0; i < warmup; i++) {
         warm.step(i);
       }
@@ -165,7 +175,9 @@ public final class SftRun implements Run {
   private void rebuild() {
     program.close();
     program = new StepProgram(config, checkpoint, names, methods, job, backend, seed);
-    driver = new StepDriver("train", program, batches, schedule, accumulation, seed, totalSteps);
+    driver =
+        new StepDriver(
+            "train", program, reference, batches, schedule, accumulation, seed, totalSteps);
     calibrationDue = false;
   }
 
@@ -188,6 +200,11 @@ public final class SftRun implements Run {
     }
   }
 
+  private boolean needsReference() {
+    Objective objective = program.adaptation().objective();
+    return objective != null && objective.needsReference();
+  }
+
   private static ChatTemplate chatTemplate(Path dir) throws IOException {
     try {
       return ChatTemplate.load(dir);
@@ -198,13 +215,16 @@ public final class SftRun implements Run {
 
   private Batches batches(
       Options job, Tokenizer tokenizer, ChatTemplate template, Consumer<String> log) {
-    List<Sample> samples =
-        Jsonl.read(
+    // The methods' extra inputs are integer fields of the data, read (or missed) here at job start.
+    List<String> columns = List.copyOf(program.adaptation().inputs().keySet());
+    List<Jsonl.Line> samples =
+        Jsonl.lines(
             Path.of(job.getString("data")),
             Jsonl.Format.parse(job.getString("data_format")),
             job.getMap("data_columns"),
-            job.getInt("max_samples"));
-    Split split = Split.of(samples, job.getDouble("validation_split"), seed);
+            job.getInt("max_samples"),
+            columns);
+    Split<Jsonl.Line> split = Split.of(samples, job.getDouble("validation_split"), seed);
     validation = split.validation();
     Encoded.Settings settings =
         new Encoded.Settings(
@@ -212,16 +232,18 @@ public final class SftRun implements Run {
             job.getBoolean("completion_only_loss"),
             job.getBoolean("assistant_only_loss"),
             job.getString("truncation").equals("fail"));
-    List<Encoded> encoded = new ArrayList<>();
+    RowLayout layout = RowLayout.of(program.adaptation().objective());
+    List<List<Encoded>> encoded = new ArrayList<>();
     int[] truncated = {0};
     for (int i = 0; i < split.train().size(); i++) {
       encoded.add(
-          Encoded.of(
+          Encoded.rows(
               split.train().get(i),
               i,
               tokenizer,
               template,
               program.adaptation().sampleFormat(),
+              layout,
               settings,
               w -> truncated[0]++));
     }
@@ -229,17 +251,21 @@ public final class SftRun implements Run {
       log.accept(
           truncated[0]
               + " of "
-              + encoded.size()
-              + " samples were cut to max_length "
+              + encoded.size() * layout.sequences()
+              + (layout == RowLayout.PAIRS ? " sequences" : " samples")
+              + " were cut to max_length "
               + settings.maxLength()
               + ".");
     }
     int pad = Batches.padId(tokenizer);
     return new Batches(
         encoded,
-        job.getInt("per_device_train_batch_size"),
-        settings.maxLength(),
-        job.getBoolean("packing"),
+        layout,
+        columns,
+        new Batches.Sizes(
+            job.getInt("per_device_train_batch_size"),
+            settings.maxLength(),
+            job.getBoolean("packing")),
         seed,
         pad);
   }
@@ -320,7 +346,7 @@ public final class SftRun implements Run {
   public void finish(Path outputDir) {
     if (!validation.isEmpty()) {
       try {
-        Jsonl.write(outputDir.resolve("validation.jsonl"), validation);
+        Jsonl.writeLines(outputDir.resolve("validation.jsonl"), validation);
       } catch (IOException e) {
         throw new UncheckedIOException(
             "Could not write " + outputDir.resolve("validation.jsonl") + ": " + e.getMessage(), e);
@@ -362,6 +388,9 @@ public final class SftRun implements Run {
 
   @Override
   public void close() {
+    if (reference != null) {
+      reference.close();
+    }
     program.close();
     try {
       checkpoint.close();

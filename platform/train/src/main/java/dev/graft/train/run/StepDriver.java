@@ -24,6 +24,7 @@ import java.util.Set;
 final class StepDriver {
   private final String phase;
   private final StepProgram program;
+  private final ReferencePass reference;
   private final Batches batches;
   private final Schedule schedule;
   private final int accumulation;
@@ -33,11 +34,13 @@ final class StepDriver {
 
   /**
    * @param phase the phase's name as hooks see it
+   * @param reference the reference pass of an objective that needs one, or null
    * @param totalSteps optimizer steps the phase makes
    */
   StepDriver(
       String phase,
       StepProgram program,
+      ReferencePass reference,
       Batches batches,
       Schedule schedule,
       int accumulation,
@@ -45,6 +48,7 @@ final class StepDriver {
       long totalSteps) {
     this.phase = phase;
     this.program = program;
+    this.reference = reference;
     this.batches = batches;
     this.schedule = schedule;
     this.accumulation = accumulation;
@@ -66,6 +70,9 @@ final class StepDriver {
     for (int micro = 0; micro < accumulation; micro++) {
       Batches.Batch b = batches.batch(index * accumulation + micro);
       Map<String, HostTensor> feeds = new LinkedHashMap<>(b.feeds());
+      if (reference != null) {
+        feeds.put(Objectives.REFERENCE, reference.sums(b));
+      }
       feeds.put("step", HostTensor.ofFloats(new long[0], index + 1));
       program
           .groupScale()

@@ -15,7 +15,6 @@ import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.train.adapt.GraphAdaptation;
-import dev.graft.train.data.Batches;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.EnumSet;
@@ -57,18 +56,6 @@ final class StepProgram implements AutoCloseable {
     for (int i = 0; i < methods.size(); i++) {
       adaptation.adapting(names.get(i));
       methods.get(i).adapt(adaptation);
-    }
-    if (adaptation.objective() != null) {
-      throw new IllegalArgumentException(
-          "Method "
-              + String.join(", ", names)
-              + " sets its own objective, which supervised fine-tuning does not run.");
-    }
-    if (!adaptation.inputs().isEmpty()) {
-      throw new IllegalArgumentException(
-          "The methods need per-sample inputs "
-              + adaptation.inputs().keySet()
-              + " that this data does not supply.");
     }
     Graph graph = model.graph();
     if (graph.trainables().isEmpty()) {
@@ -138,11 +125,12 @@ final class StepProgram implements AutoCloseable {
   }
 
   /**
-   * Loss = mean cross-entropy over learned positions + Σ weight · method term; then backward and
-   * AdamW, with the methods' parameter groups, carried state and exposed gradients.
+   * Loss = the objective (mean cross-entropy over learned positions unless a method set one) + Σ
+   * weight · method term; then backward and AdamW, with the methods' parameter groups, carried
+   * state and exposed gradients.
    */
   private TrainingStep trainingStep(Graph graph, Options job) {
-    Tensor loss = Batches.loss(graph, model.logits());
+    Tensor loss = Objectives.loss(graph, model.logits(), adaptation.objective());
     graph.removeOutput(ModelGraph.LOGITS); // a step fetches the loss, not (batch, seq, vocab)
     for (GraphAdaptation.LossTerm term : adaptation.losses()) {
       loss = graph.add(loss, graph.mul(term.term(), term.weight()));

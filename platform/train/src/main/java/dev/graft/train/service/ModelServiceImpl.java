@@ -27,6 +27,7 @@ import dev.graft.train.data.Encoded;
 import dev.graft.train.data.Jsonl;
 import dev.graft.train.data.Sample;
 import dev.graft.train.run.Adapters;
+import dev.graft.train.run.Objectives;
 import dev.graft.train.run.SftRun;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -245,7 +246,7 @@ public final class ModelServiceImpl implements ModelService {
   /** The loss as the graph's one output, in place of the logits. */
   private static void lossOutput(ModelGraph model) {
     Graph graph = model.graph();
-    graph.output(LOSS, Batches.loss(graph, model.logits()));
+    graph.output(LOSS, Objectives.loss(graph, model.logits(), null));
     graph.removeOutput(ModelGraph.LOGITS);
   }
 

@@ -84,4 +84,37 @@ class GraphAdaptationTest {
     assertSame(format, adaptation.sampleFormat());
     assertEquals("instruction-tuning", adaptation.sampleFormatOwner());
   }
+
+  @Test
+  void anInputIsAPerTokenInt64Column() {
+    GraphAdaptation adaptation =
+        new GraphAdaptation(new GraphOnly(new dev.graft.graph.Graph()), true, DType.FLOAT32);
+    dev.graft.graph.Tensor task = adaptation.input("task_id");
+    assertEquals(DType.INT64, task.dtype());
+    assertEquals(dev.graft.graph.Shape.with("batch", "seq"), task.shape());
+    assertSame(task, adaptation.input("task_id"), "asked twice, declared once");
+  }
+
+  /** A model that is only a graph, for sites that need nothing else. */
+  private record GraphOnly(dev.graft.graph.Graph graph) implements AdaptableModel {
+    @Override
+    public dev.graft.api.adapt.ModelSpec spec() {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public List<Linear> linears() {
+      return List.of();
+    }
+
+    @Override
+    public List<Block> blocks() {
+      return List.of();
+    }
+
+    @Override
+    public float[] weight(String parameter) {
+      throw new UnsupportedOperationException();
+    }
+  }
 }
