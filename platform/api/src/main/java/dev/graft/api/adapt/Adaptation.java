@@ -192,8 +192,8 @@ public interface Adaptation {
   /**
    * Runs {@code hook} on the host after every {@code every}-th optimizer step of a phase and once
    * when a phase ends ({@link StepContext#phaseEnd()}); {@code every = 0} runs it at phase ends
-   * only. A backend that runs several steps per call (CUDA's {@code stepsPerRun}) runs that many
-   * steps between hooks, so a job whose hooks need a finer cadence is refused at start.
+   * only. The step driver runs one optimizer step per backend run, so every cadence is exact; a
+   * future multi-step run (CUDA's ONNX {@code Loop}) must end its chunks on the steps hooks run.
    *
    * @throws IllegalArgumentException if {@code every} is negative
    */
