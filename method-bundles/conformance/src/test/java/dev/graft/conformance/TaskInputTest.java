@@ -148,9 +148,9 @@ class TaskInputTest {
             IllegalArgumentException.class,
             () -> dev.graft.train.run.Adapters.load(model, adapter, TestMethods.REGISTRY, false));
     assertEquals(
-        "The method of "
+        "The methods of "
             + adapter
-            + " reads the per-sample inputs [task_id], which evaluation and generation do not"
+            + " read the per-sample inputs [task_id], which evaluation and generation do not"
             + " supply yet.",
         e.getMessage());
   }
