@@ -257,8 +257,14 @@ public final class TrainingServiceImpl implements TrainingService {
     } else {
       requireCheckpoint(id, job.outputDirectory());
     }
+    // Queued in this process, at the step it stopped at (a job read from disk starts at 0).
+    JobStatus before =
+        JobRecord.read(job.outputDirectory()).map(JobRecord::status).orElse(job.status());
     job.requeue();
-    JobRecord.ofThisProcess(job.status()).write(job.outputDirectory());
+    JobRecord.ofThisProcess(
+            new JobStatus(
+                JobState.QUEUED, before.step(), before.totalSteps(), before.loss(), 0, ""))
+        .write(job.outputDirectory());
     executor.submit(job);
     return job;
   }
