@@ -142,15 +142,15 @@ public final class GraftCommands {
   }
 
   @Descriptor(
-      "train: submit a job file (.properties, .yaml, .json) with key=value overrides, and follow it")
+      "train: submit a job file (.properties, .yaml, .json) with key=value overrides, and follow it;"
+          + " Ctrl-C stops it after its current step with a checkpoint")
   public String train(
-      @Descriptor("return at once instead of following the job")
+      @Descriptor("run the job in a background process (log: job.log in its folder) and return")
           @Parameter(names = "--detach", presentValue = "true", absentValue = "false")
           boolean detach,
       @Descriptor("the job file; keys are listed by 'graft:help train'") String jobFile,
       @Descriptor("key=value settings that override the file, e.g. learning_rate=1e-4 lora.r=16")
-          String... overrides)
-      throws InterruptedException {
+          String... overrides) {
     Map<String, String> settings = new LinkedHashMap<>();
     for (String o : overrides) {
       int eq = o.indexOf('=');
@@ -160,10 +160,17 @@ public final class GraftCommands {
       }
       settings.put(o.substring(0, eq).trim(), o.substring(eq + 1).trim());
     }
-    Job job = training.submit(Path.of(jobFile), settings);
-    return detach
-        ? "Submitted job " + job.id() + "; follow it with 'graft:job " + job.id() + " --follow'.\n"
-        : follow(job);
+    if (detach) {
+      Job job = training.submitInBackground(Path.of(jobFile), settings);
+      return "Submitted job "
+          + job.id()
+          + " (output in "
+          + job.outputDirectory()
+          + "); follow it with 'graft:job "
+          + job.id()
+          + " --follow'.\n";
+    }
+    return follow(training.submit(Path.of(jobFile), settings), true);
   }
 
   @Descriptor("list the training jobs, newest first")
@@ -188,15 +195,25 @@ public final class GraftCommands {
       @Descriptor("keep printing progress until the job ends")
           @Parameter(names = "--follow", presentValue = "true", absentValue = "false")
           boolean follow,
-      @Descriptor("the job's id, as listed by graft:jobs") String id)
-      throws InterruptedException {
+      @Descriptor("the job's id, as listed by graft:jobs") String id) {
     Job job = require(id);
-    return follow ? follow(job) : Progress.summary(job);
+    return follow ? follow(job, false) : Progress.summary(job);
   }
 
-  @Descriptor("cancel a job: it stops after the current step and writes a checkpoint")
+  @Descriptor(
+      "cancel a job, in this process or another: it stops after the current step and writes a"
+          + " checkpoint")
   public String cancel(@Descriptor("the job's id, as listed by graft:jobs") String id) {
     Job job = require(id);
+    JobStatus s = job.status();
+    if (s.state().isFinal()) {
+      throw new IllegalStateException(
+          "Job "
+              + id
+              + " has already ended ("
+              + Progress.state(s)
+              + "); there is nothing to cancel.");
+    }
     job.cancel();
     return "Cancelling job "
         + id
@@ -207,13 +224,15 @@ public final class GraftCommands {
 
   @Descriptor("resume a cancelled or failed job from its last checkpoint, and follow it")
   public String resume(
-      @Descriptor("return at once instead of following the job")
+      @Descriptor("run the job in a background process (log: job.log in its folder) and return")
           @Parameter(names = "--detach", presentValue = "true", absentValue = "false")
           boolean detach,
-      @Descriptor("the job's id, as listed by graft:jobs") String id)
-      throws InterruptedException {
-    Job job = training.resume(id);
-    return detach ? "Resumed job " + job.id() + ".\n" : follow(job);
+      @Descriptor("the job's id, as listed by graft:jobs") String id) {
+    if (detach) {
+      Job job = training.resumeInBackground(id);
+      return "Resumed job " + id + "; follow it with 'graft:job " + id + " --follow'.\n";
+    }
+    return follow(training.resume(id), true);
   }
 
   private Job require(String id) {
@@ -230,29 +249,12 @@ public final class GraftCommands {
                         "See 'graft:jobs'.")));
   }
 
-  /** Prints a progress line per step until the job ends, then returns its summary. */
-  private static String follow(Job job) throws InterruptedException {
-    long shown = -1;
-    long firstStep = -1;
-    long started = System.nanoTime();
-    while (true) {
-      JobStatus s = job.status();
-      if (s.step() != shown && s.totalSteps() > 0) {
-        if (firstStep < 0) {
-          firstStep = s.step();
-          started = System.nanoTime();
-        }
-        double perStep = (System.nanoTime() - started) / 1e9 / Math.max(1, s.step() - firstStep);
-        double eta = s.step() > firstStep ? perStep * (s.totalSteps() - s.step()) : Double.NaN;
-        System.out.println(Progress.line(s, eta));
-        System.out.flush();
-        shown = s.step();
-      }
-      if (s.state().isFinal()) {
-        return Progress.summary(job);
-      }
-      Thread.sleep(200);
-    }
+  /**
+   * Prints progress until the job ends and returns its summary; see {@link Follow}. {@code owned}:
+   * whether Ctrl-C cancels the job (this command started it) or only stops following it.
+   */
+  private static String follow(Job job, boolean owned) {
+    return new Follow(job, System.out).run(owned);
   }
 
   @Descriptor(
@@ -447,10 +449,22 @@ public final class GraftCommands {
             .append(word(m, p))
             .append("  ")
             .append(d == null ? "" : d.value())
+            .append(defaultOf(p))
             .append('\n');
       }
     }
     return out.toString();
+  }
+
+  /** " (default: 128)" for an option with a value; empty for a flag or an argument. */
+  private static String defaultOf(java.lang.reflect.Parameter p) {
+    Parameter option = p.getAnnotation(Parameter.class);
+    boolean flag = p.getType() == boolean.class || p.getType() == Boolean.class;
+    if (option == null || flag) {
+      return "";
+    }
+    String value = option.absentValue();
+    return " (default: " + (value.isEmpty() ? "none" : value) + ")";
   }
 
   /**

@@ -26,7 +26,9 @@ import org.osgi.service.component.annotations.Reference;
  * <p>Active only when the framework property {@value #COMMAND} is set (the launcher script sets
  * it); in an embedding host it does nothing. Arguments come as {@code graft.arg.1 … graft.arg.N}
  * and reach the command as session variables, so spaces and quotes in them survive unchanged. The
- * result goes to stdout; an error goes to stderr as one line, and the exit status is 1.
+ * result goes to stdout; an error goes to stderr as one line, and the exit status is 1 (130 for a
+ * command stopped by Ctrl-C: SIGINT interrupts the command, which for {@code graft:train} stops the
+ * job after its current step with a checkpoint).
  */
 @Component(immediate = true)
 public final class HeadlessRunner {
@@ -34,6 +36,9 @@ public final class HeadlessRunner {
   public static final String COMMAND = "graft.command";
 
   private static final long STARTUP_WAIT_MS = 30_000;
+
+  /** The exit status of a command stopped by Ctrl-C, as shells report SIGINT (128 + 2). */
+  static final int INTERRUPTED = 130;
 
   @Reference CommandProcessor processor;
 
@@ -44,13 +49,13 @@ public final class HeadlessRunner {
       return;
     }
     Thread runner = new Thread(() -> System.exit(run(context, command.trim())), "graft-headless");
+    Interrupts.install(runner::interrupt);
     runner.start();
   }
 
   private int run(BundleContext context, String command) {
     // The process's own streams: Gogo replaces System.out/err with proxies that write to the
-    // current
-    // session, so a session built on those proxies would write into itself.
+    // current session, so a session built on those proxies would write into itself.
     PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true);
     PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true);
     try {
@@ -84,14 +89,25 @@ public final class HeadlessRunner {
       }
     } catch (Exception e) {
       err.println(oneLine(command, e));
-      return 1;
+      return interrupted(e) ? INTERRUPTED : 1;
     }
+  }
+
+  /** Whether a command ended on Ctrl-C. */
+  private static boolean interrupted(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof Interrupted || t instanceof InterruptedException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The error as the one sentence a user should see. */
   static String oneLine(String command, Throwable e) {
     Throwable cause = e;
     while (cause.getCause() != null
+        && !(cause instanceof Interrupted)
         && (cause.getMessage() == null
             || cause instanceof java.lang.reflect.InvocationTargetException)) {
       cause = cause.getCause();
@@ -100,7 +116,9 @@ public final class HeadlessRunner {
     if (message.startsWith("Cannot coerce")) {
       return "Wrong arguments for " + command + ". See 'graft:help " + command + "'.";
     }
-    if (cause instanceof IllegalArgumentException || cause instanceof IllegalStateException) {
+    if (cause instanceof IllegalArgumentException
+        || cause instanceof IllegalStateException
+        || cause instanceof Interrupted) {
       return message;
     }
     return command

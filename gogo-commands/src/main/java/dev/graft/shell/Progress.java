@@ -46,22 +46,34 @@ final class Progress {
   /** State, progress, message and where the output is. */
   static String summary(Job job) {
     JobStatus s = job.status();
-    StringBuilder out =
-        new StringBuilder("Job ")
-            .append(job.id())
-            .append(": ")
-            .append(s.state().name().toLowerCase(Locale.ROOT))
-            .append(" after ")
-            .append(s.step())
-            .append(" of ")
-            .append(s.totalSteps())
-            .append(" steps, loss ")
-            .append(loss(s.loss()))
-            .append(".\n");
-    if (!s.message().isEmpty()) {
-      out.append(s.message()).append('\n');
-    }
-    out.append("Output: ").append(job.outputDirectory()).append('\n');
-    return out.toString();
+    return summary(job, s, s.message().isEmpty() ? "" : s.message() + "\n");
+  }
+
+  /** The summary without the message, for a job whose message goes to stderr as the error. */
+  static String heading(Job job) {
+    return summary(job, job.status(), "");
+  }
+
+  private static String summary(Job job, JobStatus s, String message) {
+    return "Job "
+        + job.id()
+        + ": "
+        + state(s)
+        + " after "
+        + s.step()
+        + " of "
+        + s.totalSteps()
+        + " steps, loss "
+        + loss(s.loss())
+        + ".\n"
+        + message
+        + "Output: "
+        + job.outputDirectory()
+        + "\n";
+  }
+
+  /** The state in lower case, as the shell shows it. */
+  static String state(JobStatus s) {
+    return s.state().name().toLowerCase(Locale.ROOT);
   }
 }

@@ -61,12 +61,12 @@ class GraftCommandsTest {
   }
 
   @Test
-  void oneCommandIsShownWithItsOptions() {
+  void oneCommandIsShownWithItsOptionsAndTheirDefaults() {
     assertEquals(
         "graft:hello [--loud] [--times <times>] <name>\n"
             + "  greet someone\n"
             + "  [--loud]  shout it\n"
-            + "  [--times <times>]  how many times\n"
+            + "  [--times <times>]  how many times (default: 1)\n"
             + "  <name>  whom to greet\n",
         GraftCommands.describe(commands(), "graft:hello"));
     assertEquals(

@@ -28,10 +28,26 @@ public interface TrainingService {
    */
   Job submit(Path jobFile, Map<String, String> overrides);
 
+  /**
+   * Checks a job file like {@link #submit(Path, Map)} and starts the job in a background process of
+   * its own, which outlives the caller's process and writes its output to {@code job.log} in the
+   * job's folder. Where no such process can be started (an embedding host), the job runs in this
+   * process as {@link #submit(Path, Map)} runs it.
+   *
+   * @throws IllegalArgumentException as {@link #submit(Path, Map)} does
+   * @since 1.1
+   */
+  default Job submitInBackground(Path jobFile, Map<String, String> overrides) {
+    return submit(jobFile, overrides);
+  }
+
   /** Every key a job specification may set, with its type, default and help. */
   List<OptionDescriptor> jobKeys();
 
-  /** Every job this service knows, newest first. */
+  /**
+   * Every job this service knows, newest first: those it runs and those whose folders other
+   * processes of the same Graft home left (or are running).
+   */
   List<Job> jobs();
 
   /** The job with this id. */
@@ -44,4 +60,16 @@ public interface TrainingService {
    * @throws IllegalStateException if the job is running or has no checkpoint
    */
   Job resume(String id);
+
+  /**
+   * Continues a job like {@link #resume(String)}, in a background process of its own as {@link
+   * #submitInBackground} starts one.
+   *
+   * @throws IllegalArgumentException for an unknown id
+   * @throws IllegalStateException if the job is running or has no checkpoint
+   * @since 1.1
+   */
+  default Job resumeInBackground(String id) {
+    return resume(id);
+  }
 }

@@ -1,6 +1,6 @@
 /** Training jobs: submitting, following, cancelling and resuming them. */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package dev.graft.api.train;
 
 import org.osgi.annotation.bundle.Export;

@@ -120,7 +120,14 @@ public final class JobKeys {
               OptionType.BOOLEAN,
               "true",
               "conversation data: loss on assistant turns only"),
-          key("save_steps", OptionType.INT, "500", "write a checkpoint every this many steps"));
+          key("save_steps", OptionType.INT, "500", "write a checkpoint every this many steps"),
+          // TRL's default is 10; Graft shows every step unless asked, as short runs are common
+          // here.
+          key(
+              "logging_steps",
+              OptionType.INT,
+              "1",
+              "print a progress line every this many steps (metrics.csv keeps every step)"));
 
   private static OptionDescriptor key(String name, OptionType type, String def, String help) {
     return OptionDescriptor.of(name, type, def, help);

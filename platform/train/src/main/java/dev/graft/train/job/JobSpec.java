@@ -45,6 +45,10 @@ public record JobSpec(Options job, Map<String, Options> methods) {
             "The job has no \"" + required + "\"; set it, e.g. " + example(required) + ".");
       }
     }
+    if (job.getInt("logging_steps") < 1) {
+      throw new IllegalArgumentException(
+          "logging_steps must be at least 1, not " + job.getInt("logging_steps") + ".");
+    }
     List<String> names = job.getList("method");
     for (String prefix : methodKeys.keySet()) {
       if (!names.contains(prefix)) {

@@ -79,6 +79,24 @@ final class Metrics {
     }
   }
 
+  /** The last row of a metrics file, without changing it; empty when it has none or is absent. */
+  static java.util.Optional<Row> last(Path file) {
+    if (!Files.isRegularFile(file)) {
+      return java.util.Optional.empty();
+    }
+    try {
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      for (int i = lines.size() - 1; i >= 0; i--) {
+        if (!lines.get(i).isBlank() && !lines.get(i).equals(HEADER)) {
+          return java.util.Optional.of(Row.parse(lines.get(i)));
+        }
+      }
+      return java.util.Optional.empty();
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + file + ": " + e.getMessage(), e);
+    }
+  }
+
   void add(Row row) {
     rows.add(row);
     try (BufferedWriter out =

@@ -3,6 +3,8 @@ package dev.graft.train.job;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -11,10 +13,18 @@ import java.util.function.Supplier;
 
 /**
  * One training job: drives its {@link Run} step by step on the calling thread, writes metrics, a
- * report and checkpoints (every {@code save_steps}, at a cancel and at the end), and publishes
- * events. A cancelled or failed job keeps its newest checkpoint and can be resumed.
+ * report and checkpoints (every {@code save_steps}, at a cancel and at the end), keeps its {@link
+ * JobRecord} current, and publishes events. A cancelled job also writes its result so far (the
+ * adapter); a cancelled or failed job keeps its newest checkpoint and can be resumed. Between steps
+ * it looks for the control file {@value #CANCEL_FILE}, through which another process cancels it.
  */
 public final class TrainingJob implements Job, Runnable {
+  /** The control file that asks the job, from any process, to stop after its current step. */
+  public static final String CANCEL_FILE = "cancel";
+
+  /** The stop reason of a cancel, in this process or through {@value #CANCEL_FILE}. */
+  private static final String CANCELLED = "Cancelled on request.";
+
   private final String id;
   private final Map<String, String> spec;
   private final Path outputDir;
@@ -64,7 +74,7 @@ public final class TrainingJob implements Job, Runnable {
 
   @Override
   public void cancel() {
-    stop("Cancelled on request.");
+    stop(CANCELLED);
   }
 
   /** Stops the job after the current step with a checkpoint; {@code reason} becomes its message. */
@@ -75,6 +85,11 @@ public final class TrainingJob implements Job, Runnable {
   /** The newest checkpoint, for resuming. */
   public Optional<Path> latestCheckpoint() {
     return checkpoints.latest();
+  }
+
+  /** The newest checkpoint in a job folder, for resuming. */
+  public static Optional<Path> latestCheckpoint(Path outputDir) {
+    return new Checkpoints(outputDir).latest();
   }
 
   /** Marks the job queued again before a resume. */
@@ -105,13 +120,19 @@ public final class TrainingJob implements Job, Runnable {
               ? 0
               : metrics.rows().get(metrics.rows().size() - 1).elapsedSeconds();
       while (done < total) {
+        Path control = outputDir.resolve(CANCEL_FILE);
+        if (stopReason == null && Files.exists(control)) {
+          stopReason = CANCELLED;
+        }
         if (stopReason != null) {
           saveCheckpoint(run, done);
+          String unsaved = finishQuietly(run);
+          Files.deleteIfExists(control);
           finishAs(
               JobState.CANCELLED,
               done,
               total,
-              stopReason + " Resume with 'graft:resume " + id + "'.",
+              stopReason + unsaved + " Resume with 'graft:resume " + id + "'.",
               metrics);
           return;
         }
@@ -158,9 +179,22 @@ public final class TrainingJob implements Job, Runnable {
       saveCheckpoint(run, done);
       run.finish(outputDir);
       finishAs(JobState.COMPLETED, done, total, "", metrics);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | IOException e) {
       String message = e.getMessage() == null ? e.toString() : e.getMessage();
       finishAs(JobState.FAILED, done, total, message, metrics);
+    }
+  }
+
+  /**
+   * Writes the result of the steps done so far (a cancelled job's adapter); a failure to do so does
+   * not fail the job, whose checkpoint is written. Returns a sentence to add when it failed.
+   */
+  private String finishQuietly(Run run) {
+    try {
+      run.finish(outputDir);
+      return "";
+    } catch (RuntimeException e) {
+      return " Its result so far could not be written (" + e.getMessage() + ").";
     }
   }
 
@@ -187,12 +221,18 @@ public final class TrainingJob implements Job, Runnable {
       }
     }
     status = end;
+    try {
+      JobRecord.ofThisProcess(end).write(outputDir);
+    } catch (java.io.UncheckedIOException e) {
+      // The report and the in-process status still say how it ended.
+    }
     publish(state.name());
   }
 
   private void update(
       JobState state, long step, long total, double loss, double tps, String message) {
     status = new JobStatus(state, step, total, loss, tps, message);
+    JobRecord.ofThisProcess(status).write(outputDir);
   }
 
   private void publish(String suffix) {

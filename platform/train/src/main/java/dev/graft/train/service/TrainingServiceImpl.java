@@ -3,31 +3,34 @@ package dev.graft.train.service;
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.OptionDescriptor;
+import dev.graft.api.Suggestions;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.train.Job;
+import dev.graft.api.train.JobState;
+import dev.graft.api.train.JobStatus;
 import dev.graft.api.train.TrainingService;
 import dev.graft.train.job.JobFiles;
 import dev.graft.train.job.JobKeys;
+import dev.graft.train.job.JobRecord;
 import dev.graft.train.job.JobSpec;
+import dev.graft.train.job.StoredJob;
 import dev.graft.train.job.TrainingJob;
 import dev.graft.train.run.SftRun;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
 import org.osgi.service.component.annotations.Activate;
@@ -41,15 +44,14 @@ import org.osgi.service.event.Event;
 import org.osgi.service.event.EventAdmin;
 
 /**
- * Runs training jobs one at a time on a background thread. Jobs live in {@code
- * <graft.home>/jobs/<id>} (or their {@code output_dir}) with their specification, so a job can be
- * resumed by id after a restart. When a method a running job uses goes away, the job stops with a
- * checkpoint and says why.
+ * Runs training jobs one at a time on a background thread, or each in a background process of its
+ * own (where the framework property {@code graft.launcher} names the launcher). Jobs live in {@code
+ * <graft.home>/jobs/<id>} (or their {@code output_dir}, linked from there) with their specification
+ * and status, so that every process of the same home lists, shows, cancels and resumes them. When a
+ * method a running job uses goes away, the job stops with a checkpoint and says why.
  */
 @Component(service = TrainingService.class)
 public final class TrainingServiceImpl implements TrainingService {
-  private static final DateTimeFormatter ID = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
-
   @Reference MethodRegistry methods;
   @Reference BackendRegistry backends;
 
@@ -62,16 +64,24 @@ public final class TrainingServiceImpl implements TrainingService {
   private final Map<String, TrainingJob> jobs = Collections.synchronizedMap(new LinkedHashMap<>());
   private final Map<String, List<String>> methodsOfJob =
       Collections.synchronizedMap(new LinkedHashMap<>());
-  private final AtomicInteger counter = new AtomicInteger();
   private ExecutorService executor;
-  private Path home;
+  private JobFolders folders;
+
+  /** How jobs are started in background processes; null where Graft has no launcher. */
+  private Background background;
 
   @Activate
   void activate(BundleContext context) {
     String configured = context.getProperty("graft.home");
-    home =
+    Path home =
         Path.of(configured == null ? System.getProperty("user.dir") + "/.graft" : configured)
             .toAbsolutePath();
+    folders = new JobFolders(home.resolve("jobs"));
+    String launcher = context.getProperty("graft.launcher");
+    background =
+        launcher == null || launcher.isBlank()
+            ? null
+            : new Background(launcher, home, context.getProperty("felix.fileinstall.dir"));
     executor =
         Executors.newSingleThreadExecutor(
             r -> {
@@ -117,13 +127,42 @@ public final class TrainingServiceImpl implements TrainingService {
 
   @Override
   public Job submit(Path jobFile, Map<String, String> overrides) {
-    Map<String, String> spec = new LinkedHashMap<>(JobFiles.read(jobFile));
-    spec.putAll(overrides);
-    return submit(spec);
+    return submit(read(jobFile, overrides));
   }
 
   @Override
   public Job submit(Map<String, String> spec) {
+    Prepared p = prepare(spec);
+    TrainingJob job = job(p.created().id(), spec, p.checked(), p.backend(), p.created().dir());
+    JobRecord.ofThisProcess(job.status()).write(p.created().dir());
+    executor.submit(job);
+    return job;
+  }
+
+  @Override
+  public Job submitInBackground(Path jobFile, Map<String, String> overrides) {
+    Map<String, String> spec = read(jobFile, overrides);
+    if (background == null) {
+      return submit(spec);
+    }
+    JobFolders.Created created = prepare(spec).created();
+    Process process = background.start(created.id(), created.dir());
+    // The background process writes its own record once it runs the job; until then it is queued.
+    JobRecord.of(new JobStatus(JobState.QUEUED, 0, 0, Double.NaN, 0, ""), process.toHandle())
+        .writeIfAbsent(created.dir());
+    return new StoredJob(created.id(), created.dir(), spec);
+  }
+
+  private static Map<String, String> read(Path jobFile, Map<String, String> overrides) {
+    Map<String, String> spec = new LinkedHashMap<>(JobFiles.read(jobFile));
+    spec.putAll(overrides);
+    return spec;
+  }
+
+  /** A checked specification whose folder is written. */
+  private record Prepared(JobSpec checked, ComputeBackend backend, JobFolders.Created created) {}
+
+  private Prepared prepare(Map<String, String> spec) {
     JobSpec checked = JobSpec.parse(spec, methods);
     ComputeBackend backend = backends.requireAvailable(checked.job().getString("backend"));
     Path model = Path.of(checked.job().getString("model"));
@@ -137,26 +176,9 @@ public final class TrainingServiceImpl implements TrainingService {
     if (!Files.isRegularFile(data)) {
       throw new IllegalArgumentException("Data file " + data + " does not exist.");
     }
-    String id = LocalDateTime.now().format(ID) + "-" + counter.incrementAndGet();
     String out = checked.job().has("output_dir") ? checked.job().getString("output_dir") : "";
-    Path dir = out.isEmpty() ? home.resolve("jobs").resolve(id) : Path.of(out);
-    try {
-      Files.createDirectories(dir);
-      if (!Files.isWritable(dir)) {
-        throw new IOException("not writable");
-      }
-      Properties.write(dir.resolve("job.properties"), spec);
-    } catch (IOException e) {
-      throw new IllegalArgumentException(
-          "Output folder "
-              + dir
-              + " cannot be written ("
-              + e.getMessage()
-              + "); choose another output_dir.");
-    }
-    TrainingJob job = job(id, spec, checked, backend, dir);
-    executor.submit(job);
-    return job;
+    return new Prepared(
+        checked, backend, folders.create(out.isEmpty() ? null : Path.of(out), spec));
   }
 
   private TrainingJob job(
@@ -191,35 +213,32 @@ public final class TrainingServiceImpl implements TrainingService {
 
   @Override
   public List<Job> jobs() {
-    List<Job> list;
-    synchronized (jobs) {
-      list = new ArrayList<>(jobs.values());
+    Map<String, Job> all = new TreeMap<>(JobFolders.NEWEST_FIRST);
+    for (String id : folders.ids()) {
+      folders.find(id).ifPresent(dir -> all.put(id, stored(id, dir)));
     }
-    Collections.reverse(list);
-    return list;
+    synchronized (jobs) {
+      all.putAll(jobs);
+    }
+    return List.copyOf(all.values());
   }
 
   @Override
   public Optional<Job> job(String id) {
-    return Optional.ofNullable(jobs.get(id));
+    TrainingJob job = jobs.get(id);
+    return job != null ? Optional.of(job) : folders.find(id).map(dir -> stored(id, dir));
+  }
+
+  private static Job stored(String id, Path dir) {
+    return new StoredJob(id, dir, JobFolders.spec(dir));
   }
 
   @Override
   public Job resume(String id) {
     TrainingJob job = jobs.get(id);
     if (job == null) {
-      Path dir = home.resolve("jobs").resolve(id);
-      if (!Files.isRegularFile(dir.resolve("job.properties"))) {
-        throw new IllegalArgumentException(
-            "Unknown job \"" + id + "\"; see 'graft:jobs' for the jobs this Graft knows.");
-      }
-      Map<String, String> spec;
-      try {
-        spec = Properties.read(dir.resolve("job.properties"));
-      } catch (IOException e) {
-        throw new UncheckedIOException(
-            "Could not read " + dir.resolve("job.properties") + ": " + e.getMessage(), e);
-      }
+      Path dir = resumable(id);
+      Map<String, String> spec = JobFolders.spec(dir);
       JobSpec checked = JobSpec.parse(spec, methods);
       job =
           job(
@@ -233,15 +252,75 @@ public final class TrainingServiceImpl implements TrainingService {
           "Job "
               + id
               + " is "
-              + job.status().state().name().toLowerCase()
+              + job.status().state().name().toLowerCase(Locale.ROOT)
               + "; only a stopped job can be resumed.");
+    } else {
+      requireCheckpoint(id, job.outputDirectory());
     }
-    if (job.latestCheckpoint().isEmpty()) {
+    // Queued in this process, at the step it stopped at (a job read from disk starts at 0).
+    JobStatus before =
+        JobRecord.read(job.outputDirectory()).map(JobRecord::status).orElse(job.status());
+    job.requeue();
+    JobRecord.ofThisProcess(
+            new JobStatus(
+                JobState.QUEUED, before.step(), before.totalSteps(), before.loss(), 0, ""))
+        .write(job.outputDirectory());
+    executor.submit(job);
+    return job;
+  }
+
+  @Override
+  public Job resumeInBackground(String id) {
+    if (background == null || jobs.containsKey(id)) {
+      return resume(id);
+    }
+    Path dir = resumable(id);
+    background.start(id, dir);
+    return stored(id, dir);
+  }
+
+  /**
+   * The folder of a job on disk that may be resumed: not running in another process, and with a
+   * checkpoint unless it never started (a job queued for a background process). A stale request to
+   * cancel a stopped job is dropped.
+   */
+  private Path resumable(String id) {
+    Path dir =
+        folders
+            .find(id)
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        Suggestions.unknown(
+                            "job", id, folders.ids(), "Known", "See 'graft:jobs'.")));
+    Optional<JobRecord> record = JobRecord.read(dir);
+    JobState state = record.map(r -> r.status().state()).orElse(JobState.QUEUED);
+    if (state == JobState.RUNNING && record.get().ownerAlive()) {
+      throw new IllegalStateException(
+          "Job "
+              + id
+              + " is running in another process (pid "
+              + record.get().pid()
+              + "); cancel it with 'graft:cancel "
+              + id
+              + "' before resuming it.");
+    }
+    if (state != JobState.QUEUED) {
+      requireCheckpoint(id, dir);
+      try {
+        Files.deleteIfExists(dir.resolve(TrainingJob.CANCEL_FILE));
+      } catch (IOException e) {
+        throw new UncheckedIOException(
+            "Could not remove " + dir.resolve(TrainingJob.CANCEL_FILE) + ": " + e.getMessage(), e);
+      }
+    }
+    return dir;
+  }
+
+  private static void requireCheckpoint(String id, Path dir) {
+    if (TrainingJob.latestCheckpoint(dir).isEmpty()) {
       throw new IllegalStateException(
           "Job " + id + " has no checkpoint to resume from; submit it again.");
     }
-    job.requeue();
-    executor.submit(job);
-    return job;
   }
 }

@@ -79,6 +79,18 @@ class JobSpecTest {
   }
 
   @Test
+  void trlsLoggingStepsIsAcceptedAndMustBePositive() {
+    Map<String, String> spec = Map.of("model", "m", "method", "lora", "data", "d");
+    Map<String, String> every5 = new java.util.HashMap<>(spec);
+    every5.put("logging_steps", "5");
+    assertEquals(5, JobSpec.parse(every5, REGISTRY).job().getInt("logging_steps"));
+    every5.put("logging_steps", "0");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> JobSpec.parse(every5, REGISTRY));
+    assertEquals("logging_steps must be at least 1, not 0.", e.getMessage());
+  }
+
+  @Test
   void anUnknownKeyNamesTheNearestKnownOne() {
     IllegalArgumentException e =
         assertThrows(

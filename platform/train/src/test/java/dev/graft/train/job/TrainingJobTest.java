@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.graft.api.train.JobState;
+import dev.graft.api.train.JobStatus;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -148,6 +149,71 @@ class TrainingJobTest {
     resumed.run();
     assertEquals(JobState.COMPLETED, resumed.status().state());
     assertEquals(losses(whole), losses(parts));
+  }
+
+  @Test
+  void aCancelledJobWritesACheckpointItsResultSoFarAndItsReport() throws Exception {
+    TrainingJob[] holder = new TrainingJob[1];
+    holder[0] = job(out, 0, new ToyRun(8, -1, () -> holder[0].cancel()));
+    holder[0].run();
+    assertEquals(JobState.CANCELLED, holder[0].status().state());
+    assertEquals(1, holder[0].status().step());
+    assertTrue(Files.exists(out.resolve("checkpoint-1")));
+    assertEquals("done", Files.readString(out.resolve("result.txt")));
+    assertTrue(Files.exists(out.resolve("report.html")));
+  }
+
+  @Test
+  void theControlFileOfAnotherProcessStopsTheJobAfterItsStep() throws Exception {
+    int[] calls = {0};
+    TrainingJob job =
+        job(
+            out,
+            0,
+            new ToyRun(
+                8,
+                -1,
+                () -> {
+                  if (++calls[0] == 2) {
+                    new StoredJob("job-1", out, Map.of()).cancel();
+                  }
+                }));
+    job.run();
+    assertEquals(JobState.CANCELLED, job.status().state());
+    assertEquals(2, job.status().step());
+    assertTrue(Files.exists(out.resolve("checkpoint-2")));
+    assertFalse(
+        Files.exists(out.resolve(TrainingJob.CANCEL_FILE)), "the request is gone once served");
+  }
+
+  @Test
+  void anotherProcessReadsTheJobsStatusFromItsFolder() throws Exception {
+    TrainingJob job = job(out, 0, new ToyRun(5, -1, () -> {}));
+    job.run();
+    StoredJob stored = new StoredJob("job-1", out, Map.of("max_steps", "5"));
+    assertEquals(job.status(), stored.status());
+  }
+
+  @Test
+  void aRunningJobWhoseProcessEndedReadsAsFailed() throws Exception {
+    Process ended = new ProcessBuilder("true").start();
+    ended.waitFor();
+    JobRecord.of(new JobStatus(JobState.RUNNING, 3, 10, 2.5, 100, ""), ended.toHandle()).write(out);
+    JobStatus s = new StoredJob("job-1", out, Map.of()).status();
+    assertEquals(JobState.FAILED, s.state());
+    assertEquals(3, s.step());
+    assertEquals(
+        "The process that ran it (pid "
+            + ended.pid()
+            + ") ended before the job did; resume it with 'graft:resume job-1'.",
+        s.message());
+  }
+
+  @Test
+  void aRunningJobWhoseProcessLivesReadsAsRunning() {
+    JobStatus running = new JobStatus(JobState.RUNNING, 3, 10, 2.5, 100, "");
+    JobRecord.ofThisProcess(running).write(out);
+    assertEquals(running, new StoredJob("job-1", out, Map.of()).status());
   }
 
   @Test

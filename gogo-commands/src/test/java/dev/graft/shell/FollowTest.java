@@ -1,0 +1,131 @@
+package dev.graft.shell;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.graft.api.train.Job;
+import dev.graft.api.train.JobState;
+import dev.graft.api.train.JobStatus;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** How the shell follows a job: progress cadence, failures, Ctrl-C. */
+class FollowTest {
+  /** A job that goes through the given statuses, one per look; cancelling it ends it. */
+  static final class ScriptedJob implements Job {
+    final Deque<JobStatus> script;
+    final Map<String, String> spec;
+    JobStatus last;
+    boolean cancelled;
+
+    ScriptedJob(Map<String, String> spec, List<JobStatus> statuses) {
+      this.spec = spec;
+      this.script = new ArrayDeque<>(statuses);
+    }
+
+    @Override
+    public String id() {
+      return "job-1";
+    }
+
+    @Override
+    public Map<String, String> spec() {
+      return spec;
+    }
+
+    @Override
+    public synchronized JobStatus status() {
+      if (cancelled && !last.state().isFinal()) {
+        last = at(JobState.CANCELLED, last.step(), "Cancelled on request.");
+      } else if (!script.isEmpty()) {
+        last = script.poll();
+      }
+      return last;
+    }
+
+    @Override
+    public Path outputDirectory() {
+      return Path.of("/jobs/job-1");
+    }
+
+    @Override
+    public synchronized void cancel() {
+      cancelled = true;
+    }
+  }
+
+  static JobStatus at(JobState state, long step, String message) {
+    return new JobStatus(state, step, 10, 1.5, 100, message);
+  }
+
+  private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+  private final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+
+  private List<String> lines() {
+    return bytes.toString(StandardCharsets.UTF_8).lines().toList();
+  }
+
+  @Test
+  void progressLinesComeEveryLoggingStepsAndTheLastStepOnce() {
+    ScriptedJob job =
+        new ScriptedJob(
+            Map.of("logging_steps", "4"),
+            List.of(
+                at(JobState.RUNNING, 3, ""),
+                at(JobState.RUNNING, 4, ""),
+                at(JobState.RUNNING, 4, ""),
+                at(JobState.RUNNING, 7, ""),
+                at(JobState.RUNNING, 8, ""),
+                at(JobState.RUNNING, 10, ""),
+                at(JobState.COMPLETED, 10, "")));
+    String summary = new Follow(job, out).run(true);
+    List<String> steps = lines().stream().map(l -> l.substring(0, l.indexOf(" ["))).toList();
+    assertEquals(List.of("step 4/10", "step 8/10", "step 10/10"), steps);
+    assertTrue(summary.startsWith("Job job-1: completed after 10 of 10 steps"), summary);
+  }
+
+  @Test
+  void aFailedJobFailsTheCommandWithItsSentence() {
+    ScriptedJob job =
+        new ScriptedJob(
+            Map.of(),
+            List.of(
+                at(JobState.FAILED, 0, "per_device_train_batch_size must be positive, not 0.")));
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> new Follow(job, out).run(true));
+    assertEquals("per_device_train_batch_size must be positive, not 0.", e.getMessage());
+    assertTrue(lines().contains("Output: /jobs/job-1"), lines().toString());
+  }
+
+  @Test
+  void anInterruptCancelsAJobTheCommandStartedAndWaitsForItsCheckpoint() {
+    ScriptedJob job = new ScriptedJob(Map.of(), List.of(at(JobState.RUNNING, 3, "")));
+    Thread.currentThread().interrupt();
+    Interrupted e = assertThrows(Interrupted.class, () -> new Follow(job, out).run(true));
+    assertTrue(job.cancelled);
+    assertEquals(
+        "Interrupted: job job-1 stopped after step 3 with a checkpoint;"
+            + " resume it with 'graft:resume job-1'.",
+        e.getMessage());
+    assertTrue(lines().contains("Job job-1: cancelled after 3 of 10 steps, loss 1.5000."));
+  }
+
+  @Test
+  void anInterruptOnlyStopsFollowingAJobTheCommandWatches() {
+    ScriptedJob job = new ScriptedJob(Map.of(), List.of(at(JobState.RUNNING, 3, "")));
+    Thread.currentThread().interrupt();
+    Interrupted e = assertThrows(Interrupted.class, () -> new Follow(job, out).run(false));
+    assertFalse(job.cancelled);
+    assertEquals(
+        "Stopped following job job-1; it keeps running (see 'graft:jobs').", e.getMessage());
+  }
+}
