@@ -22,7 +22,17 @@ import java.util.function.Consumer;
 public record Encoded(int[] ids, boolean[] learn) {
   /** How samples become tokens. */
   public record Settings(
-      int maxLength, boolean completionOnly, boolean assistantOnly, boolean failOnOverflow) {}
+      int maxLength, boolean completionOnly, boolean assistantOnly, boolean failOnOverflow) {
+    /**
+     * These settings with {@code maxLength} at most {@code context}, the model's {@code
+     * max_position_embeddings}: a token past it has no position to run at.
+     */
+    public Settings within(int context) {
+      return maxLength <= context
+          ? this
+          : new Settings(context, completionOnly, assistantOnly, failOnOverflow);
+    }
+  }
 
   /**
    * Encodes one sample as the platform renders it by default (TRL's defaults).

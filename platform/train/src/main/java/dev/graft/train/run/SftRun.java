@@ -119,7 +119,7 @@ public final class SftRun implements Run {
         throw new IllegalArgumentException(nothingTrainable(spec.methods().keySet()));
       }
       // The data comes after the methods: a method may set how samples are formatted.
-      this.batches = batches(job, tokenizer, template, log);
+      this.batches = batches(job, tokenizer, template, config.maxPositionEmbeddings(), log);
       long perEpoch = (batches.perEpoch() + accumulation - 1) / accumulation;
       this.totalSteps =
           job.getInt("max_steps") > 0
@@ -176,8 +176,12 @@ public final class SftRun implements Run {
     }
   }
 
+  /**
+   * The training batches: samples read, the validation split held out, the rest encoded and cut to
+   * {@code max_length}, or to the model's {@code context} when that is shorter.
+   */
   private Batches batches(
-      Options job, Tokenizer tokenizer, ChatTemplate template, Consumer<String> log) {
+      Options job, Tokenizer tokenizer, ChatTemplate template, int context, Consumer<String> log) {
     List<Sample> samples =
         Jsonl.read(
             Path.of(job.getString("data")),
@@ -192,6 +196,17 @@ public final class SftRun implements Run {
             job.getBoolean("completion_only_loss"),
             job.getBoolean("assistant_only_loss"),
             job.getString("truncation").equals("fail"));
+    if (settings.maxLength() > context) {
+      log.accept(
+          "max_length "
+              + settings.maxLength()
+              + " is more than the model's context (max_position_embeddings "
+              + context
+              + "); samples are cut to "
+              + context
+              + ".");
+      settings = settings.within(context);
+    }
     List<Encoded> encoded = new ArrayList<>();
     int[] truncated = {0};
     for (int i = 0; i < split.train().size(); i++) {
