@@ -210,18 +210,21 @@ public record Encoded(int[] ids, boolean[] learn) {
   }
 
   /**
-   * Encodes samples in order, as {@link #of(Sample, int, Tokenizer, ChatTemplate, Settings,
-   * Consumer)} does each.
+   * Encodes samples in order, as {@link #of(Sample, int, Tokenizer, ChatTemplate, SampleFormat,
+   * Settings, Consumer)} does each.
+   *
+   * @param format a method's sample format, or null for the platform's rendering
    */
   public static List<Encoded> all(
       List<Sample> samples,
       Tokenizer tokenizer,
       ChatTemplate template,
+      SampleFormat format,
       Settings settings,
       Consumer<String> warnings) {
     List<Encoded> encoded = new ArrayList<>();
     for (int i = 0; i < samples.size(); i++) {
-      encoded.add(of(samples.get(i), i, tokenizer, template, settings, warnings));
+      encoded.add(of(samples.get(i), i, tokenizer, template, format, settings, warnings));
     }
     return encoded;
   }

@@ -32,7 +32,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -197,11 +196,8 @@ public final class ModelServiceImpl implements ModelService {
                 settings.assistantOnlyLoss(),
                 false)
             .within(config.maxPositionEmbeddings());
-    List<Encoded> encoded = new ArrayList<>();
-    for (int i = 0; i < samples.size(); i++) {
-      encoded.add(
-          Encoded.of(samples.get(i), i, tokenizer, template, rendering, encoding, warning -> {}));
-    }
+    List<Encoded> encoded =
+        Encoded.all(samples, tokenizer, template, rendering, encoding, warning -> {});
     Batches batches =
         new Batches(
             encoded,
