@@ -4,6 +4,8 @@ import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.MethodRegistry.RegisteredMethod;
 import dev.graft.api.OptionDescriptor;
+import dev.graft.api.OptionType;
+import dev.graft.api.Options;
 import dev.graft.api.Suggestions;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
@@ -58,6 +60,11 @@ import org.osgi.service.component.annotations.Reference;
     })
 public final class GraftCommands {
   static final String SCOPE = "graft";
+
+  /** graft:eval's --data-columns, parsed as the job key of that name is. */
+  private static final OptionDescriptor DATA_COLUMNS =
+      OptionDescriptor.of("data_columns", OptionType.MAP, "", "field renames");
+
   private static final String PREFIX = SCOPE + ":";
 
   @Reference MethodRegistry methods;
@@ -284,12 +291,33 @@ public final class GraftCommands {
       @Descriptor("the compute backend, see graft:backends")
           @Parameter(names = "--backend", absentValue = "cpu")
           String backend,
+      @Descriptor(
+              "send the prompt as given, not in the sample format saved with the adapter or model")
+          @Parameter(names = "--raw", presentValue = "true", absentValue = "false")
+          boolean raw,
       @Descriptor("a Hugging Face model folder") String modelDir,
       @Descriptor("the text to complete") String prompt) {
     GenerationSettings settings =
         new GenerationSettings(
-            maxTokens, temperature, topK, topP, repetitionPenalty, seed, backend);
+            maxTokens, temperature, topK, topP, repetitionPenalty, seed, backend, raw);
+    noteFormat(Path.of(modelDir), folder(adapter), raw, "the prompt is put");
     return prompt + models.generate(Path.of(modelDir), folder(adapter), prompt, settings) + "\n";
+  }
+
+  /** Says on stderr that the saved sample format applies (unless {@code raw}), and where it is. */
+  private void noteFormat(Path modelDir, Path adapterDir, boolean raw, String what) {
+    if (!raw) {
+      models
+          .sampleFormat(modelDir, adapterDir)
+          .ifPresent(
+              f ->
+                  System.err.println(
+                      "graft: "
+                          + what
+                          + " in the sample format saved in "
+                          + f
+                          + "; --raw skips it."));
+    }
   }
 
   @Descriptor(
@@ -343,6 +371,12 @@ public final class GraftCommands {
         + model
         + "; wrote "
         + out
+        + models
+            .sampleFormat(out, null)
+            .map(
+                f ->
+                    ", with the sample format " + f.getFileName() + " that generate and eval apply")
+            .orElse("")
         + ".\n";
   }
 
@@ -355,23 +389,48 @@ public final class GraftCommands {
       @Descriptor("evaluate at most this many samples; 0 for all")
           @Parameter(names = "--max-samples", absentValue = "0")
           int maxSamples,
-      @Descriptor("tokens per sample; longer samples are cut")
+      @Descriptor("tokens per sample; longer samples are cut (to the model's context at most)")
           @Parameter(names = "--max-length", absentValue = "1024")
           int maxLength,
       @Descriptor("samples per forward run") @Parameter(names = "--batch-size", absentValue = "8")
           int batchSize,
-      @Descriptor("auto, text, prompt_completion, instruction or messages")
+      @Descriptor("auto, text, prompt_completion, instruction or messages (job key data_format)")
           @Parameter(names = "--data-format", absentValue = "auto")
           String dataFormat,
+      @Descriptor(
+              "rename fields for the format, e.g. prompt=question,completion=answer (job key"
+                  + " data_columns)")
+          @Parameter(names = "--data-columns", absentValue = "")
+          String dataColumns,
       @Descriptor("the compute backend, see graft:backends")
           @Parameter(names = "--backend", absentValue = "cpu")
           String backend,
+      @Descriptor(
+              "read samples as they are, not in the sample format saved with the adapter or model")
+          @Parameter(names = "--raw", presentValue = "true", absentValue = "false")
+          boolean raw,
       @Descriptor("a Hugging Face model folder") String modelDir,
       @Descriptor("a JSONL file (optionally gzip-compressed) in a format graft:train reads")
           String data) {
     EvaluationSettings settings =
         new EvaluationSettings(
-            dataFormat, Map.of(), maxLength, batchSize, maxSamples, backend, true, true);
+            dataFormat,
+            Options.parse(
+                    "graft:eval",
+                    List.of(DATA_COLUMNS),
+                    Map.of(DATA_COLUMNS.name(), dataColumns),
+                    "option",
+                    "",
+                    "")
+                .getMap(DATA_COLUMNS.name()),
+            maxLength,
+            batchSize,
+            maxSamples,
+            backend,
+            true,
+            true,
+            raw);
+    noteFormat(Path.of(modelDir), folder(adapter), raw, "samples are put");
     Evaluation e = models.evaluate(Path.of(modelDir), folder(adapter), Path.of(data), settings);
     Table table =
         new Table("METRIC", "VALUE")

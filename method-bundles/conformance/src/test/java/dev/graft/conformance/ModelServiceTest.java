@@ -11,6 +11,7 @@ import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
 import dev.graft.api.train.JobState;
+import dev.graft.model.Tokenizer;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.job.TrainingJob;
 import dev.graft.train.run.SftRun;
@@ -186,6 +187,75 @@ class ModelServiceTest {
     assertEquals(2.0 / 3, e.exactMatch(), 1e-12);
     assertEquals(3, e.samples());
     assertTrue(Double.isFinite(e.loss()), "loss " + e.loss());
+  }
+
+  /** Text of at least {@code tokens} stories260K tokens: a story sentence repeated. */
+  private static String longText(int tokens) throws Exception {
+    Tokenizer t = Tokenizer.load(model);
+    StringBuilder text = new StringBuilder("Lily saw a big red ball in the park.");
+    while (t.encode(text.toString(), false).length < tokens) {
+      text.append(" She ran to get it and played with her friend Tom all day.");
+    }
+    return text.toString();
+  }
+
+  @Test
+  void samplesLongerThanTheContextAreCutToItAsInTraining() throws Exception {
+    Path data = dir.resolve("long.jsonl");
+    Files.writeString(
+        data, new ObjectMapper().writeValueAsString(Map.of("text", longText(700))) + "\n");
+    // max_length 1024 by default, twice the model's 512 positions: cut to 512, 511 targets.
+    Evaluation e = SERVICE.evaluate(model, null, data, EvaluationSettings.defaults());
+    assertEquals(511, e.tokens());
+    assertTrue(Double.isFinite(e.loss()), "loss " + e.loss());
+  }
+
+  @Test
+  void trainingCutsSamplesToTheContextWhenMaxLengthIsLongerAndSaysSo() throws Exception {
+    Path data = dir.resolve("long-train.jsonl");
+    Files.writeString(
+        data, new ObjectMapper().writeValueAsString(Map.of("text", longText(700))) + "\n");
+    Map<String, String> spec = new LinkedHashMap<>();
+    spec.put("model", model.toString());
+    spec.put("data", data.toString());
+    spec.put("method", "lora");
+    spec.put("max_length", "1024");
+    spec.put("max_steps", "1");
+    List<String> notes = new ArrayList<>();
+    JobSpec checked = JobSpec.parse(spec, Fixtures.REGISTRY);
+    TrainingJob job =
+        new TrainingJob(
+            "long",
+            spec,
+            Files.createDirectories(dir.resolve("long-job")),
+            100,
+            () -> new SftRun(checked, Fixtures.REGISTRY, Fixtures.cpu(), notes::add),
+            (t, p) -> {});
+    job.run();
+    assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
+    assertTrue(
+        notes.contains(
+            "max_length 1024 is more than the model's context (max_position_embeddings 512);"
+                + " samples are cut to 512."),
+        notes.toString());
+  }
+
+  @Test
+  void exactMatchBatchesOnlyPromptsWhoseBudgetsFitTheContextTogether() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    // 300 prompt tokens with a short answer, and a short prompt with a 300-token answer: as one
+    // batch they would need 600 positions of the model's 512.
+    Path data = dir.resolve("uneven.jsonl");
+    Files.writeString(
+        data,
+        json.writeValueAsString(Map.of("prompt", longText(300), "completion", " She"))
+            + "\n"
+            + json.writeValueAsString(
+                Map.of("prompt", "Once upon a time", "completion", longText(300)))
+            + "\n");
+    Evaluation e = SERVICE.evaluate(model, null, data, EvaluationSettings.defaults());
+    assertEquals(2, e.samples());
+    assertTrue(e.exactMatch() >= 0 && e.exactMatch() <= 1, "exact match " + e.exactMatch());
   }
 
   @Test

@@ -49,6 +49,7 @@ class ObjectiveTest {
             Jsonl.read(GoldenCurveTest.data(dir), null, Map.of(), 0),
             tokenizer,
             null,
+            null,
             new Encoded.Settings(64, true, true, false),
             w -> {});
     Batches.Batch batch = new Batches(encoded, 4, 64, false, 7, 0).batch(0);

@@ -9,12 +9,15 @@ import java.util.Objects;
  * @param dataFormat {@code auto} (detected from the first line), {@code text}, {@code
  *     prompt_completion}, {@code instruction} or {@code messages}
  * @param dataColumns format field → field in the file, e.g. {@code prompt → question}
- * @param maxLength tokens per sample; longer samples are cut
+ * @param maxLength tokens per sample; longer samples are cut, as in training, to it or to the
+ *     model's context ({@code max_position_embeddings}), whichever is less
  * @param batchSize samples per forward run
  * @param maxSamples evaluate at most this many samples; 0 for all
  * @param backend the compute backend's name, e.g. {@code cpu}
  * @param completionOnlyLoss prompt/completion data: the loss covers the completion only
  * @param assistantOnlyLoss conversations: the loss covers assistant turns only
+ * @param raw render samples as plain data, without the sample format saved beside the adapter or
+ *     model ({@link ModelService#sampleFormat})
  */
 public record EvaluationSettings(
     String dataFormat,
@@ -24,7 +27,8 @@ public record EvaluationSettings(
     int maxSamples,
     String backend,
     boolean completionOnlyLoss,
-    boolean assistantOnlyLoss) {
+    boolean assistantOnlyLoss,
+    boolean raw) {
 
   /**
    * Checks the ranges and copies the column map.
@@ -43,11 +47,34 @@ public record EvaluationSettings(
     GenerationSettings.require(!backend.isBlank(), "Name a backend, such as cpu");
   }
 
+  /** These settings with the saved sample format applied (as before {@code raw} existed). */
+  public EvaluationSettings(
+      String dataFormat,
+      Map<String, String> dataColumns,
+      int maxLength,
+      int batchSize,
+      int maxSamples,
+      String backend,
+      boolean completionOnlyLoss,
+      boolean assistantOnlyLoss) {
+    this(
+        dataFormat,
+        dataColumns,
+        maxLength,
+        batchSize,
+        maxSamples,
+        backend,
+        completionOnlyLoss,
+        assistantOnlyLoss,
+        false);
+  }
+
   /**
-   * Detected format, 1024 tokens, batches of 8, every sample, the CPU backend, training's masks.
+   * Detected format, 1024 tokens (at most the model's context), batches of 8, every sample, the CPU
+   * backend, training's masks, the saved sample format.
    */
   public static EvaluationSettings defaults() {
-    return new EvaluationSettings("auto", Map.of(), 1024, 8, 0, "cpu", true, true);
+    return new EvaluationSettings("auto", Map.of(), 1024, 8, 0, "cpu", true, true, false);
   }
 
   /** These settings with another sample limit (0 for all). */
@@ -60,6 +87,21 @@ public record EvaluationSettings(
         limit,
         backend,
         completionOnlyLoss,
-        assistantOnlyLoss);
+        assistantOnlyLoss,
+        raw);
+  }
+
+  /** These settings with samples rendered as plain data ({@code true}) or in the saved format. */
+  public EvaluationSettings withRaw(boolean raw) {
+    return new EvaluationSettings(
+        dataFormat,
+        dataColumns,
+        maxLength,
+        batchSize,
+        maxSamples,
+        backend,
+        completionOnlyLoss,
+        assistantOnlyLoss,
+        raw);
   }
 }

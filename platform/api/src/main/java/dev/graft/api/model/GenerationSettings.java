@@ -15,6 +15,8 @@ import java.util.Objects;
  *     ones multiplied by it; 1 for none
  * @param seed seed of the sampling generator, so a sampled completion can be repeated
  * @param backend the compute backend's name, e.g. {@code cpu}
+ * @param raw send the prompt as given, without the sample format saved beside the adapter or model
+ *     ({@link ModelService#sampleFormat})
  */
 public record GenerationSettings(
     int maxNewTokens,
@@ -23,7 +25,8 @@ public record GenerationSettings(
     double topP,
     double repetitionPenalty,
     long seed,
-    String backend) {
+    String backend,
+    boolean raw) {
 
   /**
    * Checks the ranges.
@@ -38,6 +41,24 @@ public record GenerationSettings(
     require(topP > 0 && topP <= 1, "Top-p must be above 0 and at most 1, not " + topP);
     require(repetitionPenalty > 0, "Repetition penalty must be above 0, not " + repetitionPenalty);
     require(!backend.isBlank(), "Name a backend, such as cpu");
+  }
+
+  /** These settings with the saved sample format applied (as before {@code raw} existed). */
+  public GenerationSettings(
+      int maxNewTokens,
+      double temperature,
+      int topK,
+      double topP,
+      double repetitionPenalty,
+      long seed,
+      String backend) {
+    this(maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, backend, false);
+  }
+
+  /** These settings with the prompt sent as given ({@code true}) or in the saved format. */
+  public GenerationSettings withRaw(boolean raw) {
+    return new GenerationSettings(
+        maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, backend, raw);
   }
 
   /**

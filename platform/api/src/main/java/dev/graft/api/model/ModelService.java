@@ -1,6 +1,7 @@
 package dev.graft.api.model;
 
 import java.nio.file.Path;
+import java.util.Optional;
 import org.osgi.annotation.versioning.ProviderType;
 
 /**
@@ -21,8 +22,20 @@ public interface ModelService {
   ModelSummary inspect(Path modelDir);
 
   /**
-   * Completes a prompt. The prompt is encoded with the tokenizer's special tokens (e.g. BOS); the
-   * completion ends at the model's end-of-sequence token or after {@link
+   * The sample format that {@link #generate} and {@link #evaluate} apply with these folders unless
+   * their settings say {@code raw}: the {@code graft_sample_format.json} that a training job with a
+   * formatting method (such as {@code instruction-tuning}) saved in the adapter folder, or, without
+   * an adapter, in the model folder (a job's {@code model/}, or a folder {@link #merge} wrote).
+   *
+   * @param adapterDir an adapter folder, or null for the model alone
+   * @return the file, or empty when prompts and samples go to the model as they are
+   */
+  Optional<Path> sampleFormat(Path modelDir, Path adapterDir);
+
+  /**
+   * Completes a prompt. The prompt is put in the saved {@link #sampleFormat} (unless {@link
+   * GenerationSettings#raw()}), then encoded with the tokenizer's special tokens (e.g. BOS); the
+   * completion ends at the model's end-of-sequence token, the format's stop text, or after {@link
    * GenerationSettings#maxNewTokens()} tokens.
    *
    * @param adapterDir an adapter folder to apply, or null for the base model
@@ -34,7 +47,8 @@ public interface ModelService {
 
   /**
    * Merges an adapter into the base weights and writes a Hugging Face model folder with the
-   * tokenizer and configuration files of {@code modelDir}.
+   * tokenizer and configuration files of {@code modelDir}, and the adapter's (else the model's)
+   * {@link #sampleFormat}, so that the merged model is prompted as the adapter was.
    *
    * @param outDir the folder to write; it must not exist, be empty, or be a model folder (which is
    *     replaced), and must not be the model or adapter folder
@@ -58,7 +72,8 @@ public interface ModelService {
    * Evaluates a model, with or without an adapter, on a JSONL dataset: the mean cross-entropy over
    * the tokens training would learn (completions and assistant turns only, unless the settings say
    * otherwise), and for prompt/completion data the share of prompts whose greedy completion equals
-   * the reference.
+   * the reference. Samples are rendered in the saved {@link #sampleFormat} (unless {@link
+   * EvaluationSettings#raw()}) and cut as training cuts them.
    *
    * @param adapterDir an adapter folder to apply, or null for the base model
    * @param data a JSONL file, optionally gzip-compressed, in any format training reads

@@ -4,7 +4,7 @@
  * evaluate loss, perplexity and exact match on a dataset.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package dev.graft.api.model;
 
 import org.osgi.annotation.bundle.Export;

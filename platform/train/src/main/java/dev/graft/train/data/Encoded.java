@@ -34,7 +34,17 @@ public record Encoded(int[] ids, boolean[] learn, Map<String, Long> columns) {
 
   /** How samples become tokens. */
   public record Settings(
-      int maxLength, boolean completionOnly, boolean assistantOnly, boolean failOnOverflow) {}
+      int maxLength, boolean completionOnly, boolean assistantOnly, boolean failOnOverflow) {
+    /**
+     * These settings with {@code maxLength} at most {@code context}, the model's {@code
+     * max_position_embeddings}: a token past it has no position to run at.
+     */
+    public Settings within(int context) {
+      return maxLength <= context
+          ? this
+          : new Settings(context, completionOnly, assistantOnly, failOnOverflow);
+    }
+  }
 
   /**
    * Encodes one sample as the platform renders it by default (TRL's defaults).
@@ -297,18 +307,21 @@ public record Encoded(int[] ids, boolean[] learn, Map<String, Long> columns) {
   }
 
   /**
-   * Encodes samples in order, as {@link #of(Sample, int, Tokenizer, ChatTemplate, Settings,
-   * Consumer)} does each.
+   * Encodes samples in order, as {@link #of(Sample, int, Tokenizer, ChatTemplate, SampleFormat,
+   * Settings, Consumer)} does each.
+   *
+   * @param format a method's sample format, or null for the platform's rendering
    */
   public static List<Encoded> all(
       List<Sample> samples,
       Tokenizer tokenizer,
       ChatTemplate template,
+      SampleFormat format,
       Settings settings,
       Consumer<String> warnings) {
     List<Encoded> encoded = new ArrayList<>();
     for (int i = 0; i < samples.size(); i++) {
-      encoded.add(of(samples.get(i), i, tokenizer, template, settings, warnings));
+      encoded.add(of(samples.get(i), i, tokenizer, template, format, settings, warnings));
     }
     return encoded;
   }

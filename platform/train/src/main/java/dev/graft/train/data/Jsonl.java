@@ -165,10 +165,17 @@ public final class Jsonl {
     if (f.has("text")) {
       return Format.TEXT;
     }
+    List<String> names = f.names();
+    String example =
+        names.size() >= 2
+            ? "prompt=" + names.get(0) + ",completion=" + names.get(1)
+            : "text=" + (names.isEmpty() ? "body" : names.get(0));
     throw f.error(
         "cannot tell the sample format from fields "
-            + f.names()
-            + "; expected text, prompt+completion, instruction+output, messages or chosen+rejected (set data_format and data_columns)");
+            + names
+            + "; expected text, prompt+completion, instruction+output, messages or chosen+rejected. Name the fields"
+            + " with data_columns (graft:eval: --data-columns), e.g. "
+            + example);
   }
 
   private static Sample sample(Format format, Fields f) {

@@ -44,7 +44,8 @@ public final class JobKeys {
               "data_columns",
               OptionType.MAP,
               "",
-              "rename fields for the format, e.g. prompt=question,completion=answer"),
+              "rename fields for the format, e.g. prompt=question,completion=answer (in YAML or"
+                  + " JSON also a map)"),
           key(
               "validation_split",
               OptionType.FLOAT,

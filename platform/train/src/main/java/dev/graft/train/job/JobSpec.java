@@ -2,10 +2,14 @@ package dev.graft.train.job;
 
 import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
+import dev.graft.api.OptionDescriptor;
+import dev.graft.api.OptionType;
 import dev.graft.api.Options;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * A checked job specification: the job keys with defaults filled in, and each method's options.
@@ -14,10 +18,19 @@ import java.util.Map;
  * @param methods method name to its options, in the order the job lists the methods
  */
 public record JobSpec(Options job, Map<String, Options> methods) {
+  /** The job keys whose values are maps: also given as {@code key.field=value}, one per field. */
+  private static final Set<String> MAP_KEYS =
+      JobKeys.ALL.stream()
+          .filter(o -> o.type() == OptionType.MAP)
+          .map(OptionDescriptor::name)
+          .collect(Collectors.toUnmodifiableSet());
+
   /**
    * Checks raw key/value pairs, as read by {@link JobFiles} or typed in the shell.
    *
-   * @param raw job keys and {@code <method>.<option>} keys
+   * @param raw job keys and {@code <method>.<option>} keys; a map key may come as {@code
+   *     data_columns=prompt=question,completion=answer} or, as a YAML or JSON map flattens, as
+   *     {@code data_columns.prompt=question} and {@code data_columns.completion=answer}
    * @param registry the installed methods
    * @throws IllegalArgumentException for an unknown key (naming the nearest known one), a bad
    *     value, a missing required key, or an unknown method
@@ -30,6 +43,10 @@ public record JobSpec(Options job, Map<String, Options> methods) {
       int dot = key.indexOf('.');
       if (dot < 0) {
         jobKeys.put(key, e.getValue());
+      } else if (MAP_KEYS.contains(key.substring(0, dot))) {
+        // A map written as one (data_columns: {prompt: question}) reaches here flattened.
+        String pair = key.substring(dot + 1) + "=" + e.getValue();
+        jobKeys.merge(key.substring(0, dot), pair, (a, b) -> a.isBlank() ? b : a + "," + b);
       } else {
         methodKeys
             .computeIfAbsent(key.substring(0, dot), k -> new LinkedHashMap<>())

@@ -178,9 +178,10 @@ public final class Adapters {
 
   /**
    * Merges an adapter into the base weights and writes a Hugging Face model folder (written under a
-   * temporary name, then renamed). Each method that has tensors merges them, in order (unmerging:
-   * in reverse order); the model's own weights that the adapter holds (trained biases) are written
-   * as they are.
+   * temporary name, then renamed), with the {@link SavedFormat} that applies to the result: on
+   * merge the adapter's, else the model's; on unmerge the model's unless the adapter brought it.
+   * Each method that has tensors merges them, in order (unmerging: in reverse order); the model's
+   * own weights that the adapter holds (trained biases) are written as they are.
    *
    * @param subtract unmerge instead: take the adapter back out of weights it was merged into
    * @throws IllegalArgumentException naming the method when one with tensors cannot be merged
@@ -232,7 +233,17 @@ public final class Adapters {
     } else {
       merging.forEach(m -> m.instance().merge(editor));
     }
-    writeModel(modelDir, outDir, checkpointNames, changed);
+    SavedFormat fromAdapter = SavedFormat.read(adapterDir, null);
+    SavedFormat format =
+        fromAdapter.isNone()
+            ? SavedFormat.read(modelDir, null)
+            : subtract ? SavedFormat.NONE : fromAdapter;
+    writeModel(
+        modelDir,
+        outDir,
+        checkpointNames,
+        changed,
+        format.isNone() ? Map.of() : Map.of(SftRun.SAMPLE_FORMAT, format.settings()));
   }
 
   private static float[] weightOf(Adapted adapted, String parameter) {
@@ -243,18 +254,9 @@ public final class Adapters {
     return t.floats();
   }
 
-  /** Copies a model folder, replacing the given weights (by graph name) in its checkpoint. */
-  static void writeModel(
-      Path modelDir,
-      Path outDir,
-      Map<String, String> checkpointNames,
-      Map<String, float[]> replaced) {
-    writeModel(modelDir, outDir, checkpointNames, replaced, Map.of());
-  }
-
   /**
-   * Copies a model folder, replacing the given weights, and adds {@code extras} (file name → JSON
-   * content).
+   * Copies a model folder, replacing the given weights (by graph name) in its checkpoint, and adds
+   * {@code extras} (file name → JSON content).
    */
   static void writeModel(
       Path modelDir,

@@ -119,7 +119,7 @@ public final class SftRun implements Run {
       try {
         this.calibrationDue = program.adaptation().calibrationWarmup() >= 0;
         // The data comes after the methods: a method may set how samples are formatted.
-        this.batches = batches(job, tokenizer, template, log);
+        this.batches = batches(job, tokenizer, template, config.maxPositionEmbeddings(), log);
         long perEpoch = (batches.perEpoch() + accumulation - 1) / accumulation;
         this.totalSteps =
             job.getInt("max_steps") > 0
@@ -213,8 +213,12 @@ public final class SftRun implements Run {
     }
   }
 
+  /**
+   * The training batches: samples read, the validation split held out, the rest encoded and cut to
+   * {@code max_length}, or to the model's {@code context} when that is shorter.
+   */
   private Batches batches(
-      Options job, Tokenizer tokenizer, ChatTemplate template, Consumer<String> log) {
+      Options job, Tokenizer tokenizer, ChatTemplate template, int context, Consumer<String> log) {
     // The methods' extra inputs are integer fields of the data, read (or missed) here at job start.
     List<String> columns = List.copyOf(program.adaptation().inputs().keySet());
     List<Jsonl.Line> samples =
@@ -232,6 +236,17 @@ public final class SftRun implements Run {
             job.getBoolean("completion_only_loss"),
             job.getBoolean("assistant_only_loss"),
             job.getString("truncation").equals("fail"));
+    if (settings.maxLength() > context) {
+      log.accept(
+          "max_length "
+              + settings.maxLength()
+              + " is more than the model's context (max_position_embeddings "
+              + context
+              + "); samples are cut to "
+              + context
+              + ".");
+      settings = settings.within(context);
+    }
     RowLayout layout = RowLayout.of(program.adaptation().objective());
     List<List<Encoded>> encoded = new ArrayList<>();
     int[] truncated = {0};

@@ -1,8 +1,7 @@
 package dev.graft.train.service;
 
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.api.MethodRegistry;
+import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.HostTensor;
@@ -28,17 +27,17 @@ import dev.graft.train.data.Jsonl;
 import dev.graft.train.data.Sample;
 import dev.graft.train.run.Adapters;
 import dev.graft.train.run.Objectives;
-import dev.graft.train.run.SftRun;
+import dev.graft.train.run.SavedFormat;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.osgi.service.component.annotations.Activate;
@@ -99,16 +98,20 @@ public final class ModelServiceImpl implements ModelService {
   }
 
   @Override
+  public Optional<Path> sampleFormat(Path modelDir, Path adapterDir) {
+    return SavedFormat.file(modelDir, adapterDir);
+  }
+
+  @Override
   public String generate(
       Path modelDir, Path adapterDir, String prompt, GenerationSettings settings) {
     config(modelDir);
     requireAdapter(adapterDir);
     ComputeBackend backend = backends.requireAvailable(settings.backend());
     Tokenizer tokenizer = tokenizer(modelDir);
+    SavedFormat format = format(modelDir, adapterDir, settings.raw());
     try (Generator generator = generator(backend, modelDir, adapterDir, tokenizer)) {
-      Map<String, Object> format = sampleFormat(adapterDir);
-      int[] ids = promptIds(modelDir, tokenizer, prompt, format);
-      Object stop = format.get("stop");
+      int[] ids = format.prompt(prompt, tokenizer, chatTemplate(modelDir)).ids(tokenizer);
       Generator.Options options =
           new Generator.Options(
               settings.maxNewTokens(),
@@ -118,7 +121,7 @@ public final class ModelServiceImpl implements ModelService {
               settings.topP(),
               settings.repetitionPenalty(),
               generator.defaults().stopTokens(),
-              stop instanceof String text && !text.isEmpty() ? List.of(text) : List.of(),
+              format.stops(),
               settings.seed());
       return continuation(tokenizer, ids, generator.generate(ids, options).ids());
     }
@@ -161,11 +164,11 @@ public final class ModelServiceImpl implements ModelService {
   @Override
   public Evaluation evaluate(
       Path modelDir, Path adapterDir, Path data, EvaluationSettings settings) {
-    config(modelDir);
+    ModelConfig config = config(modelDir);
     requireAdapter(adapterDir);
-    Jsonl.Format format;
+    Jsonl.Format dataFormat;
     try {
-      format = Jsonl.Format.parse(settings.dataFormat());
+      dataFormat = Jsonl.Format.parse(settings.dataFormat());
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
           "Unknown data format \""
@@ -173,28 +176,34 @@ public final class ModelServiceImpl implements ModelService {
               + "\"; use auto, text, prompt_completion, instruction or messages.");
     }
     ComputeBackend backend = backends.requireAvailable(settings.backend());
-    // Instruction data is evaluated as the prompt/completion text it trains as without a template.
+    SavedFormat format = format(modelDir, adapterDir, settings.raw());
+    SampleFormat rendering = format.sampleFormat(modelDir, methods);
+    // Without a format, instruction data is evaluated as the prompt/completion text it trains as.
     List<Sample> samples =
-        Jsonl.read(data, format, settings.dataColumns(), settings.maxSamples()).stream()
-            .map(s -> s instanceof Sample.Instruction i ? i.asPromptCompletion() : s)
+        Jsonl.read(data, dataFormat, settings.dataColumns(), settings.maxSamples()).stream()
+            .map(
+                s ->
+                    rendering == null && s instanceof Sample.Instruction i
+                        ? i.asPromptCompletion()
+                        : s)
             .toList();
     Tokenizer tokenizer = tokenizer(modelDir);
-    List<Encoded> encoded =
-        Encoded.all(
-            samples,
-            tokenizer,
-            chatTemplate(modelDir),
-            new Encoded.Settings(
+    ChatTemplate template = chatTemplate(modelDir);
+    // Cut as training cuts: to max_length, and never past the model's context.
+    Encoded.Settings encoding =
+        new Encoded.Settings(
                 settings.maxLength(),
                 settings.completionOnlyLoss(),
                 settings.assistantOnlyLoss(),
-                false),
-            warning -> {});
+                false)
+            .within(config.maxPositionEmbeddings());
+    List<Encoded> encoded =
+        Encoded.all(samples, tokenizer, template, rendering, encoding, warning -> {});
     Batches batches =
         new Batches(
             encoded,
             settings.batchSize(),
-            settings.maxLength(),
+            encoding.maxLength(),
             false,
             0,
             Batches.padId(tokenizer));
@@ -210,10 +219,15 @@ public final class ModelServiceImpl implements ModelService {
       }
     }
     double loss = lossSum / targets;
-    double exactMatch =
-        samples.stream().allMatch(s -> s instanceof Sample.PromptCompletion)
-            ? exactMatch(backend, modelDir, adapterDir, tokenizer, samples, settings.batchSize())
-            : Double.NaN;
+    double exactMatch = Double.NaN;
+    if (samples.stream()
+        .allMatch(s -> s instanceof Sample.PromptCompletion || s instanceof Sample.Instruction)) {
+      try (Generator generator = generator(backend, modelDir, adapterDir, tokenizer)) {
+        exactMatch =
+            new ExactMatch(generator, tokenizer, template, format, config.maxPositionEmbeddings())
+                .share(samples, settings.batchSize());
+      }
+    }
     int evaluated = (int) encoded.stream().filter(Encoded::teaches).count();
     return new Evaluation(loss, Math.exp(loss), exactMatch, evaluated, targets);
   }
@@ -250,99 +264,6 @@ public final class ModelServiceImpl implements ModelService {
     graph.removeOutput(ModelGraph.LOGITS);
   }
 
-  /**
-   * The share of prompts whose greedy completion equals the reference completion, both trimmed.
-   * Each prompt gets as many new tokens as its completion (trailing whitespace trimmed) takes after
-   * it in the full text, so a model that would go on talking after the reference still matches; one
-   * that stops early does not.
-   */
-  private double exactMatch(
-      ComputeBackend backend,
-      Path modelDir,
-      Path adapterDir,
-      Tokenizer tokenizer,
-      List<Sample> samples,
-      int batchSize) {
-    int context = config(modelDir).maxPositionEmbeddings();
-    int matches = 0;
-    try (Generator generator = generator(backend, modelDir, adapterDir, tokenizer)) {
-      for (int from = 0; from < samples.size(); from += batchSize) {
-        List<Sample.PromptCompletion> chunk = new ArrayList<>();
-        List<int[]> prompts = new ArrayList<>();
-        int[] budgets = new int[Math.min(batchSize, samples.size() - from)];
-        for (int i = 0; i < budgets.length; i++) {
-          Sample.PromptCompletion pc = (Sample.PromptCompletion) samples.get(from + i);
-          int[] prompt = tokenizer.encode(pc.prompt(), true);
-          int full = tokenizer.encode(pc.prompt() + pc.completion().stripTrailing(), true).length;
-          if (prompt.length >= context) {
-            continue; // no room to complete it: counted as a miss
-          }
-          chunk.add(pc);
-          prompts.add(prompt);
-          budgets[prompts.size() - 1] =
-              Math.min(context - prompt.length, Math.max(1, full - prompt.length));
-        }
-        if (prompts.isEmpty()) {
-          continue;
-        }
-        int budget = Arrays.stream(budgets).max().orElse(1);
-        Generator.Options greedy =
-            Generator.Options.greedy(budget).withStopTokens(generator.defaults().stopTokens());
-        List<Generator.Completion> completions = generator.generate(prompts, greedy);
-        for (int i = 0; i < completions.size(); i++) {
-          int[] ids = completions.get(i).ids();
-          int[] kept = Arrays.copyOf(ids, Math.min(ids.length, budgets[i]));
-          String text = continuation(tokenizer, prompts.get(i), kept);
-          if (text.strip().equals(chunk.get(i).completion().strip())) {
-            matches++;
-          }
-        }
-      }
-    }
-    return (double) matches / samples.size();
-  }
-
-  /**
-   * The prompt format an instruction-tuned adapter was trained with ({@value SftRun#SAMPLE_FORMAT}
-   * beside its tensors), or an empty map.
-   */
-  private static Map<String, Object> sampleFormat(Path adapterDir) {
-    Path file = adapterDir == null ? null : adapterDir.resolve(SftRun.SAMPLE_FORMAT);
-    if (file == null || !Files.isRegularFile(file)) {
-      return Map.of();
-    }
-    try {
-      return new ObjectMapper()
-          .readValue(file.toFile(), new TypeReference<Map<String, Object>>() {});
-    } catch (IOException e) {
-      throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage());
-    }
-  }
-
-  /**
-   * The prompt as the adapter saw prompts in training: through the chat template, an instruction
-   * template ({@code {prompt}} in its text), or as given.
-   */
-  private static int[] promptIds(
-      Path modelDir, Tokenizer tokenizer, String prompt, Map<String, Object> format) {
-    String template = String.valueOf(format.getOrDefault("template", ""));
-    String system = String.valueOf(format.getOrDefault("system_prompt", ""));
-    if (template.equals("chat")) {
-      List<Map<String, String>> messages = new java.util.ArrayList<>();
-      if (!system.isEmpty()) {
-        messages.add(Map.of("role", "system", "content", system));
-      }
-      messages.add(Map.of("role", "user", "content", prompt));
-      return tokenizer.encode(chatTemplate(modelDir).render(messages, true), false);
-    }
-    if (format.get("prompt") instanceof String text && text.contains("{prompt}")) {
-      // ChatML writes its own markers when the tokenizer has them as tokens; Alpaca gets BOS.
-      boolean special = template.equals("alpaca") || tokenizer.tokenToId("<|im_start|>").isEmpty();
-      return tokenizer.encode(text.replace("{prompt}", prompt), special);
-    }
-    return tokenizer.encode(prompt, true);
-  }
-
   private Generator generator(
       ComputeBackend backend, Path modelDir, Path adapterDir, Tokenizer tokenizer) {
     try {
@@ -361,7 +282,7 @@ public final class ModelServiceImpl implements ModelService {
    * The text that {@code generated} adds after {@code prompt}: decoded together with the prompt, so
    * that a word-initial space the tokenizer writes as part of a token is kept.
    */
-  private static String continuation(Tokenizer tokenizer, int[] prompt, int[] generated) {
+  static String continuation(Tokenizer tokenizer, int[] prompt, int[] generated) {
     int[] all = Arrays.copyOf(prompt, prompt.length + generated.length);
     System.arraycopy(generated, 0, all, prompt.length, generated.length);
     String whole = tokenizer.decode(all, true);
@@ -430,6 +351,11 @@ public final class ModelServiceImpl implements ModelService {
     } catch (IOException e) {
       return false;
     }
+  }
+
+  /** The sample format saved for these folders, or none when {@code raw}. */
+  private static SavedFormat format(Path modelDir, Path adapterDir, boolean raw) {
+    return raw ? SavedFormat.NONE : SavedFormat.read(modelDir, adapterDir);
   }
 
   private static RuntimeException unreadable(Path dir, IOException e) {

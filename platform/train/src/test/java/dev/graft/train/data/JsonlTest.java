@@ -102,6 +102,18 @@ class JsonlTest {
   }
 
   @Test
+  void unknownFieldsAreAnsweredWithTheColumnMapThatReadsThem() throws Exception {
+    Path gsm8k = write("gsm8k.jsonl", "{\"question\": \"1+1?\", \"answer\": \"2\"}\n");
+    assertEquals(
+        gsm8k
+            + ":1: cannot tell the sample format from fields [question, answer]; expected text,"
+            + " prompt+completion, instruction+output or messages. Name the fields with"
+            + " data_columns (graft:eval: --data-columns), e.g. prompt=question,completion=answer.",
+        assertThrows(IllegalArgumentException.class, () -> Jsonl.read(gsm8k, null, Map.of(), 0))
+            .getMessage());
+  }
+
+  @Test
   void badLinesAreReportedWithFileAndLineNumber() throws Exception {
     Path broken = write("broken.jsonl", "{\"text\": \"ok\"}\n{\"text\": \n");
     String m =

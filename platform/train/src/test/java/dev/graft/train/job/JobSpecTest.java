@@ -68,6 +68,27 @@ class JobSpecTest {
   }
 
   @Test
+  void dataColumnsReadTheSameAsPairsAndAsAYamlOrJsonMap() throws Exception {
+    String common = "model: /models/tiny\nmethod: lora\ndata: gsm8k.jsonl\n";
+    Files.writeString(
+        dir.resolve("pairs.yaml"), common + "data_columns: prompt=question,completion=answer\n");
+    Files.writeString(
+        dir.resolve("map.yaml"),
+        common + "data_columns:\n  prompt: question\n  completion: answer\n");
+    Files.writeString(
+        dir.resolve("map.json"),
+        "{\"model\": \"/models/tiny\", \"method\": \"lora\", \"data\": \"gsm8k.jsonl\","
+            + " \"data_columns\": {\"prompt\": \"question\", \"completion\": \"answer\"}}");
+    for (String name : List.of("pairs.yaml", "map.yaml", "map.json")) {
+      JobSpec spec = JobSpec.parse(JobFiles.read(dir.resolve(name)), REGISTRY);
+      assertEquals(
+          Map.of("prompt", "question", "completion", "answer"),
+          spec.job().getMap("data_columns"),
+          name);
+    }
+  }
+
+  @Test
   void environmentAndSystemPropertiesInterpolate() throws Exception {
     System.setProperty("graft.test.dir", "/data");
     Files.writeString(

@@ -6,6 +6,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxTensorLike;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import dev.graft.api.backend.BackendException;
@@ -149,16 +150,19 @@ public final class OrtProgramSession implements Session {
   }
 
   /**
-   * Creates the session with fresh options: {@code provider}'s settings, full graph optimisation,
-   * no memory pattern, no prepacked weights for training steps, and for float64 programs the
-   * fusions switched off that emit com.microsoft FusedMatMul and QuickGelu, whose kernels are
-   * float32 only.
+   * Creates the session with fresh options: ORT's logging at {@link OrtLogging#level()}, {@code
+   * provider}'s settings, full graph optimisation, no memory pattern, no prepacked weights for
+   * training steps, and for float64 programs the fusions switched off that emit com.microsoft
+   * FusedMatMul and QuickGelu, whose kernels are float32 only.
    *
    * @param backend the backend's name, for messages
    */
   public static OrtProgramSession open(String backend, Program program, Provider provider) {
+    // Failures reach the caller as exceptions; ORT's own log lines only when asked for.
+    OrtLoggingLevel logLevel = OrtLogging.level();
     OrtSession.SessionOptions options = new OrtSession.SessionOptions();
     try {
+      options.setSessionLogLevel(logLevel);
       provider.configure(options);
       options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
       // The memory pattern plans one block per run for all intermediates; without it the arena

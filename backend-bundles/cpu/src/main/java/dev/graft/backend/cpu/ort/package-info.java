@@ -3,7 +3,7 @@
  * backends: their graphs are the same, only the execution provider differs.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package dev.graft.backend.cpu.ort;
 
 import org.osgi.annotation.bundle.Export;

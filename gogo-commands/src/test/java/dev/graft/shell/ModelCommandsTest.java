@@ -1,0 +1,124 @@
+package dev.graft.shell;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.graft.api.model.Evaluation;
+import dev.graft.api.model.EvaluationSettings;
+import dev.graft.api.model.GenerationSettings;
+import dev.graft.api.model.ModelService;
+import dev.graft.api.model.ModelSummary;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** graft:generate, graft:eval and graft:merge hand their arguments to the model service. */
+class ModelCommandsTest {
+  static final Path FORMAT = Path.of("/jobs/1/adapter/graft_sample_format.json");
+
+  /** Records the settings it is given; every folder has the format file {@link #FORMAT}. */
+  static final class Recorder implements ModelService {
+    GenerationSettings generation;
+    EvaluationSettings evaluation;
+
+    @Override
+    public Optional<Path> sampleFormat(Path modelDir, Path adapterDir) {
+      return Optional.of(FORMAT);
+    }
+
+    @Override
+    public ModelSummary inspect(Path modelDir) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public String generate(Path m, Path a, String prompt, GenerationSettings settings) {
+      generation = settings;
+      return " done";
+    }
+
+    @Override
+    public Path merge(Path modelDir, Path adapterDir, Path outDir) {
+      return outDir;
+    }
+
+    @Override
+    public Path unmerge(Path modelDir, Path adapterDir, Path outDir) {
+      return outDir;
+    }
+
+    @Override
+    public Evaluation evaluate(Path m, Path a, Path data, EvaluationSettings settings) {
+      evaluation = settings;
+      return new Evaluation(1, Math.E, Double.NaN, 1, 1);
+    }
+  }
+
+  private final Recorder service = new Recorder();
+  private final GraftCommands commands = new GraftCommands();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  private PrintStream realErr;
+
+  @BeforeEach
+  void captureStderr() {
+    commands.models = service;
+    realErr = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  @AfterEach
+  void restoreStderr() {
+    System.setErr(realErr);
+  }
+
+  private String stderr() {
+    return err.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void evalReadsOtherFieldNamesThroughDataColumnsAsAJobDoes() {
+    commands.eval(
+        "", 0, 1024, 8, "auto", "prompt=question,completion=answer", "cpu", false, "m", "d");
+    assertEquals(
+        Map.of("prompt", "question", "completion", "answer"), service.evaluation.dataColumns());
+  }
+
+  @Test
+  void evalSaysThatTheSavedFormatAppliesAndRawSkipsIt() {
+    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", false, "m", "d");
+    assertFalse(service.evaluation.raw());
+    assertEquals(
+        "graft: samples are put in the sample format saved in " + FORMAT + "; --raw skips it.\n",
+        stderr());
+    err.reset();
+    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", true, "m", "d");
+    assertTrue(service.evaluation.raw());
+    assertEquals("", stderr());
+  }
+
+  @Test
+  void generateSaysThatTheSavedFormatAppliesAndRawSkipsIt() {
+    assertEquals("Hi done\n", commands.generate(8, 0, 1, 50, 1, 0, "a", "cpu", false, "m", "Hi"));
+    assertFalse(service.generation.raw());
+    assertTrue(stderr().contains("the prompt is put in the sample format saved in " + FORMAT));
+    err.reset();
+    commands.generate(8, 0, 1, 50, 1, 0, "a", "cpu", true, "m", "Hi");
+    assertTrue(service.generation.raw());
+    assertEquals("", stderr());
+  }
+
+  @Test
+  void mergeSaysThatTheMergedFolderCarriesTheFormat() {
+    assertEquals(
+        "Merged adapter a into m; wrote out, with the sample format graft_sample_format.json that"
+            + " generate and eval apply.\n",
+        commands.merge(false, "m", "a", "out"));
+  }
+}
