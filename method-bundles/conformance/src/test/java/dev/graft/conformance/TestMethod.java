@@ -3,6 +3,7 @@ package dev.graft.conformance;
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodFamily;
 import dev.graft.api.MethodInfo;
+import dev.graft.api.OptionDescriptor;
 import dev.graft.api.Options;
 import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.Calibration;
@@ -15,31 +16,44 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
- * A method written in a test to prove one site of the SPI: a name, what its {@code adapt} does and
- * what its {@code calibrate} does. Not a shipped bundle.
+ * A method written in a test to prove one site of the SPI: a name, its options, what its {@code
+ * adapt} does for given options, what its {@code calibrate} does (with the number of graph builds
+ * so far) and its {@code adapter_config.json} fields. Not a shipped bundle.
  */
 record TestMethod(
-    String name, Consumer<Adaptation> adapt, BiConsumer<Calibration, Integer> calibrate)
+    String name,
+    List<OptionDescriptor> options,
+    Function<Options, Consumer<Adaptation>> adapt,
+    BiConsumer<Calibration, Integer> calibrate,
+    Map<String, Object> config)
     implements FineTuningMethod {
 
+  /** A method without options whose adapter says it is PEFT's LoRA. */
   TestMethod(String name, Consumer<Adaptation> adapt) {
-    this(name, adapt, (c, i) -> {});
+    this(name, adapt, (c, builds) -> {});
+  }
+
+  /** As {@link #TestMethod(String, Consumer)}, with a calibration. */
+  TestMethod(String name, Consumer<Adaptation> adapt, BiConsumer<Calibration, Integer> calibrate) {
+    this(name, List.of(), o -> adapt, calibrate, Map.of("peft_type", "LORA"));
   }
 
   @Override
   public MethodInfo info() {
-    return new MethodInfo(name, name, MethodFamily.LOW_RANK, null, List.of());
+    return new MethodInfo(name, name, MethodFamily.LOW_RANK, null, options);
   }
 
   @Override
   public MethodInstance create(Options options) {
+    Consumer<Adaptation> body = adapt.apply(options);
     int[] builds = {0};
     return new MethodInstance() {
       @Override
       public void adapt(Adaptation adaptation) {
-        adapt.accept(adaptation);
+        body.accept(adaptation);
         builds[0]++;
       }
 
@@ -50,7 +64,7 @@ record TestMethod(
 
       @Override
       public Map<String, Object> adapterConfig() {
-        return Map.of("peft_type", "LORA");
+        return config;
       }
     };
   }

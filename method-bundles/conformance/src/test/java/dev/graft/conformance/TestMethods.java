@@ -1,8 +1,6 @@
 package dev.graft.conformance;
 
 import dev.graft.api.FineTuningMethod;
-import dev.graft.api.MethodFamily;
-import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.OptionDescriptor;
 import dev.graft.api.OptionType;
@@ -11,7 +9,6 @@ import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.Init;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.LogProbs;
-import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.adapt.Objective;
 import dev.graft.api.adapt.TargetSpec;
 import dev.graft.graph.GraphOps;
@@ -92,28 +89,6 @@ final class TestMethods {
 
   private static FineTuningMethod method(
       String name, OptionDescriptor option, Function<Options, Consumer<Adaptation>> adapt) {
-    MethodInfo info = new MethodInfo(name, name, MethodFamily.OBJECTIVE, null, List.of(option));
-    return new FineTuningMethod() {
-      @Override
-      public MethodInfo info() {
-        return info;
-      }
-
-      @Override
-      public MethodInstance create(Options options) {
-        Consumer<Adaptation> body = adapt.apply(options);
-        return new MethodInstance() {
-          @Override
-          public void adapt(Adaptation adaptation) {
-            body.accept(adaptation);
-          }
-
-          @Override
-          public Map<String, Object> adapterConfig() {
-            return Map.of();
-          }
-        };
-      }
-    };
+    return new TestMethod(name, List.of(option), adapt, (c, builds) -> {}, Map.of());
   }
 }

@@ -8,18 +8,29 @@
  * <p>What each method family uses:
  *
  * <ul>
- *   <li>LoRA, rsLoRA, DoRA, LoRA-FA, LoRA+: {@link dev.graft.api.adapt.Adaptation#linears}, {@link
+ *   <li>LoRA, rsLoRA, LoRA+: {@link dev.graft.api.adapt.Adaptation#linears}, {@link
  *       dev.graft.api.adapt.Adaptation#parameter}, {@link
  *       dev.graft.api.adapt.Adaptation#rewriteLinear}, {@link dev.graft.api.adapt.Adaptation#group}
- *       (per-group learning rate), {@link dev.graft.api.adapt.Adaptation#setTrainable} (freeze
- *       after init).
- *   <li>PiSSA, QLoRA: {@link dev.graft.api.adapt.Adaptation#weight} (read W, e.g. for an SVD) and
- *       {@link dev.graft.api.adapt.Adaptation#replaceWeight} (residual or NF4-dequantised W).
+ *       (per-group learning rate).
+ *   <li>LoRA-FA: A as a frozen {@link dev.graft.api.adapt.Adaptation#parameter} ({@code
+ *       trainable=false}): fed once as an initialiser, no gradient, no moments, saved with B.
+ *   <li>DoRA: {@link dev.graft.graph.GraphOps#stopGradient} for the detached row norm; {@link
+ *       dev.graft.api.adapt.Adaptation#frozen} for ‖W‖² computed once from {@link
+ *       dev.graft.api.adapt.Adaptation#weight}.
+ *   <li>PiSSA, QLoRA: {@link dev.graft.api.adapt.Adaptation#weight} (read W for an SVD or a
+ *       quantiser), {@link dev.graft.api.adapt.Adaptation#frozen} (the residual, or UINT8 NF4 codes
+ *       and their scales) and {@link dev.graft.api.adapt.Adaptation#replaceWeight} (W computed from
+ *       them in the graph).
  *   <li>AdaLoRA: {@link dev.graft.api.adapt.Adaptation#addLoss} (orthogonality), {@link
- *       dev.graft.api.adapt.Adaptation#output} and {@link dev.graft.api.adapt.StepHook}
- *       (importance, budget schedule, masking between steps).
- *   <li>Delta-LoRA: a {@link dev.graft.api.adapt.StepHook} that writes frozen W.
- *   <li>LoRA-drop: {@link dev.graft.api.adapt.MethodInstance#calibrate} before training.
+ *       dev.graft.api.adapt.Adaptation#exposeGradient} and a {@link dev.graft.api.adapt.StepHook}
+ *       with a cadence (sensitivity, budget schedule, masking between steps), its EMAs in {@link
+ *       dev.graft.api.adapt.Adaptation#state}.
+ *   <li>Delta-LoRA: {@link dev.graft.api.adapt.Adaptation#state} for the B_K·A_K factors, written
+ *       by a {@link dev.graft.api.adapt.StepHook} every K steps, and {@link
+ *       dev.graft.graph.GraphOps#stopGradient} for the λ·(BA − B_K A_K) term.
+ *   <li>LoRA-drop: {@link dev.graft.api.adapt.Adaptation#output} and {@link
+ *       dev.graft.api.adapt.Adaptation#calibration}: warm-up steps, {@link
+ *       dev.graft.api.adapt.MethodInstance#calibrate}, then the graph rebuilt.
  *   <li>MoELoRA: {@link dev.graft.api.adapt.Adaptation#input} for the task id the dataset supplies,
  *       per token.
  *   <li>Prompt, P-, prefix and P-tuning v2: {@link
@@ -39,6 +50,16 @@
  *       (prompt, chosen, rejected) sample as two rows, or a {@link
  *       dev.graft.api.adapt.SampleFormat} renders it as two sequences, chosen first.
  * </ul>
+ *
+ * <p>Version 2.0 (what changed from 1.1): methods get the narrow {@link dev.graft.graph.GraphOps}
+ * instead of the mutable graph ({@code Adaptation.graph()}, {@link
+ * dev.graft.api.adapt.LinearRewrite}, {@link dev.graft.api.adapt.Objective}); {@code
+ * Objective.loss} takes {@link dev.graft.api.adapt.LogProbs}; {@code Adaptation.input} is per
+ * token, (B, T); new sites {@code frozen}, {@code state}, {@code exposeGradient}, {@code
+ * onStep(hook, every)} and {@code calibration}; {@link dev.graft.api.adapt.StepContext} gains the
+ * phase, phase ends and gradients; {@link dev.graft.api.adapt.Calibration} runs after the warm-up;
+ * {@link dev.graft.api.adapt.AdapterWriter} lists each method's own tensors. Every site is honoured
+ * in training, evaluation, generation, saving and loading, or refused when a job starts.
  */
 @Export
 @Version("2.0.0")

@@ -107,7 +107,7 @@ class JsonlTest {
     assertEquals(
         gsm8k
             + ":1: cannot tell the sample format from fields [question, answer]; expected text,"
-            + " prompt+completion, instruction+output or messages. Name the fields with"
+            + " prompt+completion, instruction+output, messages or chosen+rejected. Name the fields with"
             + " data_columns (graft:eval: --data-columns), e.g. prompt=question,completion=answer.",
         assertThrows(IllegalArgumentException.class, () -> Jsonl.read(gsm8k, null, Map.of(), 0))
             .getMessage());
