@@ -153,15 +153,7 @@ class AdapterRoundTripTest {
   }
 
   private Map<String, String> spec(String methods) throws Exception {
-    Map<String, String> spec = new LinkedHashMap<>();
-    spec.put("model", Fixtures.shared("models/stories260K").toString());
-    spec.put("data", GoldenCurveTest.data(dir).toString());
-    spec.put("method", methods);
-    spec.put("seed", "3");
-    spec.put("per_device_train_batch_size", "4");
-    spec.put("max_length", "64");
-    spec.put("learning_rate", "1e-2");
-    spec.put("max_steps", "2");
+    Map<String, String> spec = Fixtures.spec(dir, methods, 2);
     spec.put("save_steps", "2");
     return spec;
   }

@@ -86,6 +86,23 @@ final class Fixtures {
   }
 
   /**
+   * A job on stories260K and {@link GoldenCurveTest#STORIES} (written into {@code dir}): seed 3,
+   * batches of 4 rows of up to 64 tokens, learning rate 1e-2, {@code steps} steps.
+   */
+  static Map<String, String> spec(Path dir, String method, int steps) throws Exception {
+    Map<String, String> spec = new LinkedHashMap<>();
+    spec.put("model", shared("models/stories260K").toString());
+    spec.put("data", GoldenCurveTest.data(dir).toString());
+    spec.put("method", method);
+    spec.put("seed", "3");
+    spec.put("per_device_train_batch_size", "4");
+    spec.put("max_length", "64");
+    spec.put("learning_rate", "1e-2");
+    spec.put("max_steps", Integer.toString(steps));
+    return spec;
+  }
+
+  /**
    * Runs a job to its end on one CPU thread, checkpointing every {@code save_steps}, and returns
    * its output folder.
    */

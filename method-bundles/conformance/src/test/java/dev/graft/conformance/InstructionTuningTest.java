@@ -13,13 +13,11 @@ import dev.graft.api.Options;
 import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.model.GenerationSettings;
-import dev.graft.api.train.JobState;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.data.Encoded;
 import dev.graft.train.data.Sample;
 import dev.graft.train.job.JobSpec;
-import dev.graft.train.job.TrainingJob;
 import dev.graft.train.run.SftRun;
 import java.lang.reflect.Proxy;
 import java.nio.file.Files;
@@ -210,18 +208,7 @@ class InstructionTuningTest {
     Map<String, String> spec = spec("lora,instruction-tuning");
     spec.put("lora.target_modules", "all-linear");
     spec.put("instruction-tuning.template", "alpaca");
-    Path out = Files.createDirectories(dir.resolve("job"));
-    JobSpec checked = JobSpec.parse(spec, Fixtures.REGISTRY);
-    TrainingJob job =
-        new TrainingJob(
-            "t",
-            spec,
-            out,
-            100,
-            () -> new SftRun(checked, Fixtures.REGISTRY, Fixtures.cpu(), n -> {}),
-            (topic, p) -> {});
-    job.run();
-    assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
+    Path out = Fixtures.train(spec, dir.resolve("job"), Fixtures.REGISTRY);
     List<Double> losses =
         Files.readAllLines(out.resolve("metrics.csv")).stream()
             .skip(1)

@@ -54,18 +54,7 @@ class ModelServiceTest {
     spec.put("max_length", "64");
     spec.put("learning_rate", "3e-3");
     spec.put("max_steps", "10");
-    Path out = Files.createDirectories(dir.resolve("job"));
-    JobSpec checked = JobSpec.parse(spec, Fixtures.REGISTRY);
-    TrainingJob job =
-        new TrainingJob(
-            "t",
-            spec,
-            out,
-            100,
-            () -> new SftRun(checked, Fixtures.REGISTRY, Fixtures.cpu(), n -> {}),
-            (t, p) -> {});
-    job.run();
-    assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
+    Path out = Fixtures.train(spec, dir.resolve("job"), Fixtures.REGISTRY);
     adapter = out.resolve("adapter");
   }
 

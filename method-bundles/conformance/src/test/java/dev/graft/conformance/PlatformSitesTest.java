@@ -44,16 +44,7 @@ class PlatformSitesTest {
   @TempDir Path dir;
 
   private Map<String, String> spec(String method, int steps) throws Exception {
-    Map<String, String> spec = new LinkedHashMap<>();
-    spec.put("model", Fixtures.shared("models/stories260K").toString());
-    spec.put("data", GoldenCurveTest.data(dir).toString());
-    spec.put("method", method);
-    spec.put("seed", "3");
-    spec.put("per_device_train_batch_size", "4");
-    spec.put("max_length", "64");
-    spec.put("learning_rate", "1e-2");
-    spec.put("max_steps", Integer.toString(steps));
-    return spec;
+    return Fixtures.spec(dir, method, steps);
   }
 
   private SftRun run(FineTuningMethod method, int steps) throws Exception {

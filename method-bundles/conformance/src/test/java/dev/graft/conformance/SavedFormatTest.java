@@ -10,9 +10,6 @@ import dev.graft.api.model.Evaluation;
 import dev.graft.api.model.EvaluationSettings;
 import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
-import dev.graft.api.train.JobState;
-import dev.graft.train.job.JobSpec;
-import dev.graft.train.job.TrainingJob;
 import dev.graft.train.run.SftRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,18 +76,7 @@ class SavedFormatTest {
     spec.put("max_length", "128");
     spec.put("learning_rate", "1e-2");
     spec.put("max_steps", "6");
-    Path out = Files.createDirectories(dir.resolve("job"));
-    JobSpec checked = JobSpec.parse(spec, Fixtures.REGISTRY);
-    TrainingJob job =
-        new TrainingJob(
-            "t",
-            spec,
-            out,
-            100,
-            () -> new SftRun(checked, Fixtures.REGISTRY, Fixtures.cpu(), n -> {}),
-            (topic, p) -> {});
-    job.run();
-    assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
+    Path out = Fixtures.train(spec, dir.resolve("job"), Fixtures.REGISTRY);
     adapter = out.resolve("adapter");
     bare = Files.createDirectories(dir.resolve("bare"));
     for (String f : List.of("adapter_config.json", "adapter_model.safetensors")) {

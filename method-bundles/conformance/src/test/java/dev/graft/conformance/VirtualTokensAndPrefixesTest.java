@@ -15,14 +15,11 @@ import dev.graft.api.adapt.ModelSpec;
 import dev.graft.api.model.EvaluationSettings;
 import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
-import dev.graft.api.train.JobState;
 import dev.graft.graph.Tensor;
 import dev.graft.train.job.JobSpec;
-import dev.graft.train.job.TrainingJob;
 import dev.graft.train.registry.FixedMethodRegistry;
 import dev.graft.train.run.SftRun;
 import dev.graft.train.service.ModelServiceImpl;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -121,17 +118,7 @@ class VirtualTokensAndPrefixesTest {
     // One batch holds all eight stories: every step sees the same data.
     assertTrue(losses.get(12) < losses.get(0) - 0.2, "losses " + losses);
 
-    Path out = Files.createDirectories(dir.resolve(method));
-    TrainingJob job =
-        new TrainingJob(
-            "t",
-            spec,
-            out,
-            100,
-            () -> new SftRun(checked, REGISTRY, Fixtures.cpu(), n -> {}),
-            (t, p) -> {});
-    job.run();
-    assertEquals(JobState.COMPLETED, job.status().state(), job.status().message());
+    Path out = Fixtures.train(spec, dir.resolve(method), REGISTRY);
     Path adapter = out.resolve("adapter");
     // The adapter evaluates to the training loss of the same parameters on the same batch.
     assertEquals(losses.get(12), evaluate(model, adapter, stories), 1e-4);
