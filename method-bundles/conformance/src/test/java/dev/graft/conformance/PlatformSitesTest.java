@@ -82,7 +82,7 @@ class PlatformSitesTest {
   }
 
   @Test
-  void aFrozenTensorThatAMethodSuppliesIsFedAndNeverTrained() throws Exception {
+  void aFrozenParameterThatAMethodDeclaresIsFedAndNeverTrained() throws Exception {
     Map<String, float[]> seenA = new LinkedHashMap<>();
     List<float[]> frozenA = new ArrayList<>();
     FineTuningMethod method =
@@ -93,10 +93,12 @@ class PlatformSitesTest {
                 float[] values = uniform(4 * site.inFeatures(), 0.1, site.layer());
                 frozenA.add(values);
                 Tensor aw =
-                    a.frozen(
+                    a.parameter(
                         site.module(),
                         "lora_A.weight",
-                        HostTensor.ofFloats(new long[] {4, site.inFeatures()}, values));
+                        new long[] {4, site.inFeatures()},
+                        Init.of(values),
+                        false);
                 Tensor bw =
                     a.parameter(
                         site.module(),
@@ -226,18 +228,20 @@ class PlatformSitesTest {
             SafetensorsReader.open(out.resolve("checkpoint-3/state.safetensors"))) {
       assertEquals(
           Set.of(
-              "base_model.model." + module + ".lora_A.weight",
               "base_model.model." + module + ".lora_B.weight",
               "base_model.model." + module + ".gate"),
           adapter.names(),
-          "float32 method tensors are saved; uint8 codes and bfloat16 scales are computed again");
+          "trainables and state are saved; frozen tensors (A, codes, scales) are computed again");
       Adapters.Adapted loaded = Adapters.load(base, out.resolve("adapter"), registry, false);
       Map<String, HostTensor> w = loaded.weights();
       assertArrayEquals(
           state.floats(module + ".lora_B.weight"), w.get(module + ".lora_B.weight").floats());
       assertArrayEquals(
           new float[] {4f}, w.get(module + ".gate").floats(), "the hook's last write");
-      assertArrayEquals(uniform(4 * 64, 0.1, 1), w.get(module + ".lora_A.weight").floats());
+      assertArrayEquals(
+          uniform(4 * 64, 0.1, 1),
+          w.get(module + ".lora_A.weight").floats(),
+          "the method computed A again");
       assertEquals(DType.UINT8, w.get(module + ".codes").dtype());
       float[] logits = Fixtures.logits(loaded.model(), w);
       float[] plain = Fixtures.baseLogits(base);

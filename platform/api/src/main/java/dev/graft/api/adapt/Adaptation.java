@@ -46,13 +46,15 @@ public interface Adaptation {
 
   /**
    * Declares a frozen tensor whose values the method computed, of any element type the backend runs
-   * (FLOAT32, BFLOAT16, INT8, UINT8 for packed 4-bit codes, INT64, …): LoRA-FA's frozen A, PiSSA's
-   * residual W, QLoRA's NF4 codes and scales. The backend holds it once, as an initialiser of the
-   * step program (its bytes cost their size in the backend, and nothing in Java after the session
-   * opened); checkpoints do not carry it, because the method computes it again (the same values:
-   * from the weights, or from a fixed seed) when the graph is rebuilt on resume. Its full name is
-   * {@code owner + "." + name}; {@link MethodInstance#save} may write it with the adapter
-   * (LoRA-FA's A must be saved).
+   * (FLOAT32, BFLOAT16, INT8, UINT8 for packed 4-bit codes, INT64, …): PiSSA's residual W, QLoRA's
+   * NF4 codes and scales, DoRA's ‖W‖². The backend holds it once, as an initialiser of the step
+   * program (its bytes cost their size in the backend; the platform drops its own reference once
+   * the session has opened, so the method should not keep one either). Neither checkpoints nor
+   * adapters carry it: the method computes it again (the same values, from the weights or a fixed
+   * seed) whenever the graph is built — on resume, and when an adapter is loaded. A frozen tensor
+   * that cannot be computed again, such as LoRA-FA's random A, is a {@link #parameter} declared
+   * with {@code trainable = false}: it is fed the same way and saved with the adapter. Its full
+   * name is {@code owner + "." + name}.
    *
    * @param values the values, row-major; the shape of the tensor is theirs
    * @throws IllegalArgumentException if the name is taken

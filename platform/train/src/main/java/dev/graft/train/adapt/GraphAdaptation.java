@@ -63,6 +63,7 @@ public final class GraphAdaptation implements Adaptation {
   private final Map<String, Tensor> inputs = new LinkedHashMap<>();
   private final List<Hook> hooks = new ArrayList<>();
   private final Map<String, HostTensor> frozen = new LinkedHashMap<>();
+  private final Set<String> frozenNames = new LinkedHashSet<>();
   private final Map<String, HostTensor> state = new LinkedHashMap<>();
   private final Set<String> exposedGradients = new LinkedHashSet<>();
   private int warmupSteps = -1;
@@ -176,9 +177,7 @@ public final class GraphAdaptation implements Adaptation {
   public Tensor frozen(String owner, String name, HostTensor values) {
     String full = declare(owner, name);
     frozen.put(full, values);
-    if (values.dtype() == DType.FLOAT32) {
-      owners.put(full, method); // adapters hold float32 tensors
-    }
+    frozenNames.add(full);
     return graph().parameter(full, values.dtype(), Shape.of(values.shape()), false);
   }
 
@@ -205,7 +204,7 @@ public final class GraphAdaptation implements Adaptation {
   private String declare(String owner, String name) {
     String full = owner.isEmpty() ? name : owner + "." + name;
     if (shapes.containsKey(full)
-        || frozen.containsKey(full)
+        || frozenNames.contains(full)
         || state.containsKey(full)
         || parameters().contains(full)) {
       throw new IllegalArgumentException("Tensor \"" + full + "\" is declared twice.");
@@ -421,8 +420,9 @@ public final class GraphAdaptation implements Adaptation {
 
   /**
    * The tensors of one method, in the order it claimed them: the parameters it declared (trainable
-   * or not), its float32 frozen and state tensors, and the model's own parameters it made trainable
-   * and that still are; a tensor two methods claim belongs to the first.
+   * or not), its float32 state, and the model's own parameters it made trainable and that still
+   * are; a tensor two methods claim belongs to the first. Tensors declared with {@link #frozen} are
+   * not among them: the method computes them again when an adapter is loaded.
    *
    * @param methodName the name given to {@link #adapting} before the method adapted the graph
    */
@@ -432,7 +432,6 @@ public final class GraphAdaptation implements Adaptation {
         (name, owner) -> {
           if (owner.equals(methodName)
               && (inits.containsKey(name)
-                  || frozen.containsKey(name)
                   || state.containsKey(name)
                   || graph().isTrainable(graph().tensor(name)))) {
             tensors.add(name);
@@ -480,9 +479,21 @@ public final class GraphAdaptation implements Adaptation {
     return List.copyOf(hooks);
   }
 
-  /** Frozen tensors the methods supplied with {@link #frozen}, by full name. */
+  /**
+   * Frozen tensors the methods supplied with {@link #frozen}, by full name; empty after {@link
+   * #releaseFrozenValues}.
+   */
   public Map<String, HostTensor> frozenTensors() {
     return Collections.unmodifiableMap(frozen);
+  }
+
+  /**
+   * Drops this object's references to the {@link #frozen} values once the backend holds its own
+   * copy, so that the process keeps them once (NF4 codes or a PiSSA residual are as large as the
+   * weights they stand for).
+   */
+  public void releaseFrozenValues() {
+    frozen.clear();
   }
 
   /** Initial values of the state the methods declared with {@link #state}, by full name. */

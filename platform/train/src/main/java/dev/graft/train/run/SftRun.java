@@ -373,7 +373,7 @@ public final class SftRun implements Run {
         p ->
             carried.contains(p)
                 ? program.session().state(p).floats()
-                : program.supplied().get(p).floats(); // frozen: the value the session was given
+                : program.declaredValue(p); // a frozen declared parameter keeps its initial value
     JobOutput.write(
         outputDir,
         modelDir,

@@ -163,9 +163,9 @@ final class StepDriver {
       if (program.step().carry().containsValue(parameter)) {
         return floats(parameter, session.state(parameter));
       }
-      HostTensor supplied = program.supplied().get(parameter);
-      if (supplied != null) {
-        return floats(parameter, supplied);
+      float[] declared = program.declaredValue(parameter);
+      if (declared != null) {
+        return declared;
       }
       if (program.model().checkpointNames().containsKey(parameter)) {
         throw new IllegalArgumentException(
@@ -175,9 +175,10 @@ final class StepDriver {
                 + " when adapting.");
       }
       throw new IllegalArgumentException(
-          "Step hooks can read trainables, method tensors and state; \""
+          "Step hooks can read trainables, parameters methods declared and state; \""
               + parameter
-              + "\" is none of them.");
+              + "\" is none of them (tensors declared with Adaptation.frozen stay with the"
+              + " backend).");
     }
 
     @Override

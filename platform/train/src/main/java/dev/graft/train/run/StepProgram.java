@@ -35,7 +35,7 @@ final class StepProgram implements AutoCloseable {
   private final TrainingStep step;
   private final Session session;
   private final Map<String, Double> groupScale = new LinkedHashMap<>();
-  private final Map<String, HostTensor> supplied;
+  private final long seed;
 
   /**
    * Adapts a fresh graph with {@code methods} (in order) and opens its training step.
@@ -77,9 +77,16 @@ final class StepProgram implements AutoCloseable {
     }
     this.step = trainingStep(graph, job);
     Map<String, float[]> initial = adaptation.initialValues(seed);
-    this.supplied = adaptation.methodWeights(initial);
-    Program program = model.program(checkpoint, supplied, step.carry(), dtypes(step.graph()), true);
+    this.seed = seed;
+    Program program =
+        model.program(
+            checkpoint,
+            adaptation.methodWeights(initial),
+            step.carry(),
+            dtypes(step.graph()),
+            true);
     this.session = backend.open(program);
+    adaptation.releaseFrozenValues(); // the backend has its copy
     try {
       initialState(checkpoint, initial);
     } catch (RuntimeException e) {
@@ -230,9 +237,12 @@ final class StepProgram implements AutoCloseable {
     return groupScale;
   }
 
-  /** The frozen tensors the methods supplied, by name, as the backend was given them. */
-  Map<String, HostTensor> supplied() {
-    return supplied;
+  /**
+   * The value of a parameter a method declared, as its initialisation gives it (a frozen one keeps
+   * it), or null for any other name. Computed anew on each call: nothing is kept on the host.
+   */
+  float[] declaredValue(String name) {
+    return adaptation.declared().contains(name) ? adaptation.initialValues(seed).get(name) : null;
   }
 
   @Override

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.graft.api.adapt.Init;
 import dev.graft.api.adapt.ModelSpec;
 import dev.graft.api.adapt.SampleFormat;
+import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Shape;
@@ -45,6 +46,22 @@ class GraphAdaptationTest {
         throw new UnsupportedOperationException();
       }
     };
+  }
+
+  @Test
+  void frozenValuesAreDroppedOnceTheBackendHoldsThemAndAreNoMethodsToSave() {
+    GraphAdaptation adaptation = new GraphAdaptation(twoWeights(), true, DType.FLOAT32);
+    adaptation.adapting("quantises");
+    adaptation.frozen("", "codes", HostTensor.ofLongs(new long[] {2}, 3, 4));
+    adaptation.state("", "mask", HostTensor.ofFloats(new long[] {2}, 1, 1));
+    assertEquals(List.of("codes"), List.copyOf(adaptation.frozenTensors().keySet()));
+    assertEquals(List.of("mask"), adaptation.tensorsOf("quantises"), "state is saved, codes not");
+    adaptation.releaseFrozenValues();
+    assertEquals(0, adaptation.frozenTensors().size());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> adaptation.frozen("", "codes", HostTensor.ofLongs(new long[] {2}, 3, 4)),
+        "the name stays taken");
   }
 
   @Test
