@@ -81,18 +81,7 @@ public record JobRecord(JobStatus status, long pid, String started) {
 
   /** Writes the record into {@code dir}, replacing the one there. */
   public void write(Path dir) {
-    write(dir, true);
-  }
 
-  /**
-   * Writes the record into {@code dir} unless one is there already (for a process that hands the
-   * job to another, which may have written first).
-   */
-  public void writeIfAbsent(Path dir) {
-    write(dir, false);
-  }
-
-  private void write(Path dir, boolean replace) {
     Properties p = new Properties();
     p.setProperty("state", status.state().name().toLowerCase(Locale.ROOT));
     p.setProperty("step", Long.toString(status.step()));
@@ -108,10 +97,6 @@ public record JobRecord(JobStatus status, long pid, String started) {
       try (Writer out = Files.newBufferedWriter(temp, StandardCharsets.UTF_8)) {
         p.store(out, "Graft job status");
       }
-      if (!replace && Files.exists(target)) {
-        Files.delete(temp);
-        return;
-      }
       try {
         Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
       } catch (AtomicMoveNotSupportedException e) {
@@ -119,6 +104,17 @@ public record JobRecord(JobStatus status, long pid, String started) {
       }
     } catch (IOException e) {
       throw new UncheckedIOException("Could not write " + target + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Writes the record into {@code dir} unless the one there belongs to another process: a process
+   * that hands the job to another, which may have written its own record first.
+   */
+  public void writeUnlessTakenOver(Path dir) {
+    Optional<JobRecord> current = read(dir);
+    if (current.isEmpty() || current.get().pid() == ProcessHandle.current().pid()) {
+      write(dir);
     }
   }
 

@@ -1,5 +1,8 @@
 package dev.graft.train.service;
 
+import dev.graft.api.train.JobState;
+import dev.graft.api.train.JobStatus;
+import dev.graft.train.job.JobRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
@@ -68,6 +71,9 @@ final class JobFolders {
         if (!Files.isWritable(dir)) {
           throw new IOException("not writable");
         }
+        // A queued record first: the folder is listed once it holds the specification, and a
+        // folder listed without a record would read as a job that died.
+        JobRecord.ofThisProcess(new JobStatus(JobState.QUEUED, 0, 0, Double.NaN, 0, "")).write(dir);
         Properties.write(dir.resolve(SPEC), spec);
         return new Created(id, dir);
       }

@@ -149,7 +149,7 @@ public final class TrainingServiceImpl implements TrainingService {
     Process process = background.start(created.id(), created.dir());
     // The background process writes its own record once it runs the job; until then it is queued.
     JobRecord.of(new JobStatus(JobState.QUEUED, 0, 0, Double.NaN, 0, ""), process.toHandle())
-        .writeIfAbsent(created.dir());
+        .writeUnlessTakenOver(created.dir());
     return new StoredJob(created.id(), created.dir(), spec);
   }
 

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.graft.api.train.JobState;
+import dev.graft.train.job.StoredJob;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -44,6 +46,15 @@ class JobFoldersTest {
     assertEquals(out, c.dir());
     assertTrue(Files.isRegularFile(out.resolve(JobFolders.SPEC)));
     assertTrue(new JobFolders(home.resolve("jobs")).find(c.id()).isPresent());
+  }
+
+  @Test
+  void aJobListedTheMomentItsFolderAppearsIsQueuedNotDead() {
+    JobFolders.Created c = new JobFolders(home.resolve("jobs")).create(null, Map.of());
+    assertEquals(
+        JobState.QUEUED,
+        new StoredJob(c.id(), c.dir(), Map.of()).status().state(),
+        "the record is there before the specification that makes the folder a job");
   }
 
   @Test
