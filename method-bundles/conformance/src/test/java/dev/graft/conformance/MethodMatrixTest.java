@@ -184,7 +184,8 @@ class MethodMatrixTest {
             });
     job[0].run();
     assertEquals(JobState.CANCELLED, job[0].status().state());
-    assertEquals(3, job[0].status().step(), "cancelled after step 3, resumed from checkpoint 2");
+    assertEquals(
+        3, job[0].status().step(), "the cancel stops the job after step 3, with a checkpoint");
     job[0].requeue();
     job[0].run();
     assertEquals(JobState.COMPLETED, job[0].status().state(), job[0].status().message());
