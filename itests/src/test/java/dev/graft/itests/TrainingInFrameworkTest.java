@@ -8,20 +8,21 @@ import dev.graft.api.train.JobState;
 import dev.graft.api.train.TrainingService;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Map;
 import org.apache.felix.service.command.CommandProcessor;
 import org.apache.felix.service.command.CommandSession;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
-import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.FrameworkUtil;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.test.common.annotation.InjectService;
 
-/** Training inside the framework, with the method bundles coming and going under a running job. */
+/**
+ * Training inside the framework: job files, the shell and configurations. Method bundles that stop
+ * under a running job: {@link MethodBundleStopTest}.
+ */
 class TrainingInFrameworkTest {
   private final BundleContext context = FrameworkUtil.getBundle(getClass()).getBundleContext();
 
@@ -80,39 +81,6 @@ class TrainingInFrameworkTest {
       assertTrue(
           jobs.contains(job.id()) && jobs.contains("completed") && jobs.contains("3/3"), jobs);
     }
-  }
-
-  @Test
-  void stoppingTheMethodBundleStopsTheJobWithACheckpointAndResumeFinishesIt() throws Exception {
-    Bundle lora =
-        Arrays.stream(context.getBundles())
-            .filter(b -> b.getSymbolicName().equals("dev.graft.method.lora"))
-            .findFirst()
-            .orElseThrow();
-    Job job = training.submit(jobFile(400), Map.of());
-    try {
-      await(job, j -> j.status().step() >= 2);
-      lora.stop();
-      await(job, j -> j.status().state().isFinal());
-    } finally {
-      lora.start();
-    }
-    assertEquals(JobState.CANCELLED, job.status().state());
-    assertTrue(
-        job.status()
-            .message()
-            .startsWith(
-                "Method \"lora\" went away (its bundle was stopped, updated or uninstalled)."),
-        job.status().message());
-    long stoppedAt = job.status().step();
-    assertTrue(
-        Files.exists(job.outputDirectory().resolve("checkpoint-" + stoppedAt)),
-        "a checkpoint at step " + stoppedAt);
-    Job resumed = training.resume(job.id());
-    await(resumed, j -> j.status().step() > stoppedAt);
-    resumed.cancel();
-    await(resumed, j -> j.status().state().isFinal());
-    assertEquals(JobState.CANCELLED, resumed.status().state());
   }
 
   @Test

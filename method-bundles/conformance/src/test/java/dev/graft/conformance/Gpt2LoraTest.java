@@ -14,13 +14,11 @@ import dev.graft.graph.DType;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
-import dev.graft.model.SafetensorsWriter;
 import dev.graft.train.run.Adapters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,43 +26,13 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * LoRA on GPT-2, whose Conv1D layers store W as (in, out): PEFT's default target c_attn, {@code
  * fan_in_fan_out} in the config, and a merge that adds (B·A)ᵀ. The model is a tiny random GPT-2
- * with the real GPT-2 tokenizer.
+ * with the real GPT-2 tokenizer ({@link TinyGpt2}).
  */
 class Gpt2LoraTest {
   @TempDir Path dir;
 
   private Path tinyGpt2() throws Exception {
-    Path model = Files.createDirectories(dir.resolve("gpt2"));
-    Files.writeString(
-        model.resolve("config.json"),
-        "{\"architectures\": [\"GPT2LMHeadModel\"], \"model_type\": \"gpt2\", \"n_embd\": 16, \"n_layer\": 2,"
-            + " \"n_head\": 2, \"n_positions\": 64, \"vocab_size\": 50257, \"n_inner\": null,"
-            + " \"layer_norm_epsilon\": 1e-5, \"activation_function\": \"gelu_new\", \"bos_token_id\": 50256,"
-            + " \"eos_token_id\": 50256, \"tie_word_embeddings\": true}");
-    for (String file : new String[] {"vocab.json", "merges.txt"}) {
-      Files.copy(Fixtures.shared("tokenizers/gpt2/" + file), model.resolve(file));
-    }
-    ModelConfig config = ModelConfig.read(model.resolve("config.json"));
-    SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-    Random random = new Random(11);
-    config
-        .expectedTensors()
-        .forEach(
-            (name, shape) -> {
-              long n = 1;
-              for (long d : shape) {
-                n *= d;
-              }
-              float[] v = new float[Math.toIntExact(n)];
-              boolean norm = name.contains("ln_") && name.endsWith(".weight");
-              for (int i = 0; i < v.length; i++) {
-                v[i] =
-                    norm ? 1f : name.endsWith(".bias") ? 0f : (float) (random.nextGaussian() * 0.1);
-              }
-              writer.add(name, shape, v);
-            });
-    writer.write(model.resolve("model.safetensors"));
-    return model;
+    return TinyGpt2.write(dir);
   }
 
   private static float[] logits(ModelGraph model, Map<String, HostTensor> weights) {

@@ -1,6 +1,7 @@
 package dev.graft.api.adapt;
 
 import java.util.Map;
+import java.util.Optional;
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
@@ -39,6 +40,18 @@ public interface MethodInstance {
     for (String name : writer.tensors()) {
       writer.write(name, writer.shape(name), writer.values(name));
     }
+  }
+
+  /**
+   * Why the adapted model, before its first step, computes other outputs than the base model; empty
+   * when it computes the same up to float32 rounding (LoRA: B starts at zero; PiSSA: W_res + s·B·A
+   * rounds once). A method that changes the output from the start says how, in one sentence (prompt
+   * tuning: "the virtual tokens ahead of the input change every output."; QLoRA: "W is replaced by
+   * its NF4 quantisation."). The conformance matrix holds every method to its answer both ways:
+   * empty, the logits at init equal the base model's; present, they differ. The default: empty.
+   */
+  default Optional<String> differenceAtInit() {
+    return Optional.empty();
   }
 
   /** Whether {@link #merge} can fold the trained tensors into the base weights. */

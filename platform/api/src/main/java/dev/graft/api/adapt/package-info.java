@@ -58,8 +58,10 @@
  * token, (B, T); new sites {@code frozen}, {@code state}, {@code exposeGradient}, {@code
  * onStep(hook, every)} and {@code calibration}; {@link dev.graft.api.adapt.StepContext} gains the
  * phase, phase ends and gradients; {@link dev.graft.api.adapt.Calibration} runs after the warm-up;
- * {@link dev.graft.api.adapt.AdapterWriter} lists each method's own tensors. Every site is honoured
- * in training, evaluation, generation, saving and loading, or refused when a job starts.
+ * {@link dev.graft.api.adapt.AdapterWriter} lists each method's own tensors. {@link
+ * dev.graft.api.adapt.MethodInstance#differenceAtInit} says whether the adapted model starts as the
+ * base model (the conformance matrix checks it). Every site is honoured in training, evaluation,
+ * generation, saving and loading, or refused when a job starts.
  */
 @Export
 @Version("2.0.0")

@@ -1,0 +1,139 @@
+package dev.graft.conformance;
+
+import dev.graft.api.FineTuningMethod;
+import dev.graft.api.MethodFamily;
+import dev.graft.api.adapt.MethodInstance;
+import dev.graft.api.backend.HostTensor;
+import dev.graft.graph.DType;
+import dev.graft.model.ModelConfig;
+import dev.graft.model.ModelGraph;
+import dev.graft.model.SafetensorsReader;
+import dev.graft.train.job.JobSpec;
+import dev.graft.train.run.Adapters;
+import dev.graft.train.run.SftRun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * One row of the conformance matrix ({@link MethodMatrixTest}): an installed method ({@link
+ * Fixtures#METHODS}) on one tiny model. A new method bundle is covered by adding it to {@link
+ * Fixtures#METHODS}; it writes no test of its own.
+ *
+ * @param method the method under test
+ * @param model the model it adapts
+ */
+record MatrixRow(FineTuningMethod method, Model model) {
+
+  /** The tiny models every method runs on. */
+  enum Model {
+    /** stories260K from ../shared: a real Llama, with grouped-query attention. */
+    LLAMA,
+    /** {@link TinyGpt2}: Conv1D layers that store W as (in, out), biases, tied embeddings. */
+    GPT2
+  }
+
+  /** Every installed method on every tiny model. */
+  static Stream<MatrixRow> rows() {
+    return Fixtures.METHODS.stream()
+        .flatMap(m -> Stream.of(Model.values()).map(model -> new MatrixRow(m, model)));
+  }
+
+  /**
+   * The job's {@code method} value: the method itself, or, for an objective method (which adds no
+   * parameters and so leaves nothing to train alone), {@code lora,<method>}.
+   */
+  String jobMethods() {
+    String name = method.info().name();
+    return method.info().family() == MethodFamily.OBJECTIVE ? "lora," + name : name;
+  }
+
+  /** The model folder: stories260K, or a tiny GPT-2 written into {@code dir}. */
+  Path modelDir(Path dir) throws Exception {
+    return model == Model.LLAMA ? Fixtures.shared("models/stories260K") : TinyGpt2.write(dir);
+  }
+
+  /**
+   * {@link Fixtures#spec} on this row's model with this row's methods, {@code steps} steps and a
+   * checkpoint at the last one.
+   */
+  Map<String, String> spec(Path dir, int steps) throws Exception {
+    Map<String, String> spec = Fixtures.spec(dir, jobMethods(), steps);
+    spec.put("model", modelDir(dir).toString());
+    spec.put("save_steps", Integer.toString(steps));
+    return spec;
+  }
+
+  /** A run of {@code spec} on one CPU thread, stepped by the caller. */
+  static SftRun run(Map<String, String> spec) {
+    return new SftRun(
+        JobSpec.parse(spec, Fixtures.REGISTRY), Fixtures.REGISTRY, Fixtures.cpu(), n -> {});
+  }
+
+  /** The job's methods, configured with the job's options, in order. */
+  static List<MethodInstance> instances(Map<String, String> spec) {
+    return JobSpec.parse(spec, Fixtures.REGISTRY).methods().entrySet().stream()
+        .map(m -> Fixtures.REGISTRY.require(m.getKey()).method().create(m.getValue()))
+        .toList();
+  }
+
+  /**
+   * A job's output as {@code graft:generate --adapter} loads it: {@code model/} if the job wrote
+   * one, else the base model; {@code adapter/} on it if there is one.
+   *
+   * @param model the graph
+   * @param weights every weight of the graph, by graph name
+   */
+  record Loaded(ModelGraph model, Map<String, HostTensor> weights) {
+    /** The logits for {@link Fixtures#logits}' fixed prompt. */
+    float[] logits() {
+      return Fixtures.logits(model, weights);
+    }
+  }
+
+  /** Loads the output folder {@code out} of a job on {@code base}. */
+  static Loaded load(Path out, Path base) throws Exception {
+    Path modelDir = Files.isDirectory(out.resolve("model")) ? out.resolve("model") : base;
+    if (Files.isDirectory(out.resolve("adapter"))) {
+      Adapters.Adapted adapted =
+          Adapters.load(modelDir, out.resolve("adapter"), Fixtures.REGISTRY, false);
+      return new Loaded(adapted.model(), adapted.weights());
+    }
+    ModelGraph graph =
+        ModelGraph.build(ModelConfig.read(modelDir.resolve("config.json")), DType.FLOAT32);
+    Map<String, HostTensor> weights = new LinkedHashMap<>();
+    try (SafetensorsReader reader = SafetensorsReader.open(modelDir)) {
+      graph
+          .weights(reader, DType.FLOAT32)
+          .forEach((name, t) -> weights.put(name, HostTensor.ofFloats(t.shape(), t.floats())));
+    }
+    return new Loaded(graph, weights);
+  }
+
+  /** The largest difference of {@code a} from {@code b}, relative to the largest |b|. */
+  static double relativeDiff(float[] a, float[] b) {
+    double max = 0;
+    double scale = 0;
+    for (int i = 0; i < a.length; i++) {
+      max = Math.max(max, Math.abs(a[i] - b[i]));
+      scale = Math.max(scale, Math.abs(b[i]));
+    }
+    return max / scale;
+  }
+
+  /** The losses a finished job wrote to {@code metrics.csv}, as text, one per step. */
+  static List<String> losses(Path out) throws Exception {
+    return Files.readAllLines(out.resolve("metrics.csv")).stream()
+        .skip(1)
+        .map(l -> l.split(",")[1])
+        .toList();
+  }
+
+  @Override
+  public String toString() {
+    return jobMethods() + " on " + model.name().toLowerCase(java.util.Locale.ROOT);
+  }
+}
