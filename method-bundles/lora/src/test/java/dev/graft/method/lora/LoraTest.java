@@ -16,6 +16,8 @@ import dev.graft.graph.NdArray;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.graph.TrainingStep;
+import dev.graft.method.lora.spi.Lora;
+import dev.graft.method.lora.spi.LoraConfig;
 import dev.graft.train.adapt.AdaptableModel;
 import dev.graft.train.adapt.GraphAdaptation;
 import java.util.ArrayList;
