@@ -7,8 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.api.train.JobState;
 import dev.graft.model.SafetensorsReader;
+import dev.graft.train.job.JobSpec;
+import dev.graft.train.job.TrainingJob;
 import dev.graft.train.run.Adapters;
+import dev.graft.train.run.SftRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -117,6 +121,45 @@ class LoraVariantsTest {
       assertTrue(
           state.names().stream().noneMatch(n -> n.contains("lora_A")), state.names().toString());
     }
+  }
+
+  /**
+   * Checkpoints do not hold the frozen A: a resumed job draws it again from the job's seed, and so
+   * continues the curve of the job that ran through.
+   */
+  @Test
+  void aCancelledAndResumedLoraFaJobReproducesTheUninterruptedCurve() throws Exception {
+    Path job = Files.createDirectories(dir.resolve("lora-fa-resumed"));
+    Map<String, String> spec = Fixtures.spec(job, "lora-fa", 4);
+    Path out = Files.createDirectories(job.resolve("out"));
+    JobSpec checked = JobSpec.parse(spec, Fixtures.REGISTRY);
+    TrainingJob[] run = new TrainingJob[1];
+    run[0] =
+        new TrainingJob(
+            "t",
+            spec,
+            out,
+            2,
+            () -> new SftRun(checked, Fixtures.REGISTRY, Fixtures.cpu(), n -> {}),
+            (topic, p) -> {
+              if (topic.endsWith("PROGRESS") && ((Long) p.get("step")) == 3) {
+                run[0].cancel();
+              }
+            });
+    run[0].run();
+    assertEquals(JobState.CANCELLED, run[0].status().state());
+    run[0].requeue();
+    run[0].run();
+    assertEquals(JobState.COMPLETED, run[0].status().state(), run[0].status().message());
+    assertEquals(curve(JOBS.get("lora-fa")), curve(out));
+  }
+
+  /** Each step's loss, learning rate and gradient norm, as metrics.csv has them. */
+  private static List<String> curve(Path out) throws Exception {
+    return Files.readAllLines(out.resolve("metrics.csv")).stream()
+        .skip(1)
+        .map(l -> String.join(",", List.of(l.split(",")).subList(0, 4)))
+        .toList();
   }
 
   @Test
