@@ -10,6 +10,11 @@ import java.util.stream.Collectors;
  * rate, as PEFT's {@code create_loraplus_optimizer}: its group B holds every {@code lora_B} and
  * every 1-D trainable (here the biases the {@code bias} option trains, which get no weight decay);
  * A and everything else keep the job's rate. The model and the saved adapter are LoRA's.
+ *
+ * <p>PEFT also puts every parameter of a LoRA embedding layer into a group at the absolute rate
+ * {@code loraplus_lr_embedding}. Graft adapts linear layers only, so no parameter would fall into
+ * that group: the option is accepted and checked, and recorded with the adapter, so that PEFT and
+ * Axolotl settings carry over unchanged.
  */
 final class LoraPlus extends Lora {
   /** The group of the B matrices. */
