@@ -159,12 +159,31 @@ class MethodHotSwapTest {
   }
 
   @Test
+  void aLoraVariantComesAndGoesWithItsBundleWhileLoraStays() throws Exception {
+    Bundle variant =
+        java.util.Arrays.stream(context.getBundles())
+            .filter(b -> b.getSymbolicName().equals("dev.graft.method.lorafa"))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(shell("graft:methods").contains("lora-fa"));
+    try {
+      variant.stop();
+      eventually("lora-fa is gone", () -> registry.find("lora-fa").isEmpty());
+      assertTrue(registry.find("lora").isPresent(), "LoRA itself stays");
+    } finally {
+      variant.start();
+    }
+    eventually("lora-fa is back", () -> registry.find("lora-fa").isPresent());
+    assertTrue(shell("graft:method lora-fa").contains("2308.03303"));
+  }
+
+  @Test
   void anUnknownMethodNameIsQuotedWithTheInstalledOnes() throws Exception {
     install("test:alpha", TestBundles.method("alpha", "alpha", "1.0.0")).start();
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> shell("graft:method alpah"));
     assertEquals(
-        "Unknown method \"alpah\". Installed: alpha, full, instruction-tuning, lora. Did you mean \"alpha\"? See 'graft:methods'.",
+        "Unknown method \"alpah\". Installed: alpha, full, instruction-tuning, lora, lora-fa, lora-plus. Did you mean \"alpha\"? See 'graft:methods'.",
         e.getMessage());
   }
 }

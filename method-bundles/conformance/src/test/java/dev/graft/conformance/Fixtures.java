@@ -16,6 +16,8 @@ import dev.graft.graph.DType;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.instruction.InstructionTuning;
 import dev.graft.method.lora.LoraMethod;
+import dev.graft.method.lorafa.LoraFaMethod;
+import dev.graft.method.loraplus.LoraPlusMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -38,7 +40,12 @@ final class Fixtures {
   private Fixtures() {}
 
   static final List<FineTuningMethod> METHODS =
-      List.of(new LoraMethod(), new FullFineTuning(), new InstructionTuning());
+      List.of(
+          new LoraMethod(),
+          new LoraPlusMethod(),
+          new LoraFaMethod(),
+          new FullFineTuning(),
+          new InstructionTuning());
 
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 

@@ -86,6 +86,35 @@ class GoldenCurveTest {
     assertCurve(LORA, losses(spec, 10));
   }
 
+  /** LoRA's job with B at 16 times the rate: a bigger first jump, then a lower curve. */
+  static final double[] LORA_PLUS = {
+    1.982963, 3.181540, 1.612236, 1.856905, 1.069097, 1.013243, 0.739096, 0.735245, 0.517609,
+    0.643594
+  };
+
+  /**
+   * LoRA's job with A frozen: step 2 equals LoRA's (the first step moves only B in both), later
+   * steps fall more slowly.
+   */
+  static final double[] LORA_FA = {
+    1.982963, 2.364414, 1.808118, 1.888170, 1.726720, 1.587375, 1.642043, 1.391781, 1.442639,
+    1.435267
+  };
+
+  @Test
+  void loraPlusFollowsItsGoldenCurve() throws Exception {
+    Map<String, String> spec = spec("lora-plus");
+    spec.put("lora-plus.target_modules", "all-linear");
+    assertCurve(LORA_PLUS, losses(spec, 10));
+  }
+
+  @Test
+  void loraFaFollowsItsGoldenCurve() throws Exception {
+    Map<String, String> spec = spec("lora-fa");
+    spec.put("lora-fa.target_modules", "all-linear");
+    assertCurve(LORA_FA, losses(spec, 10));
+  }
+
   @Test
   void fullFineTuningFollowsItsGoldenCurve() throws Exception {
     assertCurve(FULL, losses(spec("full"), 10));

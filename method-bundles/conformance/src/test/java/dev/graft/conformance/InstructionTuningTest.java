@@ -177,6 +177,14 @@ class InstructionTuningTest {
   }
 
   private Map<String, String> spec(String method) throws Exception {
+    return spec(dir, method);
+  }
+
+  /**
+   * A 6-step job of {@code method} on stories260K whose samples are the stories cut into a prompt
+   * and a completion (written into {@code dir}).
+   */
+  static Map<String, String> spec(Path dir, String method) throws Exception {
     Path data = dir.resolve("pairs.jsonl");
     StringBuilder lines = new StringBuilder();
     ObjectMapper json = new ObjectMapper();

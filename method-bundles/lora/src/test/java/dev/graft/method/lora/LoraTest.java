@@ -2,10 +2,13 @@ package dev.graft.method.lora;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.graft.api.Options;
+import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.ModelSpec;
 import dev.graft.api.adapt.WeightEditor;
@@ -16,6 +19,8 @@ import dev.graft.graph.NdArray;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.graph.TrainingStep;
+import dev.graft.method.lora.spi.Lora;
+import dev.graft.method.lora.spi.LoraConfig;
 import dev.graft.train.adapt.AdaptableModel;
 import dev.graft.train.adapt.GraphAdaptation;
 import java.util.ArrayList;
@@ -24,6 +29,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** LoRA through the platform's real Adaptation, evaluated with the reference interpreter. */
@@ -304,6 +311,60 @@ class LoraTest {
     for (int i = 0; i < merged.size(); i++) {
       assertEquals(adapted.get(i), merged.get(i), 1e-5, "element " + i);
     }
+  }
+
+  /** A variant as a bundle writes one: A frozen, a group once every site is adapted, a field. */
+  private static final class FrozenA extends Lora {
+    FrozenA() {
+      super(LoraConfig.of(Options.parse(LoraMethod.INFO, Map.of("target_modules", "q_proj"))));
+    }
+
+    @Override
+    protected boolean trainsA() {
+      return false;
+    }
+
+    @Override
+    protected void adapted(Adaptation adaptation) {
+      Set<String> bs = sites().stream().map(Site::b).collect(Collectors.toSet());
+      adaptation.group("b", bs::contains, 2, 0);
+    }
+
+    @Override
+    protected void addAdapterConfig(Map<String, Object> config) {
+      config.put("variant_field", 1);
+    }
+  }
+
+  @Test
+  void aVariantThatFreezesADeclaresItButTrainsOnlyB() {
+    Toy toy = new Toy(1);
+    GraphAdaptation a = new GraphAdaptation(toy, true, DType.FLOAT64);
+    new FrozenA().adapt(a);
+    assertEquals(4, a.declared().size(), "A is declared, as PEFT saves it");
+    assertEquals(
+        List.of(
+            "model.layers.0.self_attn.q_proj.lora_B.weight",
+            "model.layers.1.self_attn.q_proj.lora_B.weight"),
+        toy.graph.trainables().stream().map(Tensor::name).toList());
+  }
+
+  @Test
+  void aVariantsHookSeesEveryAdaptedSite() {
+    GraphAdaptation a = new GraphAdaptation(new Toy(1), true, DType.FLOAT64);
+    new FrozenA().adapt(a);
+    assertEquals(1, a.groups().size());
+    assertTrue(a.groups().get(0).members().test("model.layers.1.self_attn.q_proj.lora_B.weight"));
+    assertFalse(a.groups().get(0).members().test("model.layers.1.self_attn.q_proj.lora_A.weight"));
+  }
+
+  @Test
+  void aVariantsAdapterConfigFieldsComeAfterLoras() {
+    Lora variant = new FrozenA();
+    variant.adapt(new GraphAdaptation(new Toy(1), true, DType.FLOAT64));
+    List<String> keys = List.copyOf(variant.adapterConfig().keySet());
+    assertEquals("peft_type", keys.get(0));
+    assertEquals("variant_field", keys.get(keys.size() - 1));
   }
 
   @Test

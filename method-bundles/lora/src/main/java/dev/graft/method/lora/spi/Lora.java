@@ -1,4 +1,4 @@
-package dev.graft.method.lora;
+package dev.graft.method.lora.spi;
 
 import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.AdapterWriter;
@@ -13,36 +13,98 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * LoRA on the targeted linear layers: {@code y = W·x + b + s · B·A·dropout(x)} with A (r, in), B
  * (out, r) and {@code s = alpha / r} ({@code alpha / √r} with rsLoRA).
+ *
+ * <p>A variant extends it and overrides the hooks: {@link #trainsA} (LoRA-FA freezes A), {@link
+ * #initA} (how A starts), {@link #adapted} (runs once every site is adapted: parameter groups, as
+ * LoRA+'s) and {@link #addAdapterConfig} (its extra or changed {@code adapter_config.json} fields).
+ * The adapter is PEFT's LoRA layout whatever the variant: {@code <module>.lora_A.weight} and {@code
+ * <module>.lora_B.weight}, A included even when it did not train.
  */
-final class Lora implements MethodInstance {
-  /** One adapted layer. */
-  private record Site(LinearSite site, int rank, double scale, String a, String b) {}
+public class Lora implements MethodInstance {
+  /**
+   * One adapted layer.
+   *
+   * @param site the linear layer
+   * @param rank its rank
+   * @param scale the update's scale s
+   * @param a the full name of its A (r, in)
+   * @param b the full name of its B (out, r)
+   */
+  public record Site(LinearSite site, int rank, double scale, String a, String b) {}
 
   private final LoraConfig config;
   private final List<Site> sites = new ArrayList<>();
 
-  Lora(LoraConfig config) {
+  /** LoRA as {@code config} says. */
+  public Lora(LoraConfig config) {
     this.config = config;
   }
 
+  /** The settings this instance was made with. */
+  protected final LoraConfig config() {
+    return config;
+  }
+
+  /** The adapted layers, in the order {@link #adapt} met them; empty before. */
+  protected final List<Site> sites() {
+    return List.copyOf(sites);
+  }
+
+  /** Whether A trains: true for LoRA; false keeps A at its initial values (LoRA-FA). */
+  protected boolean trainsA() {
+    return true;
+  }
+
+  /**
+   * How A of a layer of rank {@code rank} starts: as nn.Linear initialises its weight
+   * (Kaiming-uniform, a = √5), or N(0, 1/r²) with {@code init_lora_weights=gaussian}.
+   */
+  protected Init initA(LinearSite site, int rank) {
+    return config.init().equals("gaussian")
+        ? Init.normal(1.0 / rank)
+        : Init.kaimingUniform(Math.sqrt(5));
+  }
+
+  /** Runs at the end of {@link #adapt}, once every site is adapted; LoRA does nothing more. */
+  protected void adapted(Adaptation adaptation) {}
+
+  /**
+   * Adds or changes fields of {@link #adapterConfig}, which holds PEFT's LoRA fields when called;
+   * LoRA changes nothing.
+   */
+  protected void addAdapterConfig(Map<String, Object> config) {}
+
+  /** The biases that train with the {@code bias} option: none, every bias, or the targets' own. */
+  protected final Predicate<String> trainedBiases() {
+    return switch (config.bias()) {
+      case "all" -> p -> p.endsWith(".bias");
+      case "lora_only" -> {
+        Set<String> biases = new LinkedHashSet<>();
+        sites.stream().map(s -> s.site().bias()).filter(b -> b != null).forEach(biases::add);
+        yield biases::contains;
+      }
+      default -> p -> false;
+    };
+  }
+
   @Override
-  public void adapt(Adaptation adaptation) {
+  public final void adapt(Adaptation adaptation) {
     for (LinearSite site : adaptation.linears(config.targets())) {
       int r = config.rankOf(site.module());
       double scale = config.scale(site.module());
-      // A as nn.Linear initialises its weight (Kaiming-uniform, a = √5), B zero: B·A = 0 at the
-      // start.
-      Init initA =
-          config.init().equals("gaussian")
-              ? Init.normal(1.0 / r)
-              : Init.kaimingUniform(Math.sqrt(5));
+      // B starts at zero: B·A = 0 at the start.
       Tensor a =
           adaptation.parameter(
-              site.module(), "lora_A.weight", new long[] {r, site.inFeatures()}, initA, true);
+              site.module(),
+              "lora_A.weight",
+              new long[] {r, site.inFeatures()},
+              initA(site, r),
+              trainsA());
       Tensor b =
           adaptation.parameter(
               site.module(),
@@ -59,19 +121,15 @@ final class Lora implements MethodInstance {
           });
       sites.add(new Site(site, r, scale, a.name(), b.name()));
     }
-    switch (config.bias()) {
-      case "all" -> adaptation.setTrainable(p -> p.endsWith(".bias"), true);
-      case "lora_only" -> {
-        Set<String> biases = new LinkedHashSet<>();
-        sites.stream().map(s -> s.site().bias()).filter(b -> b != null).forEach(biases::add);
-        adaptation.setTrainable(biases::contains, true);
-      }
-      default -> {}
+    if (!config.bias().equals("none")) {
+      adaptation.setTrainable(trainedBiases(), true);
     }
+    adapted(adaptation);
   }
 
+  /** PEFT's LoRA fields, then the variant's ({@link #addAdapterConfig}). */
   @Override
-  public Map<String, Object> adapterConfig() {
+  public final Map<String, Object> adapterConfig() {
     Map<String, Object> c = new LinkedHashMap<>();
     c.put("peft_type", "LORA");
     c.put("task_type", "CAUSAL_LM");
@@ -94,6 +152,7 @@ final class Lora implements MethodInstance {
     c.put("use_dora", false);
     c.put("lora_bias", false);
     c.put("modules_to_save", null);
+    addAdapterConfig(c);
     return c;
   }
 
@@ -109,7 +168,7 @@ final class Lora implements MethodInstance {
 
   /** PEFT keeps a targeted layer's own bias under {@code <module>.base_layer.bias}. */
   @Override
-  public void save(AdapterWriter writer) {
+  public final void save(AdapterWriter writer) {
     Map<String, String> wrappedBiases = new LinkedHashMap<>();
     sites.stream()
         .filter(s -> s.site().bias() != null)
@@ -120,19 +179,19 @@ final class Lora implements MethodInstance {
   }
 
   @Override
-  public boolean mergeable() {
+  public final boolean mergeable() {
     return true;
   }
 
   /** W += s · B·A, transposed for a weight stored (in, out) (GPT-2's Conv1D, fan_in_fan_out). */
   @Override
-  public void merge(WeightEditor weights) {
+  public final void merge(WeightEditor weights) {
     add(weights, 1);
   }
 
   /** W -= s · B·A: the merged weights back to the base ones. */
   @Override
-  public void unmerge(WeightEditor weights) {
+  public final void unmerge(WeightEditor weights) {
     add(weights, -1);
   }
 

@@ -1,4 +1,4 @@
-package dev.graft.method.lora;
+package dev.graft.method.lora.spi;
 
 import dev.graft.api.Options;
 import dev.graft.api.adapt.TargetSpec;
@@ -7,8 +7,22 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
-/** LoRA's settings, checked. */
-record LoraConfig(
+/**
+ * LoRA's settings, checked: {@link #of} throws {@link IllegalArgumentException} naming the option
+ * and what it allows.
+ *
+ * @param r the rank
+ * @param alpha lora_alpha
+ * @param dropout dropout probability on the LoRA input, in [0, 1)
+ * @param rslora whether the scale is alpha / √r
+ * @param targetModules target_modules as given
+ * @param targets the parsed target selection
+ * @param rankPattern per-module ranks, regex key → rank
+ * @param alphaPattern per-module alphas, regex key → alpha
+ * @param bias none, all or lora_only
+ * @param init init_lora_weights: true or gaussian
+ */
+public record LoraConfig(
     int r,
     double alpha,
     double dropout,
@@ -19,7 +33,8 @@ record LoraConfig(
     Map<String, Double> alphaPattern,
     String bias,
     String init) {
-  static LoraConfig of(Options o) {
+  /** Reads and checks the {@link LoraOptions#OPTIONS} of {@code o}. */
+  public static LoraConfig of(Options o) {
     int r = o.getInt("r");
     if (r <= 0) {
       throw new IllegalArgumentException("LoRA rank r must be positive, not " + r + ".");
@@ -80,12 +95,12 @@ record LoraConfig(
   }
 
   /** The rank for a module: the first rank_pattern key that matches it (PEFT's rule), else r. */
-  int rankOf(String module) {
+  public int rankOf(String module) {
     return patternValue(rankPattern, module, r);
   }
 
   /** The alpha for a module: the first alpha_pattern key that matches it, else lora_alpha. */
-  double alphaOf(String module) {
+  public double alphaOf(String module) {
     return patternValue(alphaPattern, module, alpha);
   }
 
@@ -100,7 +115,7 @@ record LoraConfig(
   }
 
   /** The scale of the update: alpha/r, or alpha/sqrt(r) with rsLoRA (Kalajdzievski 2023). */
-  double scale(String module) {
+  public double scale(String module) {
     int rank = rankOf(module);
     return rslora ? alphaOf(module) / Math.sqrt(rank) : alphaOf(module) / rank;
   }
