@@ -38,7 +38,12 @@ final class Fixtures {
   private Fixtures() {}
 
   static final List<FineTuningMethod> METHODS =
-      List.of(new LoraMethod(), new FullFineTuning(), new InstructionTuning());
+      List.of(
+          new LoraMethod(),
+          new FullFineTuning(),
+          new InstructionTuning(),
+          new dev.graft.method.prompt.PromptTuningMethod(),
+          new dev.graft.method.prefix.PrefixTuningMethod());
 
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 

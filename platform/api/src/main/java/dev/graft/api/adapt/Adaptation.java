@@ -19,6 +19,18 @@ public interface Adaptation {
   ModelSpec model();
 
   /**
+   * Whether this graph applies a saved adapter (evaluation, generation, merging) rather than trains
+   * one. A method that saves other tensors than it trains — prefix tuning and P-tuning fold their
+   * reparameterising encoder into the table they save — declares the saved tensors when this is
+   * true. The default, for implementations that only train, is false.
+   *
+   * @since 2.1
+   */
+  default boolean loadingAdapter() {
+    return false;
+  }
+
+  /**
    * The forward graph's ops: methods add ops to it inside their rewrites. Parameters, inputs,
    * outputs, rewiring and what trains go through this interface's own methods.
    */

@@ -62,7 +62,7 @@
  * in training, evaluation, generation, saving and loading, or refused when a job starts.
  */
 @Export
-@Version("2.0.0")
+@Version("2.1.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

@@ -51,6 +51,7 @@ public final class GraphAdaptation implements Adaptation {
 
   private final AdaptableModel model;
   private final boolean training;
+  private boolean loadingAdapter;
   private final DType computeType;
   private final Map<String, Init> inits = new LinkedHashMap<>();
   private final Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -83,6 +84,17 @@ public final class GraphAdaptation implements Adaptation {
     this.model = model;
     this.training = training;
     this.computeType = computeType;
+  }
+
+  /** Marks this graph as applying a saved adapter: {@link #loadingAdapter()} is then true. */
+  public GraphAdaptation forSavedAdapter() {
+    loadingAdapter = true;
+    return this;
+  }
+
+  @Override
+  public boolean loadingAdapter() {
+    return loadingAdapter;
   }
 
   @Override

@@ -78,7 +78,8 @@ public final class Adapters {
               ? ModelGraph.buildWithCache(config, DType.FLOAT32)
               : ModelGraph.build(config, DType.FLOAT32);
       GraphAdaptation adaptation =
-          new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32);
+          new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32)
+              .forSavedAdapter();
       for (AdapterMethods.Resolved r : resolved) {
         adaptation.adapting(r.name());
         r.instance().adapt(adaptation);
