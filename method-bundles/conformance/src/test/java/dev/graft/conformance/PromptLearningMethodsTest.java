@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.model.SafetensorsReader;
@@ -63,6 +64,21 @@ class PromptLearningMethodsTest {
     assertTrue(config.get("prefix_projection").asBoolean());
     assertEquals(16, config.get("encoder_hidden_size").asInt());
     assertArrayEquals(new long[] {20, 5 * 2 * 32}, onlyTensor(out), "the MLP's output only");
+  }
+
+  @Test
+  void aPeftMadeProjectedPrefixAdapterLoadsThroughItsPeftTypeAlone() throws Exception {
+    Map<String, String> spec = Fixtures.spec(dir, "prefix-tuning", 2);
+    spec.put("prefix-tuning.prefix_projection", "true");
+    Path adapter = Fixtures.train(spec, dir.resolve("job"), Fixtures.REGISTRY).resolve("adapter");
+    Path model = Fixtures.shared("models/stories260K");
+    Path data = Path.of(spec.get("data"));
+    double graft = VirtualTokensAndPrefixesTest.evaluate(SERVICE, model, adapter, data);
+    // As PEFT writes it: no graft_methods, so peft_type PREFIX_TUNING picks the method.
+    ObjectNode config = (ObjectNode) config(adapter.getParent());
+    config.remove("graft_methods");
+    new ObjectMapper().writeValue(adapter.resolve("adapter_config.json").toFile(), config);
+    assertEquals(graft, VirtualTokensAndPrefixesTest.evaluate(SERVICE, model, adapter, data), 0);
   }
 
   @Test
