@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.model.SafetensorsReader;
+import dev.graft.model.Tokenizer;
 import dev.graft.train.run.Adapters;
 import dev.graft.train.service.ModelServiceImpl;
 import java.nio.file.Path;
@@ -42,6 +43,33 @@ class PromptLearningMethodsTest {
     assertEquals("SAMPLE_VOCAB", config.get("prompt_tuning_init").asText());
     assertPromptLearningFields(config, 64, 8);
     assertArrayEquals(new long[] {20, 64}, onlyTensor(out));
+  }
+
+  @Test
+  void promptTuningFromTextStartsFromItsTokensRepeatedToLength() throws Exception {
+    Path model = Fixtures.shared("models/stories260K");
+    String text = "Once upon a time";
+    Map<String, String> spec = Fixtures.spec(dir, "prompt-tuning", 1);
+    spec.put("learning_rate", "0"); // the saved table is the initial one
+    spec.put("prompt-tuning.prompt_tuning_init", "TEXT");
+    spec.put("prompt-tuning.prompt_tuning_init_text", text);
+    Path out = Fixtures.train(spec, dir.resolve("job"), Fixtures.REGISTRY);
+    // PEFT's tokenizer(text)["input_ids"], BOS included, repeated to 20 rows.
+    int[] ids = Tokenizer.load(model).encode(text, true);
+    float[] expected = new float[20 * 64];
+    try (SafetensorsReader base = SafetensorsReader.open(model)) {
+      float[] table = base.floats("model.embed_tokens.weight"); // (512, 64)
+      for (int row = 0; row < 20; row++) {
+        System.arraycopy(table, ids[row % ids.length] * 64, expected, row * 64, 64);
+      }
+    }
+    try (SafetensorsReader adapter =
+        SafetensorsReader.open(out.resolve("adapter/adapter_model.safetensors"))) {
+      assertArrayEquals(expected, adapter.floats("prompt_embeddings"));
+    }
+    JsonNode config = config(out);
+    assertEquals(text, config.get("prompt_tuning_init_text").asText());
+    assertEquals(model.toString(), config.get("tokenizer_name_or_path").asText());
   }
 
   @Test

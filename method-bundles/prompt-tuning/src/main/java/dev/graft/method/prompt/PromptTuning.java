@@ -40,12 +40,7 @@ final class PromptTuning implements MethodInstance {
   private Init init(Adaptation adaptation) {
     return switch (config.init()) {
       case "SAMPLE_VOCAB" -> sampleVocab(adaptation);
-      case "TEXT" ->
-          (values, shape, random) -> {
-            throw new IllegalArgumentException(
-                "prompt_tuning_init TEXT needs the model's tokenizer, which Graft does not give"
-                    + " methods yet; use SAMPLE_VOCAB or RANDOM.");
-          };
+      case "TEXT" -> fromText(adaptation);
       default -> Init.normal(1.0); // nn.Embedding's N(0, 1)
     };
   }
@@ -53,15 +48,42 @@ final class PromptTuning implements MethodInstance {
   /** Rows of the input embedding table (vocab, d) for token ids drawn uniformly, as PEFT does. */
   private Init sampleVocab(Adaptation adaptation) {
     String table = embeddingTable(adaptation);
-    int d = model.hiddenSize();
     int vocab = model.vocabSize();
     return (values, shape, random) -> {
-      float[] embeddings = adaptation.weight(table); // (vocab, d)
-      for (int row = 0; row < config.virtualTokens(); row++) {
-        int token = random.nextInt(vocab);
-        System.arraycopy(embeddings, token * d, values, row * d, d);
+      int[] tokens = new int[config.virtualTokens()];
+      for (int row = 0; row < tokens.length; row++) {
+        tokens[row] = random.nextInt(vocab);
       }
+      copyRows(adaptation.weight(table), tokens, values);
     };
+  }
+
+  /**
+   * Rows for the tokens of {@code prompt_tuning_init_text} (with the tokenizer's special tokens, as
+   * PEFT's {@code tokenizer(text)}), cut to n or repeated until n, as PEFT does.
+   */
+  private Init fromText(Adaptation adaptation) {
+    String table = embeddingTable(adaptation);
+    return (values, shape, random) -> {
+      int[] ids = adaptation.encode(config.initText(), true);
+      if (ids.length == 0) {
+        throw new IllegalArgumentException(
+            "prompt_tuning_init_text \"" + config.initText() + "\" has no tokens; give a text.");
+      }
+      int[] tokens = new int[config.virtualTokens()];
+      for (int row = 0; row < tokens.length; row++) {
+        tokens[row] = ids[row % ids.length];
+      }
+      copyRows(adaptation.weight(table), tokens, values);
+    };
+  }
+
+  /** Copies row {@code tokens[i]} of {@code embeddings} (vocab, d) to row i of {@code rows}. */
+  private void copyRows(float[] embeddings, int[] tokens, float[] rows) {
+    int d = model.hiddenSize();
+    for (int row = 0; row < tokens.length; row++) {
+      System.arraycopy(embeddings, tokens[row] * d, rows, row * d, d);
+    }
   }
 
   private static String embeddingTable(Adaptation adaptation) {
@@ -72,7 +94,7 @@ final class PromptTuning implements MethodInstance {
         .orElseThrow(
             () ->
                 new IllegalArgumentException(
-                    "prompt_tuning_init SAMPLE_VOCAB needs the input embedding table, one of "
+                    "prompt_tuning_init SAMPLE_VOCAB and TEXT need the input embedding table, one of "
                         + EMBEDDINGS
                         + ", which this model lacks; use RANDOM."));
   }

@@ -20,6 +20,12 @@ record PromptTuningConfig(int virtualTokens, String init, String initText) {
           "num_virtual_tokens must be in [1, " + MAX_VIRTUAL_TOKENS + "], not " + n + ".");
     }
     String text = o.has("prompt_tuning_init_text") ? o.getString("prompt_tuning_init_text") : "";
-    return new PromptTuningConfig(n, o.getString("prompt_tuning_init"), text);
+    String init = o.getString("prompt_tuning_init");
+    if (init.equals("TEXT") && text.isBlank()) {
+      throw new IllegalArgumentException(
+          "prompt_tuning_init TEXT needs prompt_tuning_init_text, the text whose token embeddings"
+              + " start the virtual tokens.");
+    }
+    return new PromptTuningConfig(n, init, text);
   }
 }

@@ -40,8 +40,8 @@ public final class PromptTuningMethod implements FineTuningMethod {
                   "prompt_tuning_init",
                   "RANDOM",
                   "RANDOM: N(0, 1) as nn.Embedding; SAMPLE_VOCAB: embeddings of tokens drawn"
-                      + " uniformly from the vocabulary; TEXT: needs the tokenizer, which methods"
-                      + " cannot reach yet (loads PEFT adapters made with it)",
+                      + " uniformly from the vocabulary; TEXT: embeddings of the tokens of"
+                      + " prompt_tuning_init_text, repeated or cut to num_virtual_tokens",
                   "RANDOM",
                   "SAMPLE_VOCAB",
                   "TEXT"),
@@ -49,7 +49,7 @@ public final class PromptTuningMethod implements FineTuningMethod {
                   "prompt_tuning_init_text",
                   OptionType.STRING,
                   "",
-                  "the text TEXT initialisation would tokenise (kept in the adapter config)")));
+                  "the text whose tokens start the virtual tokens (prompt_tuning_init TEXT)")));
 
   @Override
   public MethodInfo info() {

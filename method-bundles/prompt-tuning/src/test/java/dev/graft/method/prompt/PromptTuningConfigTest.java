@@ -31,6 +31,17 @@ class PromptTuningConfigTest {
   }
 
   @Test
+  void textInitialisationWithoutATextIsRefusedNamingTheMissingOption() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> config(Map.of("prompt_tuning_init", "TEXT")));
+    assertEquals(
+        "prompt_tuning_init TEXT needs prompt_tuning_init_text, the text whose token embeddings"
+            + " start the virtual tokens.",
+        e.getMessage());
+  }
+
+  @Test
   void anUnknownInitialisationIsRefusedByTheOptionParser() {
     IllegalArgumentException e =
         assertThrows(

@@ -52,6 +52,7 @@ public final class GraphAdaptation implements Adaptation {
   private final AdaptableModel model;
   private final boolean training;
   private boolean loadingAdapter;
+  private java.util.function.BiFunction<String, Boolean, int[]> tokenizer;
   private final DType computeType;
   private final Map<String, Init> inits = new LinkedHashMap<>();
   private final Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -95,6 +96,21 @@ public final class GraphAdaptation implements Adaptation {
   @Override
   public boolean loadingAdapter() {
     return loadingAdapter;
+  }
+
+  /** Gives methods the model's tokenizer through {@link #encode}: text and special tokens → ids. */
+  public GraphAdaptation withTokenizer(
+      java.util.function.BiFunction<String, Boolean, int[]> encode) {
+    this.tokenizer = encode;
+    return this;
+  }
+
+  @Override
+  public int[] encode(String text, boolean specialTokens) {
+    if (tokenizer == null) {
+      return Adaptation.super.encode(text, specialTokens);
+    }
+    return tokenizer.apply(text, specialTokens);
   }
 
   @Override
