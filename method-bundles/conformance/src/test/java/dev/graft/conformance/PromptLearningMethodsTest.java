@@ -124,7 +124,13 @@ class PromptLearningMethodsTest {
                     dir.resolve("merged"),
                     Fixtures.REGISTRY,
                     false));
-    assertTrue(e.getMessage().contains("cannot be merged"), e.getMessage());
+    assertTrue(
+        e.getMessage()
+            .endsWith(
+                "(method prompt-tuning): Prompt tuning cannot be merged: its virtual tokens"
+                    + " lengthen the input, which no change of the model's weights reproduces; load"
+                    + " the adapter with --adapter instead."),
+        e.getMessage());
   }
 
   /**
