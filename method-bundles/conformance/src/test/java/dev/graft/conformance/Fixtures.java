@@ -45,7 +45,9 @@ final class Fixtures {
           new LoraPlusMethod(),
           new LoraFaMethod(),
           new FullFineTuning(),
-          new InstructionTuning());
+          new InstructionTuning(),
+          new dev.graft.method.prompt.PromptTuningMethod(),
+          new dev.graft.method.prefix.PrefixTuningMethod());
 
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 

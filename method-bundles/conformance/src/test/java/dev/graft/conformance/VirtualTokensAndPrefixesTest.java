@@ -121,15 +121,16 @@ class VirtualTokensAndPrefixesTest {
     Path out = Fixtures.train(spec, dir.resolve(method), REGISTRY);
     Path adapter = out.resolve("adapter");
     // The adapter evaluates to the training loss of the same parameters on the same batch.
-    assertEquals(losses.get(12), evaluate(model, adapter, stories), 1e-4);
+    assertEquals(losses.get(12), evaluate(SERVICE, model, adapter, stories), 1e-4);
     String completion =
         SERVICE.generate(model, adapter, "Once upon a time", GenerationSettings.greedy(20));
     assertTrue(!completion.isBlank(), completion);
   }
 
-  private static double evaluate(Path model, Path adapter, Path data) {
+  /** The evaluation loss of {@code adapter} on {@code data}, in rows of up to 64 tokens. */
+  static double evaluate(ModelService service, Path model, Path adapter, Path data) {
     EvaluationSettings d = EvaluationSettings.defaults();
-    return SERVICE
+    return service
         .evaluate(
             model,
             adapter,

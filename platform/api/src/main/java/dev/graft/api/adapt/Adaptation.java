@@ -19,6 +19,31 @@ public interface Adaptation {
   ModelSpec model();
 
   /**
+   * Whether this graph applies a saved adapter (evaluation, generation, merging) rather than trains
+   * one. A method that saves other tensors than it trains — prefix tuning and P-tuning fold their
+   * reparameterising encoder into the table they save — declares the saved tensors when this is
+   * true. The default, for implementations that only train, is false.
+   *
+   * @since 2.1
+   */
+  default boolean loadingAdapter() {
+    return false;
+  }
+
+  /**
+   * The token ids of {@code text} under the model's tokenizer, as Hugging Face's {@code
+   * tokenizer(text)["input_ids"]} gives them: with the tokenizer's special tokens (such as BOS)
+   * when {@code specialTokens}. Prompt tuning's TEXT initialisation reads it; training graphs have
+   * the tokenizer, graphs that apply a saved adapter need not.
+   *
+   * @throws IllegalStateException when this graph was built without the model's tokenizer
+   * @since 2.1
+   */
+  default int[] encode(String text, boolean specialTokens) {
+    throw new IllegalStateException("This graph was built without the model's tokenizer.");
+  }
+
+  /**
    * The forward graph's ops: methods add ops to it inside their rewrites. Parameters, inputs,
    * outputs, rewiring and what trains go through this interface's own methods.
    */

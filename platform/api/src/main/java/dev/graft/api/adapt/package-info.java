@@ -36,7 +36,9 @@
  *   <li>Prompt, P-, prefix and P-tuning v2: {@link
  *       dev.graft.api.adapt.Adaptation#prependVirtualTokens} and {@link
  *       dev.graft.api.adapt.Adaptation#addKeyValuePrefix}; encoders folded away in {@link
- *       dev.graft.api.adapt.MethodInstance#save}.
+ *       dev.graft.api.adapt.MethodInstance#save}, and the folded table declared instead when {@link
+ *       dev.graft.api.adapt.Adaptation#loadingAdapter}; text initialisation through {@link
+ *       dev.graft.api.adapt.Adaptation#encode}.
  *   <li>Houlsby adapters: {@link dev.graft.api.adapt.Adaptation#insert}.
  *   <li>BitFit and full fine-tuning: {@link dev.graft.api.adapt.Adaptation#setTrainable}, and
  *       {@link dev.graft.api.adapt.Adaptation#rewriteLinear} to add zero biases.
@@ -62,9 +64,12 @@
  * dev.graft.api.adapt.MethodInstance#differenceAtInit} says whether the adapted model starts as the
  * base model (the conformance matrix checks it). Every site is honoured in training, evaluation,
  * generation, saving and loading, or refused when a job starts.
+ *
+ * <p>Version 2.1: {@code Adaptation.loadingAdapter()} (whether the graph applies a saved adapter)
+ * and {@code Adaptation.encode} (the model's tokenizer, in training), both default methods.
  */
 @Export
-@Version("2.0.0")
+@Version("2.1.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

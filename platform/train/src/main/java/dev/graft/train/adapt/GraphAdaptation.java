@@ -51,6 +51,8 @@ public final class GraphAdaptation implements Adaptation {
 
   private final AdaptableModel model;
   private final boolean training;
+  private boolean loadingAdapter;
+  private java.util.function.BiFunction<String, Boolean, int[]> tokenizer;
   private final DType computeType;
   private final Map<String, Init> inits = new LinkedHashMap<>();
   private final Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -83,6 +85,32 @@ public final class GraphAdaptation implements Adaptation {
     this.model = model;
     this.training = training;
     this.computeType = computeType;
+  }
+
+  /** Marks this graph as applying a saved adapter: {@link #loadingAdapter()} is then true. */
+  public GraphAdaptation forSavedAdapter() {
+    loadingAdapter = true;
+    return this;
+  }
+
+  @Override
+  public boolean loadingAdapter() {
+    return loadingAdapter;
+  }
+
+  /** Gives methods the model's tokenizer through {@link #encode}: text and special tokens → ids. */
+  public GraphAdaptation withTokenizer(
+      java.util.function.BiFunction<String, Boolean, int[]> encode) {
+    this.tokenizer = encode;
+    return this;
+  }
+
+  @Override
+  public int[] encode(String text, boolean specialTokens) {
+    if (tokenizer == null) {
+      return Adaptation.super.encode(text, specialTokens);
+    }
+    return tokenizer.apply(text, specialTokens);
   }
 
   @Override

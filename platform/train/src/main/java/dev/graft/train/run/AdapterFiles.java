@@ -30,6 +30,13 @@ final class AdapterFiles {
   /** The prefix PEFT gives tuner-method keys (PeftModel → LoraModel → the HF model). */
   static final String PREFIX = "base_model.model.";
 
+  /**
+   * PEFT's prompt-learning types, whose one tensor {@code prompt_embeddings} PEFT saves without
+   * prefix (the prompt encoder is no module of the wrapped model).
+   */
+  static final Set<String> PROMPT_LEARNING =
+      Set.of("PROMPT_TUNING", "PREFIX_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING");
+
   private AdapterFiles() {}
 
   /**
@@ -121,7 +128,7 @@ final class AdapterFiles {
 
   /**
    * Writes the folder: with PEFT key names ({@value #PREFIX} + Graft name) when {@code config} has
-   * a {@code peft_type}, with Graft names otherwise.
+   * a {@code peft_type}, with Graft names otherwise and for {@link #PROMPT_LEARNING} types.
    *
    * @param extras further JSON files by file name, e.g. {@value SftRun#SAMPLE_FORMAT}, which PEFT
    *     ignores
@@ -136,7 +143,9 @@ final class AdapterFiles {
       deleteTree(temp);
       Files.createDirectories(temp);
       SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-      String prefix = config.get("peft_type") != null ? PREFIX : "";
+      Object peftType = config.get("peft_type");
+      String prefix =
+          peftType == null || PROMPT_LEARNING.contains(peftType.toString()) ? "" : PREFIX;
       tensors.written.forEach(
           (name, v) -> writer.add(prefix + name, tensors.writtenShapes.get(name), v));
       writer.write(temp.resolve("adapter_model.safetensors"));

@@ -78,7 +78,8 @@ public final class Adapters {
               ? ModelGraph.buildWithCache(config, DType.FLOAT32)
               : ModelGraph.build(config, DType.FLOAT32);
       GraphAdaptation adaptation =
-          new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32);
+          new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32)
+              .forSavedAdapter();
       for (AdapterMethods.Resolved r : resolved) {
         adaptation.adapting(r.name());
         r.instance().adapt(adaptation);
@@ -177,6 +178,36 @@ public final class Adapters {
   }
 
   /**
+   * Why a method that is not {@link MethodInstance#mergeable} refuses: the message of the {@link
+   * IllegalStateException} its {@link MethodInstance#merge} throws, given weights it cannot touch.
+   */
+  private static String refusal(MethodInstance method) {
+    WeightEditor untouchable =
+        new WeightEditor() {
+          @Override
+          public float[] read(String parameter) {
+            throw new IllegalStateException("It cannot fold its tensors into them.");
+          }
+
+          @Override
+          public long[] shape(String parameter) {
+            throw new IllegalStateException("It cannot fold its tensors into them.");
+          }
+
+          @Override
+          public void write(String parameter, float[] values) {
+            throw new IllegalStateException("It cannot fold its tensors into them.");
+          }
+        };
+    try {
+      method.merge(untouchable);
+    } catch (IllegalStateException e) {
+      return e.getMessage();
+    }
+    return "It cannot fold its tensors into them.";
+  }
+
+  /**
    * Merges an adapter into the base weights and writes a Hugging Face model folder (written under a
    * temporary name, then renamed), with the {@link SavedFormat} that applies to the result: on
    * merge the adapter's, else the model's; on unmerge the model's unless the adapter brought it.
@@ -196,9 +227,10 @@ public final class Adapters {
         throw new IllegalArgumentException(
             "The adapter in "
                 + adapterDir
-                + " cannot be merged into the base weights: method "
+                + " cannot be merged into the base weights (method "
                 + m.name()
-                + " cannot fold its tensors into them.");
+                + "): "
+                + refusal(m.instance()));
       }
     }
     Map<String, String> checkpointNames = adapted.model().checkpointNames();

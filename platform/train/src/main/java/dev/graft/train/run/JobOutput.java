@@ -95,6 +95,11 @@ final class JobOutput {
           "base_model_name_or_path",
           (trainedBase.isEmpty() ? modelDir : model).toAbsolutePath().toString());
       config.put("inference_mode", true);
+      // PEFT's prompt tuning names the tokenizer its TEXT init read: the job's model folder.
+      if (config.containsKey("tokenizer_name_or_path")
+          && config.get("tokenizer_name_or_path") == null) {
+        config.put("tokenizer_name_or_path", modelDir.toAbsolutePath().toString());
+      }
       AdapterFiles.write(outputDir.resolve("adapter"), config, collector, extras);
     }
   }

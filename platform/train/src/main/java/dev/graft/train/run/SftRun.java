@@ -53,6 +53,10 @@ public final class SftRun implements Run {
   private final Path modelDir;
   private final ModelConfig config;
   private final SafetensorsReader checkpoint;
+
+  /** The model's tokenizer, for the data and for methods ({@code Adaptation.encode}). */
+  private final Tokenizer tokenizer;
+
   private final List<String> names = new ArrayList<>();
   private final List<MethodInstance> methods = new ArrayList<>();
   private final List<JobOutput.Method> outputs = new ArrayList<>();
@@ -103,7 +107,7 @@ public final class SftRun implements Run {
       this.config = ModelConfig.read(modelDir.resolve(ModelConfig.FILE));
       this.checkpoint = SafetensorsReader.open(modelDir);
       config.check(checkpoint);
-      Tokenizer tokenizer = Tokenizer.load(modelDir);
+      this.tokenizer = Tokenizer.load(modelDir);
       ChatTemplate template = chatTemplate(modelDir);
       this.checkpointNames = ModelGraph.build(config, DType.FLOAT32).checkpointNames();
       for (Map.Entry<String, Options> m : spec.methods().entrySet()) {
@@ -115,7 +119,8 @@ public final class SftRun implements Run {
             new JobOutput.Method(
                 m.getKey(), instance, AdapterMethods.entry(registered, m.getValue())));
       }
-      this.program = new StepProgram(config, checkpoint, names, methods, job, backend, seed);
+      this.program =
+          new StepProgram(config, checkpoint, names, methods, tokenizer, job, backend, seed);
       try {
         this.calibrationDue = program.adaptation().calibrationWarmup() >= 0;
         // The data comes after the methods: a method may set how samples are formatted.
@@ -174,7 +179,7 @@ public final class SftRun implements Run {
   /** Builds the graph again (after the methods calibrated) and trains that one. */
   private void rebuild() {
     program.close();
-    program = new StepProgram(config, checkpoint, names, methods, job, backend, seed);
+    program = new StepProgram(config, checkpoint, names, methods, tokenizer, job, backend, seed);
     driver =
         new StepDriver(
             "train", program, reference, batches, schedule, accumulation, seed, totalSteps);

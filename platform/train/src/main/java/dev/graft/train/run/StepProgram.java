@@ -14,6 +14,7 @@ import dev.graft.graph.TrainingStep;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
+import dev.graft.model.Tokenizer;
 import dev.graft.train.adapt.GraphAdaptation;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -41,18 +42,21 @@ final class StepProgram implements AutoCloseable {
    * Adapts a fresh graph with {@code methods} (in order) and opens its training step.
    *
    * @param names the methods' names, in the order of {@code methods}, for messages
+   * @param tokenizer the model's tokenizer, which methods read through {@code Adaptation.encode}
    */
   StepProgram(
       ModelConfig config,
       SafetensorsReader checkpoint,
       List<String> names,
       List<MethodInstance> methods,
+      Tokenizer tokenizer,
       Options job,
       ComputeBackend backend,
       long seed) {
     this.model = ModelGraph.build(config, DType.FLOAT32);
     this.adaptation =
-        new GraphAdaptation(new ModelGraphModel(model, checkpoint), true, DType.FLOAT32);
+        new GraphAdaptation(new ModelGraphModel(model, checkpoint), true, DType.FLOAT32)
+            .withTokenizer(tokenizer::encode);
     for (int i = 0; i < methods.size(); i++) {
       adaptation.adapting(names.get(i));
       methods.get(i).adapt(adaptation);
