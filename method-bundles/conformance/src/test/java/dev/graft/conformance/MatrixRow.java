@@ -43,6 +43,15 @@ record MatrixRow(FineTuningMethod method, Model model) {
   }
 
   /**
+   * Every installed method on the pretrained model only: what a method learns in a few steps is
+   * measured where there is language to learn; the tiny GPT-2 has random weights, on which prompt
+   * and prefix tuning move the loss by a few hundredths in 12 steps.
+   */
+  static Stream<MatrixRow> pretrainedRows() {
+    return rows().filter(r -> r.model() == Model.LLAMA);
+  }
+
+  /**
    * The job's {@code method} value: the method itself, or, for an objective method (which adds no
    * parameters and so leaves nothing to train alone), {@code lora,<method>}.
    */

@@ -152,7 +152,7 @@ class MethodMatrixTest {
 
   @Tag("slow")
   @ParameterizedTest(name = "{0}")
-  @MethodSource("dev.graft.conformance.MatrixRow#rows")
+  @MethodSource("dev.graft.conformance.MatrixRow#pretrainedRows")
   void aShortRunLowersTheLoss(MatrixRow row) throws Exception {
     // Two batches alternate (eight stories, four a batch): compare means over both, first and last.
     List<Double> losses = GoldenCurveTest.losses(row.spec(dir, 12), 12);
