@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.graft.api.adapt.Init;
-import dev.graft.api.adapt.ModelSpec;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
@@ -20,32 +19,7 @@ class GraphAdaptationTest {
     Graph graph = new Graph();
     graph.parameter("w", DType.FLOAT32, Shape.of(2, 2), false);
     graph.parameter("b", DType.FLOAT32, Shape.of(2), false);
-    return new AdaptableModel() {
-      @Override
-      public Graph graph() {
-        return graph;
-      }
-
-      @Override
-      public ModelSpec spec() {
-        throw new UnsupportedOperationException();
-      }
-
-      @Override
-      public List<Linear> linears() {
-        return List.of();
-      }
-
-      @Override
-      public List<Block> blocks() {
-        return List.of();
-      }
-
-      @Override
-      public float[] weight(String parameter) {
-        throw new UnsupportedOperationException();
-      }
-    };
+    return new GraphOnly(graph);
   }
 
   @Test
@@ -105,7 +79,7 @@ class GraphAdaptationTest {
   @Test
   void anInputIsAPerTokenInt64Column() {
     GraphAdaptation adaptation =
-        new GraphAdaptation(new GraphOnly(new dev.graft.graph.Graph()), true, DType.FLOAT32);
+        new GraphAdaptation(new GraphOnly(new Graph()), true, DType.FLOAT32);
     dev.graft.graph.Tensor task = adaptation.input("task_id");
     assertEquals(DType.INT64, task.dtype());
     assertEquals(dev.graft.graph.Shape.with("batch", "seq"), task.shape());
@@ -113,7 +87,7 @@ class GraphAdaptationTest {
   }
 
   /** A model that is only a graph, for sites that need nothing else. */
-  private record GraphOnly(dev.graft.graph.Graph graph) implements AdaptableModel {
+  private record GraphOnly(Graph graph) implements AdaptableModel {
     @Override
     public dev.graft.api.adapt.ModelSpec spec() {
       throw new UnsupportedOperationException();
