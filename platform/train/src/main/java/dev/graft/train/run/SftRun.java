@@ -374,11 +374,18 @@ public final class SftRun implements Run {
     }
     TrainingStep step = program.step();
     Set<String> carried = Set.copyOf(step.carry().values());
+    // A frozen declared parameter keeps its initial value: all of them drawn once, on first need.
+    Map<String, float[]> initial = new LinkedHashMap<>();
     Function<String, float[]> values =
-        p ->
-            carried.contains(p)
-                ? program.session().state(p).floats()
-                : program.declaredValue(p); // a frozen declared parameter keeps its initial value
+        p -> {
+          if (carried.contains(p)) {
+            return program.session().state(p).floats();
+          }
+          if (initial.isEmpty()) {
+            initial.putAll(program.adaptation().initialValues(seed));
+          }
+          return initial.get(p);
+        };
     JobOutput.write(
         outputDir,
         modelDir,
