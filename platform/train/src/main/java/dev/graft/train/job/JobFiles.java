@@ -10,6 +10,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.commons.configuration2.AbstractConfiguration;
 import org.apache.commons.configuration2.FileBasedConfiguration;
 import org.apache.commons.configuration2.JSONConfiguration;
@@ -26,8 +29,19 @@ import org.apache.commons.configuration2.interpol.DefaultLookups;
  * ${sys:user.home}}); lists join with commas. Keys under {@code vars.} only serve interpolation
  * ({@code vars: {data_dir: /data}}, then {@code data: ${vars.data_dir}/train.jsonl}) and are
  * dropped.
+ *
+ * <p>Only the {@code env:} and {@code sys:} lookups exist: every other prefix lookup that Commons
+ * Configuration may have registered by default or through its {@code defaultPrefixLookups} system
+ * property ({@code script:}, {@code dns:}, {@code url:}, {@code file:}, {@code base64Decoder:} …,
+ * the CVE-2022-33980 class) is removed before any value is read, and a job file that uses one is
+ * refused by name.
  */
 public final class JobFiles {
+  /** The interpolation lookups a job file may use. */
+  static final Set<String> LOOKUPS = Set.of("env", "sys");
+
+  private static final Pattern PREFIXED = Pattern.compile("\\$\\{([A-Za-z0-9_.]+):");
+
   private JobFiles() {}
 
   /**
@@ -60,11 +74,15 @@ public final class JobFiles {
     }
     AbstractConfiguration c = (AbstractConfiguration) config;
     ConfigurationInterpolator interpolator = c.getInterpolator();
+    for (String prefix : List.copyOf(interpolator.prefixSet())) {
+      interpolator.deregisterLookup(prefix);
+    }
     interpolator.registerLookup("env", DefaultLookups.ENVIRONMENT.getLookup());
     interpolator.registerLookup("sys", DefaultLookups.SYSTEM_PROPERTIES.getLookup());
     Map<String, String> values = new LinkedHashMap<>();
     for (Iterator<String> keys = c.getKeys(); keys.hasNext(); ) {
       String key = keys.next();
+      refuseUnknownLookups(file, key, String.valueOf(c.getProperty(key)));
       List<Object> list = c.getList(Object.class, key);
       StringBuilder joined = new StringBuilder();
       for (Object item : list) {
@@ -89,6 +107,22 @@ public final class JobFiles {
       }
     }
     return values;
+  }
+
+  private static void refuseUnknownLookups(Path file, String key, String raw) {
+    Matcher m = PREFIXED.matcher(raw);
+    while (m.find()) {
+      if (!LOOKUPS.contains(m.group(1))) {
+        throw new IllegalArgumentException(
+            "Job file "
+                + file
+                + ": \""
+                + key
+                + "\" uses the lookup ${"
+                + m.group(1)
+                + ":…}, which Graft does not allow; use ${env:NAME}, ${sys:NAME} or ${vars.NAME}.");
+      }
+    }
   }
 
   private static String firstLine(String message) {

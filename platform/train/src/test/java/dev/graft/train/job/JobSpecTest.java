@@ -1,7 +1,9 @@
 package dev.graft.train.job;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodFamily;
@@ -16,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class JobSpecTest {
   @TempDir Path dir;
@@ -97,6 +101,33 @@ class JobSpecTest {
     Map<String, String> raw = JobFiles.read(dir.resolve("job.properties"));
     assertEquals("/data/train.jsonl", raw.get("data"));
     assertEquals(System.getenv("PATH"), raw.get("home"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "${script:javascript:java.lang.Runtime.getRuntime().exec('touch /tmp/graft-pwned')}",
+        "${dns:address|example.com}",
+        "${url:UTF-8:http://example.com/}",
+        "${file:UTF-8:/etc/passwd}",
+        "${base64Decoder:SGVsbG8=}",
+        "${const:java.lang.Integer.MAX_VALUE}"
+      })
+  void lookupsOtherThanEnvAndSysAreRefusedByName(String value) throws Exception {
+    for (String name : List.of("job.properties", "job.yaml")) {
+      Files.writeString(
+          dir.resolve(name),
+          name.endsWith(".yaml")
+              ? "vars:\n  x: \"" + value.replace("\"", "\\\"") + "\"\ndata: ${vars.x}\n"
+              : "data=" + value + "\n");
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> JobFiles.read(dir.resolve(name)));
+      String prefix = value.substring(2, value.indexOf(':'));
+      assertTrue(
+          e.getMessage().contains("${" + prefix + ":…}, which Graft does not allow"),
+          e.getMessage());
+    }
+    assertFalse(Files.exists(Path.of("/tmp/graft-pwned")));
   }
 
   @Test
