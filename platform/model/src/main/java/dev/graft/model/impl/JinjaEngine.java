@@ -8,13 +8,16 @@ import com.hubspot.jinjava.el.TruthyTypeConverter;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.interpret.errorcategory.BasicTemplateErrorCategory;
 import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import java.lang.reflect.Array;
 import java.time.ZonedDateTime;
 import java.time.format.TextStyle;
+import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 import jinjava.de.odysseus.el.ExpressionFactoryImpl;
 import jinjava.de.odysseus.el.tree.TreeStore;
@@ -29,6 +32,25 @@ import jinjava.javax.el.ExpressionFactory;
  * {@code tojson}, Python string and dict methods, keyword arguments and {@code [::step]} slices.
  */
 public final class JinjaEngine {
+
+  /**
+   * Bounds on what one rendering may produce: templates come from model folders someone else wrote.
+   * A conversation of 16 M characters is far beyond any context length.
+   */
+  static final long MAX_OUTPUT_CHARS = 16L << 20;
+
+  static final int MAX_LIST_SIZE = 1 << 20;
+  static final int MAX_MACRO_DEPTH = 64;
+
+  /**
+   * Errors Jinjava reports without stopping that mean a bound was hit and the output is cut; so
+   * does a macro recursing deeper than {@link #MAX_MACRO_DEPTH} (category {@code CYCLE_DETECTED}).
+   */
+  private static final Set<TemplateError.ErrorReason> OVER_BOUNDS =
+      EnumSet.of(
+          TemplateError.ErrorReason.OUTPUT_TOO_BIG,
+          TemplateError.ErrorReason.OVER_LIMIT,
+          TemplateError.ErrorReason.COLLECTION_TOO_BIG);
 
   private static final Jinjava JINJAVA = withOwnClassLoader(JinjaEngine::create);
 
@@ -52,7 +74,9 @@ public final class JinjaEngine {
   public static String render(String template, Map<String, ?> variables) {
     RenderResult result = withOwnClassLoader(() -> JINJAVA.renderForResult(template, variables));
     for (TemplateError e : result.getErrors()) {
-      if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
+      if (e.getSeverity() == TemplateError.ErrorType.FATAL
+          || OVER_BOUNDS.contains(e.getReason())
+          || e.getCategory() == BasicTemplateErrorCategory.CYCLE_DETECTED) {
         Throwable cause = e.getException();
         while (cause != null && !(cause instanceof TemplateException)) {
           cause = cause.getCause();
@@ -91,6 +115,12 @@ public final class JinjaEngine {
             .withTrimBlocks(true)
             .withLstripBlocks(true)
             .withElResolver(resolver)
+            .withMaxOutputSize(MAX_OUTPUT_CHARS)
+            .withMaxStringLength(MAX_OUTPUT_CHARS)
+            .withMaxListSize(MAX_LIST_SIZE)
+            .withMaxMapSize(MAX_LIST_SIZE)
+            .withEnableRecursiveMacroCalls(true)
+            .withMaxMacroRecursionDepth(MAX_MACRO_DEPTH)
             .withLegacyOverrides(
                 LegacyOverrides.newBuilder()
                     .withUseTrimmingForNotesAndExpressions(true)
