@@ -138,12 +138,18 @@ public final class GraftCommands {
   }
 
   @Descriptor(
-      "list the compute backends: name, device, and whether each is available (and if not, why)")
+      "list the compute backends: name, device, ONNX Runtime sessions open now, and whether each"
+          + " is available (and if not, why)")
   public String backends() {
-    Table table = new Table("NAME", "DEVICE", "STATUS");
+    Table table = new Table("NAME", "DEVICE", "SESSIONS", "STATUS");
     for (ComputeBackend b : backends.backends()) {
       var a = b.availability();
-      table.row(b.name(), b.device(), a.available() ? "available" : "unavailable: " + a.reason());
+      int open = b.openSessions();
+      table.row(
+          b.name(),
+          b.device(),
+          open < 0 ? "-" : Integer.toString(open),
+          a.available() ? "available" : "unavailable: " + a.reason());
     }
     return table.isEmpty() ? "No compute backends are installed.\n" : table.render();
   }

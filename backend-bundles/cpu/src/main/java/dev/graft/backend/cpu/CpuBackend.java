@@ -132,4 +132,9 @@ public final class CpuBackend implements ComputeBackend {
           extra.configure(options);
         });
   }
+
+  @Override
+  public int openSessions() {
+    return OrtProgramSession.openSessions("cpu");
+  }
 }

@@ -137,4 +137,9 @@ public final class CudaBackend implements ComputeBackend {
           options.addConfigEntry("session.disable_cpu_ep_fallback", "1");
         });
   }
+
+  @Override
+  public int openSessions() {
+    return OrtProgramSession.openSessions("cuda");
+  }
 }

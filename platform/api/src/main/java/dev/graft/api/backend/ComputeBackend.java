@@ -29,4 +29,14 @@ public interface ComputeBackend {
    * @throws BackendException if the runtime rejects the program
    */
   Session open(Program program);
+
+  /**
+   * How many sessions this backend has open now (opened and not yet closed), for operators and leak
+   * checks; -1 when the backend does not count them.
+   *
+   * @since 1.2
+   */
+  default int openSessions() {
+    return -1;
+  }
 }

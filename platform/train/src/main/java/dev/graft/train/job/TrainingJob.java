@@ -101,6 +101,15 @@ public final class TrainingJob implements Job, Runnable {
 
   @Override
   public void run() {
+    Ending end = train();
+    finishAs(end.state(), end.done(), end.total(), end.message(), end.metrics());
+  }
+
+  /** How a run ended, announced once its sessions are closed. */
+  private record Ending(JobState state, long done, long total, String message, Metrics metrics) {}
+
+  /** Trains to the end, a stop or a failure; the run (its sessions) is closed when this returns. */
+  private Ending train() {
     long done = 0;
     long total = 0;
     Metrics metrics = null;
@@ -128,13 +137,12 @@ public final class TrainingJob implements Job, Runnable {
           saveCheckpoint(run, done);
           String unsaved = finishQuietly(run);
           Files.deleteIfExists(control);
-          finishAs(
+          return new Ending(
               JobState.CANCELLED,
               done,
               total,
               stopReason + unsaved + " Resume with 'graft:resume " + id + "'.",
               metrics);
-          return;
         }
         Run.StepResult r = run.step(done);
         if (!Double.isFinite(r.loss())) {
@@ -143,7 +151,7 @@ public final class TrainingJob implements Job, Runnable {
                   .latest()
                   .map(c -> "the checkpoint after step " + Checkpoints.steps(c) + " is kept")
                   .orElse("no checkpoint was written yet");
-          finishAs(
+          return new Ending(
               JobState.FAILED,
               done,
               total,
@@ -155,7 +163,6 @@ public final class TrainingJob implements Job, Runnable {
                   + kept
                   + ". Lower learning_rate or check the data.",
               metrics);
-          return;
         }
         done++;
         tokens += r.tokens();
@@ -178,10 +185,10 @@ public final class TrainingJob implements Job, Runnable {
       }
       saveCheckpoint(run, done);
       run.finish(outputDir);
-      finishAs(JobState.COMPLETED, done, total, "", metrics);
+      return new Ending(JobState.COMPLETED, done, total, "", metrics);
     } catch (RuntimeException | IOException e) {
       String message = e.getMessage() == null ? e.toString() : e.getMessage();
-      finishAs(JobState.FAILED, done, total, message, metrics);
+      return new Ending(JobState.FAILED, done, total, message, metrics);
     }
   }
 

@@ -31,6 +31,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
 import org.osgi.service.component.annotations.Activate;
@@ -48,7 +49,8 @@ import org.osgi.service.event.EventAdmin;
  * own (where the framework property {@code graft.launcher} names the launcher). Jobs live in {@code
  * <graft.home>/jobs/<id>} (or their {@code output_dir}, linked from there) with their specification
  * and status, so that every process of the same home lists, shows, cancels and resumes them. When a
- * method a running job uses goes away, the job stops with a checkpoint and says why.
+ * method or the compute backend a running job uses goes away, the job stops with a checkpoint and
+ * says why; a job (re)started later looks its backend up again, so it runs on the current one.
  */
 @Component(service = TrainingService.class)
 public final class TrainingServiceImpl implements TrainingService {
@@ -63,6 +65,8 @@ public final class TrainingServiceImpl implements TrainingService {
 
   private final Map<String, TrainingJob> jobs = Collections.synchronizedMap(new LinkedHashMap<>());
   private final Map<String, List<String>> methodsOfJob =
+      Collections.synchronizedMap(new LinkedHashMap<>());
+  private final Map<String, String> backendOfJob =
       Collections.synchronizedMap(new LinkedHashMap<>());
   private ExecutorService executor;
   private JobFolders folders;
@@ -111,15 +115,29 @@ public final class TrainingServiceImpl implements TrainingService {
 
   void removeMethod(ServiceReference<FineTuningMethod> ref) {
     Object name = ref.getProperty(FineTuningMethod.NAME);
+    stopJobsUsing(
+        "Method \"" + name + "\"", id -> methodsOfJob.getOrDefault(id, List.of()).contains(name));
+  }
+
+  /** Stops the running jobs on a backend whose service goes away. */
+  @Reference(
+      service = ComputeBackend.class,
+      cardinality = ReferenceCardinality.MULTIPLE,
+      policy = ReferencePolicy.DYNAMIC,
+      policyOption = ReferencePolicyOption.GREEDY)
+  void addBackend(ServiceReference<ComputeBackend> ref) {}
+
+  void removeBackend(ServiceReference<ComputeBackend> ref) {
+    Object name = ref.getProperty(ComputeBackend.NAME);
+    stopJobsUsing("Backend \"" + name + "\"", id -> name.equals(backendOfJob.get(id)));
+  }
+
+  private void stopJobsUsing(String what, Predicate<String> uses) {
     synchronized (jobs) {
       jobs.forEach(
           (id, job) -> {
-            if (!job.status().state().isFinal()
-                && methodsOfJob.getOrDefault(id, List.of()).contains(name)) {
-              job.stop(
-                  "Method \""
-                      + name
-                      + "\" went away (its bundle was stopped, updated or uninstalled).");
+            if (!job.status().state().isFinal() && uses.test(id)) {
+              job.stop(what + " went away (its bundle was stopped, updated or uninstalled).");
             }
           });
     }
@@ -193,7 +211,7 @@ public final class TrainingServiceImpl implements TrainingService {
                 new SftRun(
                     checked,
                     methods,
-                    backend,
+                    backends.requireAvailable(backend.name()),
                     note -> System.err.println("graft: job " + id + ": " + note)),
             (topic, properties) -> {
               EventAdmin admin = events;
@@ -203,6 +221,7 @@ public final class TrainingServiceImpl implements TrainingService {
             });
     jobs.put(id, job);
     methodsOfJob.put(id, List.copyOf(checked.methods().keySet()));
+    backendOfJob.put(id, backend.name());
     return job;
   }
 

@@ -24,6 +24,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A {@link Program} in an ONNX Runtime session. Frozen weights are held once: ONNX Runtime reads
@@ -45,6 +47,9 @@ import java.util.Set;
  * Every native object is closed exactly once, by {@link #close()} at the latest.
  */
 public final class OrtProgramSession implements Session {
+  /** ONNX Runtime sessions open now, by backend name: a leak shows here first. */
+  private static final Map<String, AtomicInteger> OPEN = new ConcurrentHashMap<>();
+
   private final String backend;
   private final OrtEnvironment env;
   private final OrtSession.SessionOptions options;
@@ -67,6 +72,7 @@ public final class OrtProgramSession implements Session {
       OrtSession session,
       Program program) {
     this.backend = backend;
+    OPEN.computeIfAbsent(backend, b -> new AtomicInteger()).incrementAndGet();
     this.env = env;
     this.options = options;
     this.session = session;
@@ -383,6 +389,12 @@ public final class OrtProgramSession implements Session {
     }
   }
 
+  /** How many sessions of {@code backend} are open now (opened and not yet closed). */
+  public static int openSessions(String backend) {
+    AtomicInteger n = OPEN.get(backend);
+    return n == null ? 0 : n.get();
+  }
+
   private void requireOpen() {
     if (closed) {
       throw new IllegalStateException("This " + backend + " session is closed.");
@@ -395,6 +407,7 @@ public final class OrtProgramSession implements Session {
       return;
     }
     closed = true;
+    OPEN.get(backend).decrementAndGet();
     slots.values().forEach(Slots::close);
     slots.clear();
     ownedState.forEach(OnnxTensor::close);
