@@ -128,7 +128,13 @@ public final class JobKeys {
               "logging_steps",
               OptionType.INT,
               "1",
-              "print a progress line every this many steps (metrics.csv keeps every step)"));
+              "print a progress line every this many steps (metrics.csv keeps every step)"),
+          key(
+              "report_png",
+              OptionType.BOOLEAN,
+              "true",
+              "when the job completes, render report.html to report.png with headless Chromium, if"
+                  + " one is installed (chromium on PATH, or the GRAFT_CHROMIUM variable)"));
 
   private static OptionDescriptor key(String name, OptionType type, String def, String help) {
     return OptionDescriptor.of(name, type, def, help);

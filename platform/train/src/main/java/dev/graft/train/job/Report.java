@@ -32,7 +32,7 @@ final class Report {
         .append(escape(id))
         .append("</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:60em}")
         .append(
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}")
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}td{word-break:break-all}")
         .append(
             "svg{border:1px solid #ddd;margin:.5em 0}.axis{font-size:11px;fill:#555}</style></head><body>\n");
     html.append("<h1>Graft job ").append(escape(id)).append("</h1>\n");

@@ -216,6 +216,9 @@ public final class TrainingJob implements Job, Runnable {
     if (metrics != null) {
       try {
         Report.write(outputDir.resolve("report.html"), id, spec, metrics.rows(), end);
+        if (state == JobState.COMPLETED && !"false".equalsIgnoreCase(spec.get("report_png"))) {
+          screenshot(outputDir.resolve("report.html"), outputDir.resolve("report.png"));
+        }
       } catch (java.io.UncheckedIOException e) {
         end =
             new JobStatus(
@@ -234,6 +237,19 @@ public final class TrainingJob implements Job, Runnable {
       // The report and the in-process status still say how it ended.
     }
     publish(state.name());
+  }
+
+  /** report.png is a convenience: without a browser, or when it fails, there is none. */
+  private static void screenshot(Path html, Path png) {
+    Chromium.find()
+        .ifPresent(
+            browser -> {
+              try {
+                browser.screenshot(html, png);
+              } catch (IOException e) {
+                // report.html is the report; the picture is optional.
+              }
+            });
   }
 
   private void update(
