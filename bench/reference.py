@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|adalora|full|infer \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -61,6 +61,63 @@ class LoraLinear(nn.Module):
 
     def forward(self, x):
         return self.base(x) + (x @ self.lora_A.t() @ self.lora_B.t()) * self.scale
+
+
+class AdaLoraLinear(nn.Module):
+    """PEFT's SVDLinear: y = base(x) + (x (A*E)^T B^T) * alpha / (ranknum + 1e-5)."""
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float):
+        super().__init__()
+        self.base = base
+        self.base.weight.requires_grad_(False)
+        if self.base.bias is not None:
+            self.base.bias.requires_grad_(False)
+        self.lora_A = nn.Parameter(torch.randn(r, base.in_features) * 0.02)
+        self.lora_E = nn.Parameter(torch.zeros(r, 1))
+        self.lora_B = nn.Parameter(torch.randn(base.out_features, r) * 0.02)
+        self.scale = alpha / (r + 1e-5)
+
+    def forward(self, x):
+        return self.base(x) + (x @ (self.lora_A * self.lora_E).t() @ self.lora_B.t()) * self.scale
+
+
+def orthogonality(layers):
+    """PEFT's AdaLoraModel.forward term: mean over A and B of ||AA^T - I||_F and ||B^T B - I||_F."""
+    total, n = 0.0, 0
+    for m in layers:
+        for cov in (m.lora_A @ m.lora_A.t(), m.lora_B.t() @ m.lora_B):
+            total = total + torch.norm(cov - torch.eye(cov.shape[0]), p="fro")
+            n += 1
+    return total / n
+
+
+class RankAllocator:
+    """PEFT's RankAllocator.update_and_allocate (tinit 0, tfinal 0, deltaT 1, beta1 = beta2 = 0.85)."""
+
+    def __init__(self, layers, target_r, total_step):
+        self.layers, self.total = layers, total_step
+        self.params = [p for m in layers for p in (m.lora_A, m.lora_E, m.lora_B)]
+        self.ipt = [torch.zeros_like(p) for p in self.params]
+        self.unc = [torch.zeros_like(p) for p in self.params]
+        self.init_bgt = sum(m.lora_A.shape[0] for m in layers)
+        self.target_bgt = target_r * len(layers)
+
+    @torch.no_grad()
+    def step(self, global_step):
+        for i, p in enumerate(self.params):
+            now = (p * p.grad).abs()
+            self.ipt[i] = 0.85 * self.ipt[i] + 0.15 * now
+            self.unc[i] = 0.85 * self.unc[i] + 0.15 * (now - self.ipt[i]).abs()
+        if global_step <= 0:
+            return
+        mul = 1 - global_step / self.total
+        budget = int((self.init_bgt - self.target_bgt) * mul**3 + self.target_bgt)
+        s = [a * u for a, u in zip(self.ipt, self.unc)]
+        scores = [s[3 * j + 1].view(-1) + s[3 * j].mean(1) + s[3 * j + 2].mean(0) for j in range(len(self.layers))]
+        if self.init_bgt - budget > 0:
+            threshold = torch.kthvalue(torch.cat(scores), self.init_bgt - budget)[0].item()
+            for m, score in zip(self.layers, scores):
+                m.lora_E.masked_fill_((score <= threshold).view(-1, 1), 0.0)
 
 
 def causal_attention(q, k, v, mask):
@@ -214,6 +271,9 @@ def build(config, workload):
     if workload in ("lora-qv", "lora-all"):
         for parent, name in targets(model, workload):
             setattr(parent, name, LoraLinear(getattr(parent, name), r=8, alpha=16))
+    if workload == "adalora":
+        for parent, name in targets(model, "lora-qv"):
+            setattr(parent, name, AdaLoraLinear(getattr(parent, name), r=12, alpha=16))
     return model
 
 
@@ -275,6 +335,8 @@ def row(args):
             eps=1e-8,
             weight_decay=0.0,
         )
+        adalora = [m for m in model.modules() if isinstance(m, AdaLoraLinear)]
+        allocator = RankAllocator(adalora, 8, args.warmup + args.steps) if adalora else None
         setup = time.perf_counter() - t0
         control.ready()
         for s in range(args.warmup + args.steps):
@@ -283,11 +345,15 @@ def row(args):
             opt.zero_grad(set_to_none=True)
             logits = model(ids)
             loss = F.cross_entropy(logits.view(-1, vocab), labels.view(-1), ignore_index=-100)
+            if allocator is not None:
+                loss = loss + 0.5 * orthogonality(allocator.layers)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(
                 [p for p in model.parameters() if p.requires_grad], 1.0
             )
             opt.step()
+            if allocator is not None:
+                allocator.step(s)
             value = loss.item()
             dt = time.perf_counter() - t
             control.done(dt)
@@ -338,7 +404,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["row", "gemm", "blas"])
     p.add_argument("--dir")
-    p.add_argument("--workload", choices=["lora-qv", "lora-all", "full", "infer"])
+    p.add_argument("--workload", choices=["lora-qv", "lora-all", "adalora", "full", "infer"])
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)
     p.add_argument("--warmup", type=int, default=2)

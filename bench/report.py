@@ -49,6 +49,8 @@ def flops(c, workload, batch, seq, r=8):
         return lin + att
     if workload == "full":
         return 3 * lin + 3 * att
+    if workload == "adalora":
+        r = 12  # init_r: pruning zeroes E entries, the matrices keep their size
     adapted = [(i, o) for name, i, o in layer if workload == "lora-all" or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
     return 2 * lin + 3 * att + 3 * lora
@@ -61,6 +63,7 @@ def gib(b):
 NAMES = {
     "lora-qv": "LoRA r=8, q,v",
     "lora-all": "LoRA r=8, all-linear",
+    "adalora": "AdaLoRA init_r=12→8, q,v",
     "full": "full fine-tuning",
     "infer": "inference (forward)",
 }

@@ -4,6 +4,7 @@ import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.GraphOps;
 import dev.graft.graph.Tensor;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import org.osgi.annotation.versioning.ProviderType;
@@ -28,6 +29,18 @@ public interface Adaptation {
    */
   default boolean loadingAdapter() {
     return false;
+  }
+
+  /**
+   * The shape that the saved adapter this graph applies ({@link #loadingAdapter()}) holds for
+   * {@code parameter} (its full Graft name), or empty: when training, and for a tensor the adapter
+   * lacks. For methods whose saved sizes vary by module: AdaLoRA's pruned ranks (PEFT's {@code
+   * rank_pattern}) are the row counts of its saved {@code lora_A}. The default is empty.
+   *
+   * @since 2.2
+   */
+  default Optional<long[]> savedShape(String parameter) {
+    return Optional.empty();
   }
 
   /**

@@ -24,7 +24,8 @@
  *   <li>AdaLoRA: {@link dev.graft.api.adapt.Adaptation#addLoss} (orthogonality), {@link
  *       dev.graft.api.adapt.Adaptation#exposeGradient} and a {@link dev.graft.api.adapt.StepHook}
  *       with a cadence (sensitivity, budget schedule, masking between steps), its EMAs in {@link
- *       dev.graft.api.adapt.Adaptation#state}.
+ *       dev.graft.api.adapt.Adaptation#state}; {@link dev.graft.api.adapt.Adaptation#savedShape}
+ *       for the pruned ranks of a loaded adapter.
  *   <li>Delta-LoRA: {@link dev.graft.api.adapt.Adaptation#state} for the B_K·A_K factors, written
  *       by a {@link dev.graft.api.adapt.StepHook} every K steps, and {@link
  *       dev.graft.graph.GraphOps#stopGradient} for the λ·(BA − B_K A_K) term.
@@ -67,9 +68,12 @@
  *
  * <p>Version 2.1: {@code Adaptation.loadingAdapter()} (whether the graph applies a saved adapter)
  * and {@code Adaptation.encode} (the model's tokenizer, in training), both default methods.
+ *
+ * <p>Version 2.2: {@code Adaptation.savedShape} (the shapes of the adapter being loaded, for
+ * methods whose saved sizes vary by module, as AdaLoRA's pruned ranks), a default method.
  */
 @Export
-@Version("2.1.0")
+@Version("2.2.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

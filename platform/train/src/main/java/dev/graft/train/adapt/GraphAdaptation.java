@@ -22,9 +22,11 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
@@ -52,6 +54,7 @@ public final class GraphAdaptation implements Adaptation {
   private final AdaptableModel model;
   private final boolean training;
   private boolean loadingAdapter;
+  private Function<String, long[]> savedShapes = p -> null;
   private java.util.function.BiFunction<String, Boolean, int[]> tokenizer;
   private final DType computeType;
   private final Map<String, Init> inits = new LinkedHashMap<>();
@@ -91,6 +94,22 @@ public final class GraphAdaptation implements Adaptation {
   public GraphAdaptation forSavedAdapter() {
     loadingAdapter = true;
     return this;
+  }
+
+  /**
+   * Marks this graph as applying a saved adapter whose tensors have the given shapes ({@link
+   * #savedShape}).
+   *
+   * @param shapes a parameter's full name to its saved shape, or to null when the adapter lacks it
+   */
+  public GraphAdaptation forSavedAdapter(Function<String, long[]> shapes) {
+    this.savedShapes = shapes;
+    return forSavedAdapter();
+  }
+
+  @Override
+  public Optional<long[]> savedShape(String parameter) {
+    return Optional.ofNullable(savedShapes.apply(parameter)).map(long[]::clone);
   }
 
   @Override

@@ -79,7 +79,7 @@ public final class Adapters {
               : ModelGraph.build(config, DType.FLOAT32);
       GraphAdaptation adaptation =
           new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32)
-              .forSavedAdapter();
+              .forSavedAdapter(p -> savedShape(adapter, p));
       for (AdapterMethods.Resolved r : resolved) {
         adaptation.adapting(r.name());
         r.instance().adapt(adaptation);
@@ -112,6 +112,16 @@ public final class Adapters {
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + adapterDir + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The shape of a parameter's tensor in an adapter file (PEFT key or Graft name), or null. */
+  private static long[] savedShape(SafetensorsReader adapter, String parameter) {
+    for (String key : List.of(AdapterFiles.PREFIX + parameter, parameter)) {
+      if (adapter.names().contains(key)) {
+        return adapter.info(key).shape();
+      }
+    }
+    return null;
   }
 
   /**
