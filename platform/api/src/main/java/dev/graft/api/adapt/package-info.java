@@ -39,7 +39,8 @@
  *       dev.graft.api.adapt.MethodInstance#save}, and the folded table declared instead when {@link
  *       dev.graft.api.adapt.Adaptation#loadingAdapter}; text initialisation through {@link
  *       dev.graft.api.adapt.Adaptation#encode}.
- *   <li>Houlsby adapters: {@link dev.graft.api.adapt.Adaptation#insert}.
+ *   <li>Houlsby and Pfeiffer adapters: {@link dev.graft.api.adapt.Adaptation#insert}, Pfeiffer's
+ *       with the residual stream.
  *   <li>BitFit and full fine-tuning: {@link dev.graft.api.adapt.Adaptation#setTrainable}, and
  *       {@link dev.graft.api.adapt.Adaptation#rewriteLinear} to add zero biases.
  *   <li>Instruction tuning: {@link dev.graft.api.adapt.Adaptation#sampleFormat} with a {@link
@@ -67,9 +68,13 @@
  *
  * <p>Version 2.1: {@code Adaptation.loadingAdapter()} (whether the graph applies a saved adapter)
  * and {@code Adaptation.encode} (the model's tokenizer, in training), both default methods.
+ *
+ * <p>Version 2.2: {@code Adaptation.insert} with a {@link java.util.function.BinaryOperator}, which
+ * hands the module the residual stream beside the branch (AdapterHub's Pfeiffer placement), a
+ * default method.
  */
 @Export
-@Version("2.1.0")
+@Version("2.2.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;
