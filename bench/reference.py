@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|adalora|full|infer \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|adalora|full|adapter|bitfit|infer \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -118,6 +118,26 @@ class RankAllocator:
             threshold = torch.kthvalue(torch.cat(scores), self.init_bgt - budget)[0].item()
             for m, score in zip(self.layers, scores):
                 m.lora_E.masked_fill_((score <= threshold).view(-1, 1), 0.0)
+
+
+class BottleneckAfter(nn.Module):
+    """AdapterHub's houlsby adapter on a sublayer's output, before the residual add:
+    y + up(swish(down(y))), down (d/16, d), up (d, d/16), init_weights=bert."""
+
+    def __init__(self, base: nn.Linear, reduction: int = 16):
+        super().__init__()
+        self.base = base
+        d = base.out_features
+        m = max(1, d // reduction)
+        self.down = nn.Linear(d, m)
+        self.up = nn.Linear(m, d)
+        for layer in (self.down, self.up):
+            nn.init.normal_(layer.weight, std=0.02)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        y = self.base(x)
+        return y + self.up(F.silu(self.down(y)))
 
 
 def causal_attention(q, k, v, mask):
@@ -274,6 +294,23 @@ def build(config, workload):
     if workload == "adalora":
         for parent, name in targets(model, "lora-qv"):
             setattr(parent, name, AdaLoraLinear(getattr(parent, name), r=12, alpha=16))
+    if workload == "adapter":
+        gpt2 = isinstance(model, Gpt2)
+        outputs = ["c_proj", "mlp_c_proj"] if gpt2 else ["o_proj", "down_proj"]
+        for block in model.h if gpt2 else model.layers:
+            for name in outputs:
+                setattr(block, name, BottleneckAfter(getattr(block, name)))
+    if workload == "bitfit":
+        # Every linear of every block gets a trained bias (zero where it had none), and GPT-2's
+        # LayerNorm biases train too.
+        for parent, name in targets(model, "lora-all"):
+            linear = getattr(parent, name)
+            if linear.bias is None:
+                linear.bias = nn.Parameter(torch.zeros(linear.out_features))
+            linear.bias.requires_grad_(True)
+        for m in model.modules():
+            if isinstance(m, nn.LayerNorm):
+                m.bias.requires_grad_(True)
     return model
 
 
@@ -404,7 +441,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["row", "gemm", "blas"])
     p.add_argument("--dir")
-    p.add_argument("--workload", choices=["lora-qv", "lora-all", "adalora", "full", "infer"])
+    p.add_argument(
+        "--workload", choices=["lora-qv", "lora-all", "adalora", "full", "adapter", "bitfit", "infer"]
+    )
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)
     p.add_argument("--warmup", type=int, default=2)

@@ -51,6 +51,11 @@ def flops(c, workload, batch, seq, r=8):
         return 3 * lin + 3 * att
     if workload == "adalora":
         r = 12  # init_r: pruning zeroes E entries, the matrices keep their size
+    if workload == "adapter":
+        # two d x d/16 bottlenecks per block, forward + both backward products
+        return 2 * lin + 3 * att + 3 * n * 2 * (2 * t * d * (d // 16) * 2)
+    if workload == "bitfit":
+        return 2 * lin + 3 * att  # bias gradients are sums, no weight products
     adapted = [(i, o) for name, i, o in layer if workload == "lora-all" or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
     return 2 * lin + 3 * att + 3 * lora
@@ -65,6 +70,8 @@ NAMES = {
     "lora-all": "LoRA r=8, all-linear",
     "adalora": "AdaLoRA init_r=12→8, q,v",
     "full": "full fine-tuning",
+    "adapter": "adapter (houlsby, d/16)",
+    "bitfit": "BitFit (all biases)",
     "infer": "inference (forward)",
 }
 

@@ -17,6 +17,8 @@ import dev.graft.graph.Graph;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.method.adalora.AdaLoraMethod;
+import dev.graft.method.adapter.BottleneckAdapterMethod;
+import dev.graft.method.bitfit.BitFitMethod;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
 import dev.graft.model.ModelConfig;
@@ -47,11 +49,11 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|adalora|full|infer batch=B seq=S warmup=W
- *       steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly
- *       {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step
- *       on the CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and
- *       fetches the logits. Prints one {@code RESULT {json}} line.
+ *   <li>{@code row dir=D workload=lora-qv|lora-all|adalora|full|adapter|bitfit|infer batch=B seq=S
+ *       warmup=W steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run
+ *       exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program
+ *       per step on the CPU backend); {@code infer} runs the forward graph of {@link
+ *       ModelGraph#build} and fetches the logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -303,6 +305,10 @@ public final class Bench {
           spec.put("adalora.lora_alpha", "16");
         }
         case "full" -> spec.put("method", "full");
+        // AdapterHub's houlsby: an adapter after attention and one after the MLP, d/16 wide.
+        case "adapter" -> spec.put("method", "adapter");
+        // Every bias trains; Llama gets zero biases on all seven linears of each block.
+        case "bitfit" -> spec.put("method", "bitfit");
         default -> throw new IllegalArgumentException("Unknown workload " + workload);
       }
       try (SftRun run = new SftRun(JobSpec.parse(spec, REGISTRY), REGISTRY, backend, n -> {})) {
@@ -503,7 +509,12 @@ public final class Bench {
   }
 
   static final List<FineTuningMethod> METHODS =
-      List.of(new LoraMethod(), new AdaLoraMethod(), new FullFineTuning());
+      List.of(
+          new LoraMethod(),
+          new AdaLoraMethod(),
+          new FullFineTuning(),
+          new BottleneckAdapterMethod(),
+          new BitFitMethod());
 
   /** The methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);

@@ -49,7 +49,9 @@ final class Fixtures {
           new FullFineTuning(),
           new InstructionTuning(),
           new dev.graft.method.prompt.PromptTuningMethod(),
-          new dev.graft.method.prefix.PrefixTuningMethod());
+          new dev.graft.method.prefix.PrefixTuningMethod(),
+          new dev.graft.method.adapter.BottleneckAdapterMethod(),
+          new dev.graft.method.bitfit.BitFitMethod());
 
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 

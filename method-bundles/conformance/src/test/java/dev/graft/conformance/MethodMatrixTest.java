@@ -143,6 +143,21 @@ class MethodMatrixTest {
     float[] unmerged = Fixtures.logits(adapted.model(), adapted.weights());
     double diff = MatrixRow.relativeDiff(Fixtures.baseLogits(merged), unmerged);
     assertTrue(diff < ROUNDING, "merged vs unmerged: " + diff);
+    // An adapter that holds model weights themselves (BitFit's biases, as PEFT's bias="all")
+    // does not keep the originals it replaced: unmerging it is refused, naming them.
+    Adapters.Adapted onMerged = Adapters.load(merged, adapter, Fixtures.REGISTRY, false);
+    Set<String> replaced = new TreeSet<>(onMerged.fromAdapter());
+    replaced.retainAll(onMerged.model().checkpointNames().keySet());
+    if (!replaced.isEmpty()) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  Adapters.merge(
+                      merged, adapter, dir.resolve("unmerged"), Fixtures.REGISTRY, true));
+      assertTrue(e.getMessage().contains(replaced.iterator().next()), e.getMessage());
+      return;
+    }
     Adapters.merge(merged, adapter, dir.resolve("unmerged"), Fixtures.REGISTRY, true);
     diff =
         MatrixRow.relativeDiff(

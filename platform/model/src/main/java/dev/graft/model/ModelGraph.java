@@ -70,8 +70,27 @@ public final class ModelGraph {
    * @param layer the block index
    * @param attentionOutput the attention output projection's result, before the residual add
    * @param mlpOutput the MLP down projection's result, before the residual add
+   * @param attentionResidual the residual stream the attention output is added to: the block's
+   *     input
+   * @param mlpResidual the residual stream the MLP output is added to: the block's input plus the
+   *     attention output
    */
-  public record Block(int layer, Tensor attentionOutput, Tensor mlpOutput) {}
+  public record Block(
+      int layer,
+      Tensor attentionOutput,
+      Tensor mlpOutput,
+      Tensor attentionResidual,
+      Tensor mlpResidual) {
+    /**
+     * A block whose residual streams are not known (null).
+     *
+     * @deprecated since 1.2: give the residual streams, which Pfeiffer adapters read
+     */
+    @Deprecated
+    public Block(int layer, Tensor attentionOutput, Tensor mlpOutput) {
+      this(layer, attentionOutput, mlpOutput, null, null);
+    }
+  }
 
   private final ModelConfig config;
   private final DType computeType;

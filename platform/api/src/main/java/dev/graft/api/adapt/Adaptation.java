@@ -5,6 +5,7 @@ import dev.graft.graph.GraphOps;
 import dev.graft.graph.Tensor;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BinaryOperator;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import org.osgi.annotation.versioning.ProviderType;
@@ -148,6 +149,27 @@ public interface Adaptation {
    * Inserts {@code module} (shape (B, T, d) → (B, T, d)) at {@code point} of block {@code layer}.
    */
   void insert(InsertionPoint point, int layer, UnaryOperator<Tensor> module);
+
+  /**
+   * Inserts {@code module} at {@code point} of block {@code layer}, as {@link
+   * #insert(InsertionPoint, int, UnaryOperator)} does, and also hands it the residual stream the
+   * branch is added to: {@code module.apply(branch, residual)} returns the new branch (B, T, d),
+   * and the block still computes {@code residual + branch}. AdapterHub's Pfeiffer adapter ({@code
+   * seq_bn}) reads both: {@code branch + f(branch + residual)}. The residual is the block's input
+   * for {@link InsertionPoint#AFTER_ATTENTION} and the stream after the attention's addition for
+   * {@link InsertionPoint#AFTER_MLP}; it sees earlier insertions at the attention point. The
+   * default, for implementations without the residual, refuses.
+   *
+   * @param module (branch, residual) to the new branch, all (B, T, d)
+   * @throws IllegalArgumentException for a block the model lacks, or when this graph has no
+   *     residual streams to give
+   * @since 2.2
+   */
+  default void insert(InsertionPoint point, int layer, BinaryOperator<Tensor> module) {
+    throw new IllegalArgumentException(
+        "This model graph does not give modules the residual stream; insert a module of the branch"
+            + " alone.");
+  }
 
   /**
    * Puts {@code n} virtual tokens ahead of every row's input (prompt tuning, P-tuning), as PEFT

@@ -40,7 +40,8 @@
  *       dev.graft.api.adapt.MethodInstance#save}, and the folded table declared instead when {@link
  *       dev.graft.api.adapt.Adaptation#loadingAdapter}; text initialisation through {@link
  *       dev.graft.api.adapt.Adaptation#encode}.
- *   <li>Houlsby adapters: {@link dev.graft.api.adapt.Adaptation#insert}.
+ *   <li>Houlsby and Pfeiffer adapters: {@link dev.graft.api.adapt.Adaptation#insert}, Pfeiffer's
+ *       with the residual stream.
  *   <li>BitFit and full fine-tuning: {@link dev.graft.api.adapt.Adaptation#setTrainable}, and
  *       {@link dev.graft.api.adapt.Adaptation#rewriteLinear} to add zero biases.
  *   <li>Instruction tuning: {@link dev.graft.api.adapt.Adaptation#sampleFormat} with a {@link
@@ -69,8 +70,10 @@
  * <p>Version 2.1: {@code Adaptation.loadingAdapter()} (whether the graph applies a saved adapter)
  * and {@code Adaptation.encode} (the model's tokenizer, in training), both default methods.
  *
- * <p>Version 2.2: {@code Adaptation.savedShape} (the shapes of the adapter being loaded, for
- * methods whose saved sizes vary by module, as AdaLoRA's pruned ranks), a default method.
+ * <p>Version 2.2, default methods only: {@code Adaptation.savedShape} (the shapes of the adapter
+ * being loaded, for methods whose saved sizes vary by module, as AdaLoRA's pruned ranks); {@code
+ * Adaptation.insert} with a {@link java.util.function.BinaryOperator}, which hands the module the
+ * residual stream beside the branch (AdapterHub's Pfeiffer placement).
  */
 @Export
 @Version("2.2.0")

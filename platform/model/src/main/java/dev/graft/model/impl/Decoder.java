@@ -246,6 +246,7 @@ public final class Decoder {
     if (att == null) {
       return null;
     }
+    Tensor input = h;
     Tensor a = linear(p + "self_attn.o_proj", i, att, c.outputBias(), s); // (B, T, d)
     h = g.add(h, a);
     x = rmsNorm(h, param(p + "post_attention_layernorm.weight"));
@@ -254,7 +255,7 @@ public final class Decoder {
     // down(act(gate(x)) * up(x))
     Tensor m = linear(p + "mlp.down_proj", i, g.mul(activation(gate), up), c.mlpBias(), s);
     if (s == main) {
-      blocks.add(new Block(i, a, m));
+      blocks.add(new Block(i, a, m, input, h));
     }
     return g.add(h, m);
   }
@@ -289,12 +290,13 @@ public final class Decoder {
     if (att == null) {
       return null;
     }
+    Tensor input = h;
     Tensor a = conv1d(p + "attn.c_proj", i, att, s); // (B, T, d)
     h = g.add(h, a);
     x = layerNorm(h, p + "ln_2");
     Tensor m = conv1d(p + "mlp.c_proj", i, activation(conv1d(p + "mlp.c_fc", i, x, s)), s);
     if (s == main) {
-      blocks.add(new Block(i, a, m));
+      blocks.add(new Block(i, a, m, input, h));
     }
     return g.add(h, m);
   }

@@ -51,7 +51,20 @@ public interface AdaptableModel {
 
   /**
    * A transformer block's insertion points: the attention and MLP outputs before their residual
-   * additions, (B, T, d).
+   * additions, and the residual streams they are added to, all (B, T, d).
+   *
+   * @param attentionResidual the block's input, or null when the model does not give it
+   * @param mlpResidual the stream after the attention's addition, or null likewise
    */
-  record Block(int layer, Tensor attentionOutput, Tensor mlpOutput) {}
+  record Block(
+      int layer,
+      Tensor attentionOutput,
+      Tensor mlpOutput,
+      Tensor attentionResidual,
+      Tensor mlpResidual) {
+    /** A block without residual streams: {@link Adaptation#insert} with a residual refuses it. */
+    public Block(int layer, Tensor attentionOutput, Tensor mlpOutput) {
+      this(layer, attentionOutput, mlpOutput, null, null);
+    }
+  }
 }

@@ -26,6 +26,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.BinaryOperator;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
@@ -335,6 +336,20 @@ public final class GraphAdaptation implements Adaptation {
 
   @Override
   public void insert(InsertionPoint point, int layer, UnaryOperator<Tensor> module) {
+    insert(point, layer, (branch, residual) -> module.apply(branch), false);
+  }
+
+  @Override
+  public void insert(InsertionPoint point, int layer, BinaryOperator<Tensor> module) {
+    insert(point, layer, module, true);
+  }
+
+  /**
+   * Replaces the uses of the branch at {@code point} of block {@code layer} (the latest insertion's
+   * result there, if any) by {@code module(branch, residual)}.
+   */
+  private void insert(
+      InsertionPoint point, int layer, BinaryOperator<Tensor> module, boolean needsResidual) {
     AdaptableModel.Block block =
         model.blocks().stream()
             .filter(b -> b.layer() == layer)
@@ -347,12 +362,18 @@ public final class GraphAdaptation implements Adaptation {
                             + "; blocks are 0 to "
                             + (model.blocks().size() - 1)
                             + "."));
+    boolean attention = point == InsertionPoint.AFTER_ATTENTION;
+    Tensor residual = attention ? block.attentionResidual() : block.mlpResidual();
+    if (needsResidual && residual == null) {
+      throw new IllegalArgumentException(
+          "This model graph does not give block "
+              + layer
+              + "'s residual stream; insert a module of the branch alone.");
+    }
     String key = point + "/" + layer;
     Tensor current =
-        blockPoints.getOrDefault(
-            key,
-            point == InsertionPoint.AFTER_ATTENTION ? block.attentionOutput() : block.mlpOutput());
-    Tensor replacement = module.apply(current);
+        blockPoints.getOrDefault(key, attention ? block.attentionOutput() : block.mlpOutput());
+    Tensor replacement = module.apply(current, residual);
     graph().replaceUses(current, replacement);
     blockPoints.put(key, replacement);
   }

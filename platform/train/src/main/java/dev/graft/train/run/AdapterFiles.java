@@ -23,8 +23,9 @@ import java.util.function.Predicate;
  * Writes an adapter folder: {@code adapter_config.json} (indent 2, sorted keys, as PEFT writes it)
  * and {@code adapter_model.safetensors} (metadata {@code format=pt}). A PEFT adapter's keys are
  * prefixed {@code base_model.model.}, the layout Hugging Face PEFT loads; an adapter without {@code
- * peft_type} keeps Graft parameter names (platform/train/ADAPTERS.md). The folder is written under
- * a temporary name and renamed into place.
+ * peft_type} keeps Graft parameter names, and an AdapterHub one writes {@code adapter.safetensors}
+ * (platform/train/ADAPTERS.md). The folder is written under a temporary name and renamed into
+ * place.
  */
 final class AdapterFiles {
   /** The prefix PEFT gives tuner-method keys (PeftModel → LoraModel → the HF model). */
@@ -37,7 +38,35 @@ final class AdapterFiles {
   static final Set<String> PROMPT_LEARNING =
       Set.of("PROMPT_TUNING", "PREFIX_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING");
 
+  /** The tensors of a PEFT or Graft adapter. */
+  static final String WEIGHTS = "adapter_model.safetensors";
+
+  /**
+   * The tensors of an AdapterHub adapter ({@code adapters}' {@code SAFE_WEIGHTS_NAME}): one whose
+   * config has AdapterHub's {@code version} ({@code "adapters.…"}) and no {@code peft_type}.
+   */
+  static final String ADAPTERHUB_WEIGHTS = "adapter.safetensors";
+
   private AdapterFiles() {}
+
+  /** The tensors file an adapter with this {@code adapter_config.json} content is written to. */
+  static String weightsFile(Map<String, Object> config) {
+    return config.get("peft_type") == null
+            && config.get("version") instanceof String v
+            && v.startsWith("adapters.")
+        ? ADAPTERHUB_WEIGHTS
+        : WEIGHTS;
+  }
+
+  /**
+   * The tensors file of an adapter folder: {@value #WEIGHTS}, or AdapterHub's {@value
+   * #ADAPTERHUB_WEIGHTS} when only that exists.
+   */
+  static Path weightsFile(Path folder) {
+    Path peft = folder.resolve(WEIGHTS);
+    Path hub = folder.resolve(ADAPTERHUB_WEIGHTS);
+    return !Files.exists(peft) && Files.exists(hub) ? hub : peft;
+  }
 
   /**
    * The graph parameter an adapter key holds, or null: PEFT's {@value #PREFIX} goes, and a wrapped
@@ -148,7 +177,7 @@ final class AdapterFiles {
           peftType == null || PROMPT_LEARNING.contains(peftType.toString()) ? "" : PREFIX;
       tensors.written.forEach(
           (name, v) -> writer.add(prefix + name, tensors.writtenShapes.get(name), v));
-      writer.write(temp.resolve("adapter_model.safetensors"));
+      writer.write(temp.resolve(weightsFile(config)));
       json().writeValue(temp.resolve("adapter_config.json").toFile(), new TreeMap<>(config));
       writeJson(temp, extras);
       deleteTree(folder);

@@ -5,6 +5,7 @@ import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.adapt.WeightEditor;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
+import dev.graft.model.AddedWeights;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -67,8 +68,7 @@ public final class Adapters {
     Path configFile = adapterDir.resolve("adapter_config.json");
     requireTrainedBase(modelDir, adapterDir);
     try (SafetensorsReader base = SafetensorsReader.open(modelDir);
-        SafetensorsReader adapter =
-            SafetensorsReader.open(adapterDir.resolve("adapter_model.safetensors"))) {
+        SafetensorsReader adapter = SafetensorsReader.open(AdapterFiles.weightsFile(adapterDir))) {
       List<AdapterMethods.Resolved> resolved =
           AdapterMethods.resolve(
               configFile, AdapterFiles.json().readTree(Files.readAllBytes(configFile)), registry);
@@ -222,10 +222,14 @@ public final class Adapters {
    * temporary name, then renamed), with the {@link SavedFormat} that applies to the result: on
    * merge the adapter's, else the model's; on unmerge the model's unless the adapter brought it.
    * Each method that has tensors merges them, in order (unmerging: in reverse order); the model's
-   * own weights that the adapter holds (trained biases) are written as they are.
+   * own weights that the adapter holds (trained biases) are written as they are, and weights a
+   * method added (BitFit's biases on Llama) join the checkpoint with the config.json flags that
+   * declare them ({@link AddedWeights}).
    *
    * @param subtract unmerge instead: take the adapter back out of weights it was merged into
-   * @throws IllegalArgumentException naming the method when one with tensors cannot be merged
+   * @throws IllegalArgumentException naming the method when one with tensors cannot be merged, when
+   *     unmerging an adapter that holds trained model weights (their originals are not in it), or
+   *     when the architecture's config cannot declare an added weight
    */
   public static void merge(
       Path modelDir, Path adapterDir, Path outDir, MethodRegistry registry, boolean subtract) {
@@ -244,6 +248,19 @@ public final class Adapters {
       }
     }
     Map<String, String> checkpointNames = adapted.model().checkpointNames();
+    if (subtract) {
+      Set<String> replaced = new TreeSet<>(adapted.fromAdapter());
+      replaced.retainAll(checkpointNames.keySet());
+      if (!replaced.isEmpty()) {
+        throw new IllegalArgumentException(
+            "The adapter in "
+                + adapterDir
+                + " holds trained model weights "
+                + replaced
+                + " that replace the originals, which it does not keep, so unmerging cannot"
+                + " restore them; use the base model folder instead.");
+      }
+    }
     Map<String, float[]> values = new LinkedHashMap<>();
     Map<String, float[]> changed = new LinkedHashMap<>();
     if (!subtract) {
@@ -288,6 +305,14 @@ public final class Adapters {
         format.isNone() ? Map.of() : Map.of(SftRun.SAMPLE_FORMAT, format.settings()));
   }
 
+  private static long elements(long[] shape) {
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    return n;
+  }
+
   private static float[] weightOf(Adapted adapted, String parameter) {
     HostTensor t = adapted.weights().get(parameter);
     if (t == null) {
@@ -325,12 +350,19 @@ public final class Adapters {
       Set<String> unknown = new TreeSet<>(byCheckpointName.keySet());
       unknown.removeAll(base.names());
       if (!unknown.isEmpty()) {
-        throw new IllegalArgumentException(
-            "The model in "
-                + modelDir
-                + " has no weights "
-                + unknown
-                + ", so a model folder cannot hold them; save them in an adapter instead.");
+        // Weights a method added (BitFit's biases on Llama) join the checkpoint, with the
+        // config.json flags that declare them and zeros for the siblings those flags declare too.
+        AddedWeights added = AddedWeights.of(modelDir, unknown);
+        added
+            .tensors()
+            .forEach(
+                (name, shape) ->
+                    writer.add(
+                        name,
+                        shape,
+                        byCheckpointName.getOrDefault(
+                            name, new float[Math.toIntExact(elements(shape))])));
+        Files.writeString(temp.resolve(ModelConfig.FILE), added.json());
       }
       writer.write(temp.resolve(SafetensorsReader.SINGLE_FILE));
       for (String file :
@@ -342,7 +374,7 @@ public final class Adapters {
               "special_tokens_map.json",
               "vocab.json",
               "merges.txt")) {
-        if (Files.exists(modelDir.resolve(file))) {
+        if (Files.exists(modelDir.resolve(file)) && !Files.exists(temp.resolve(file))) {
           Files.copy(modelDir.resolve(file), temp.resolve(file));
         }
       }

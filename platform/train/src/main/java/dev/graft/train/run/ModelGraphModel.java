@@ -39,7 +39,14 @@ final class ModelGraphModel implements AdaptableModel {
             .toList();
     this.blocks =
         model.blocks().stream()
-            .map(b -> new Block(b.layer(), b.attentionOutput(), b.mlpOutput()))
+            .map(
+                b ->
+                    new Block(
+                        b.layer(),
+                        b.attentionOutput(),
+                        b.mlpOutput(),
+                        b.attentionResidual(),
+                        b.mlpResidual()))
             .toList();
   }
 

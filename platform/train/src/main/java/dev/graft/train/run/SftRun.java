@@ -122,6 +122,7 @@ public final class SftRun implements Run {
       this.program =
           new StepProgram(config, checkpoint, names, methods, tokenizer, job, backend, seed);
       try {
+        log.accept(trainableCount(program.model().graph()));
         this.calibrationDue = program.adaptation().calibrationWarmup() >= 0;
         // The data comes after the methods: a method may set how samples are formatted.
         this.batches = batches(job, tokenizer, template, config.maxPositionEmbeddings(), log);
@@ -145,6 +146,26 @@ public final class SftRun implements Run {
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + e.getMessage(), e);
     }
+  }
+
+  /** "Trainable parameters: 5,800 of 292,288 (1.98 %).": what the methods train, of the graph's. */
+  static String trainableCount(dev.graft.graph.Graph graph) {
+    long trainable = 0;
+    long all = 0;
+    for (dev.graft.graph.Tensor p : graph.parameters()) {
+      long n = 1;
+      for (long d : p.shape().sizes()) {
+        n *= d;
+      }
+      all += n;
+      trainable += graph.isTrainable(p) ? n : 0;
+    }
+    return String.format(
+        Locale.ROOT,
+        "Trainable parameters: %,d of %,d (%.3g %%).",
+        trainable,
+        all,
+        all == 0 ? 0.0 : 100.0 * trainable / all);
   }
 
   /** The job's learning-rate schedule over {@code steps} steps. */
@@ -188,8 +209,7 @@ public final class SftRun implements Run {
 
   /** Trainables start from a saved PEFT adapter when a job continues an earlier one. */
   private void continueFrom(Path dir) throws IOException {
-    try (SafetensorsReader values =
-        SafetensorsReader.open(dir.resolve("adapter_model.safetensors"))) {
+    try (SafetensorsReader values = SafetensorsReader.open(AdapterFiles.weightsFile(dir))) {
       Adapters.tensors(dir, values, program.model(), program.adaptation())
           .forEach(
               (name, v) ->
@@ -201,7 +221,13 @@ public final class SftRun implements Run {
                               program.step().graph().tensor(name).shape().sizes(), v)));
     } catch (java.nio.file.NoSuchFileException e) {
       throw new IllegalArgumentException(
-          "Adapter folder " + dir + " has no adapter_model.safetensors.");
+          "Adapter folder "
+              + dir
+              + " has neither "
+              + AdapterFiles.WEIGHTS
+              + " nor "
+              + AdapterFiles.ADAPTERHUB_WEIGHTS
+              + ".");
     }
   }
 

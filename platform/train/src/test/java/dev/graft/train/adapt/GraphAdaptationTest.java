@@ -5,12 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.graft.api.adapt.Init;
+import dev.graft.api.adapt.InsertionPoint;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
+import dev.graft.graph.Interpreter;
+import dev.graft.graph.NdArray;
 import dev.graft.graph.Shape;
+import dev.graft.graph.Tensor;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class GraphAdaptationTest {
@@ -86,8 +91,72 @@ class GraphAdaptationTest {
     assertSame(task, adaptation.input("task_id"), "asked twice, declared once");
   }
 
+  /** One block over h (2): a = tanh(h), s = h + a, m = sigmoid(s), out = s + m. */
+  private static final class OneBlock {
+    final Graph graph = new Graph();
+    final Tensor h = graph.input("h", DType.FLOAT64, Shape.of(2));
+    final Tensor a = graph.tanh(h);
+    final Tensor s = graph.add(h, a);
+    final Tensor m = graph.sigmoid(s);
+
+    OneBlock() {
+      graph.output("out", graph.add(s, m));
+    }
+
+    double[] out() {
+      return Interpreter.run(graph, Map.of("h", NdArray.of(DType.FLOAT64, new long[] {2}, 0.5, -1)))
+          .get("out")
+          .data();
+    }
+  }
+
+  @Test
+  void anInsertionWithTheResidualGetsTheStreamItsBranchIsAddedTo() {
+    OneBlock b = new OneBlock();
+    double[] before = b.out();
+    GraphAdaptation adaptation =
+        new GraphAdaptation(
+            new GraphOnly(b.graph, List.of(new AdaptableModel.Block(0, b.a, b.m, b.h, b.s))),
+            true,
+            DType.FLOAT64);
+    Tensor[] seen = new Tensor[2];
+    adaptation.insert(
+        InsertionPoint.AFTER_MLP,
+        0,
+        (branch, residual) -> {
+          seen[0] = branch;
+          seen[1] = residual;
+          return b.graph.add(branch, residual); // m + s
+        });
+    assertSame(b.m, seen[0]);
+    assertSame(b.s, seen[1]);
+    double[] after = b.out();
+    double[] h = {0.5, -1};
+    for (int i = 0; i < 2; i++) {
+      double s = h[i] + Math.tanh(h[i]);
+      assertEquals(before[i] + s, after[i], 1e-12, "out = s + (m + s) = before + s");
+    }
+  }
+
+  @Test
+  void anInsertionThatNeedsTheResidualIsRefusedWhereTheModelDoesNotGiveIt() {
+    OneBlock b = new OneBlock();
+    GraphAdaptation adaptation =
+        new GraphAdaptation(
+            new GraphOnly(b.graph, List.of(new AdaptableModel.Block(0, b.a, b.m))),
+            true,
+            DType.FLOAT64);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> adaptation.insert(InsertionPoint.AFTER_ATTENTION, 0, (x, r) -> x));
+  }
+
   /** A model that is only a graph, for sites that need nothing else. */
-  private record GraphOnly(Graph graph) implements AdaptableModel {
+  private record GraphOnly(Graph graph, List<Block> blocks) implements AdaptableModel {
+    GraphOnly(Graph graph) {
+      this(graph, List.of());
+    }
+
     @Override
     public dev.graft.api.adapt.ModelSpec spec() {
       throw new UnsupportedOperationException();
@@ -95,11 +164,6 @@ class GraphAdaptationTest {
 
     @Override
     public List<Linear> linears() {
-      return List.of();
-    }
-
-    @Override
-    public List<Block> blocks() {
       return List.of();
     }
 
