@@ -47,7 +47,9 @@ final class Fixtures {
           new FullFineTuning(),
           new InstructionTuning(),
           new dev.graft.method.prompt.PromptTuningMethod(),
-          new dev.graft.method.prefix.PrefixTuningMethod());
+          new dev.graft.method.prefix.PrefixTuningMethod(),
+          new dev.graft.method.ptuning.PTuningMethod(),
+          new dev.graft.method.ptuningv2.PTuningV2Method());
 
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 
