@@ -66,6 +66,8 @@ public final class PTuningV2Method implements FineTuningMethod {
 
   @Override
   public MethodInstance create(Options options) {
-    return new PrefixTuning(PrefixTuningConfig.of(options), "P-tuning v2");
+    PrefixTuningConfig config =
+        PrefixTuningConfig.of(options).withDropout(options.getDouble("prefix_dropout"));
+    return new PrefixTuning(config, "P-tuning v2");
   }
 }

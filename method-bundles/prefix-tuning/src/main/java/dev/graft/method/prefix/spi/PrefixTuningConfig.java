@@ -15,8 +15,8 @@ import dev.graft.method.prompt.spi.PromptLearning;
 public record PrefixTuningConfig(
     int virtualTokens, boolean projection, int encoderHiddenSize, double dropout) {
   /**
-   * Reads {@code num_virtual_tokens}, {@code prefix_projection}, {@code encoder_hidden_size} and,
-   * when the method has it, {@code prefix_dropout}.
+   * Reads {@code num_virtual_tokens}, {@code prefix_projection} and {@code encoder_hidden_size}; no
+   * dropout.
    *
    * @throws IllegalArgumentException naming the option whose value is out of range
    */
@@ -29,12 +29,21 @@ public record PrefixTuningConfig(
               + hidden
               + ".");
     }
-    double dropout = o.has("prefix_dropout") ? o.getDouble("prefix_dropout") : 0;
-    if (!(dropout >= 0 && dropout < 1)) {
+    return new PrefixTuningConfig(n, o.getBoolean("prefix_projection"), hidden, 0);
+  }
+
+  /**
+   * These settings with dropout {@code p} on the prefixes while training (P-tuning v2's {@code
+   * prefix_dropout}).
+   *
+   * @throws IllegalArgumentException when {@code p} is no probability in [0, 1)
+   */
+  public PrefixTuningConfig withDropout(double p) {
+    if (!(p >= 0 && p < 1)) {
       throw new IllegalArgumentException(
-          "prefix_dropout must be a probability in [0, 1), not " + dropout + ".");
+          "prefix_dropout must be a probability in [0, 1), not " + p + ".");
     }
-    return new PrefixTuningConfig(n, o.getBoolean("prefix_projection"), hidden, dropout);
+    return new PrefixTuningConfig(virtualTokens, projection, encoderHiddenSize, p);
   }
 
   /** The projection's hidden width for keys/values of width {@code tokenDim}. */
