@@ -18,6 +18,8 @@ import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
+import dev.graft.method.prefix.PrefixTuningMethod;
+import dev.graft.method.prompt.PromptTuningMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -46,11 +48,11 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|full|infer batch=B seq=S warmup=W steps=N
- *       threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly {@link
- *       SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step on the
- *       CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and fetches
- *       the logits. Prints one {@code RESULT {json}} line.
+ *   <li>{@code row dir=D workload=lora-qv|lora-all|full|prompt-tuning|prefix-tuning|infer batch=B
+ *       seq=S warmup=W steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows build and
+ *       run exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX
+ *       program per step on the CPU backend); {@code infer} runs the forward graph of {@link
+ *       ModelGraph#build} and fetches the logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -295,6 +297,11 @@ public final class Bench {
           spec.put("lora.target_modules", "all-linear");
         }
         case "full" -> spec.put("method", "full");
+        case "prompt-tuning", "prefix-tuning" -> {
+          // 20 virtual tokens (PEFT's examples): every row attends to 20 more positions.
+          spec.put("method", workload);
+          spec.put(workload + ".num_virtual_tokens", "20");
+        }
         default -> throw new IllegalArgumentException("Unknown workload " + workload);
       }
       try (SftRun run = new SftRun(JobSpec.parse(spec, REGISTRY), REGISTRY, backend, n -> {})) {
@@ -494,8 +501,13 @@ public final class Bench {
     };
   }
 
-  static final List<FineTuningMethod> METHODS = List.of(new LoraMethod(), new FullFineTuning());
+  static final List<FineTuningMethod> METHODS =
+      List.of(
+          new LoraMethod(),
+          new FullFineTuning(),
+          new PromptTuningMethod(),
+          new PrefixTuningMethod());
 
-  /** The two methods as a registry, without a framework. */
+  /** The benchmarked methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 }
