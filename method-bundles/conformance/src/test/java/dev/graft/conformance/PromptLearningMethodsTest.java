@@ -34,6 +34,8 @@ class PromptLearningMethodsTest {
   private static final ModelService SERVICE =
       new ModelServiceImpl(Fixtures.REGISTRY, Fixtures.BACKENDS);
 
+  private static final String SAFETENSORS = "adapter_model.safetensors";
+
   @TempDir Path dir;
 
   @Test
@@ -145,6 +147,25 @@ class PromptLearningMethodsTest {
     config.remove("graft_methods");
     new ObjectMapper().writeValue(adapter.resolve("adapter_config.json").toFile(), config);
     assertEquals(graft, VirtualTokensAndPrefixesTest.evaluate(SERVICE, model, adapter, data), 0);
+  }
+
+  @Test
+  void aSavedPTuningAdapterTrainsOnAsItsPlainTable() throws Exception {
+    Map<String, String> spec = Fixtures.spec(dir, "p-tuning", 2);
+    Path first = Fixtures.train(spec, dir.resolve("first"), Fixtures.REGISTRY).resolve("adapter");
+    Map<String, String> more = Fixtures.spec(dir, "p-tuning", 2);
+    more.put("adapter", first.toString());
+    more.put("learning_rate", "3e-2");
+    Path out = Fixtures.train(more, dir.resolve("more"), Fixtures.REGISTRY);
+    try (SafetensorsReader before = SafetensorsReader.open(first.resolve(SAFETENSORS));
+        SafetensorsReader after =
+            SafetensorsReader.open(out.resolve("adapter").resolve(SAFETENSORS))) {
+      assertEquals(List.of("prompt_embeddings"), List.copyOf(after.names()));
+      assertFalse(
+          java.util.Arrays.equals(
+              before.floats("prompt_embeddings"), after.floats("prompt_embeddings")),
+          "the table trained on");
+    }
   }
 
   @Test
