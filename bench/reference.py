@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|adalora|full|adapter|bitfit|infer \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|adalora|full|adapter|bitfit|prompt-tuning|prefix-tuning|infer \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -140,8 +140,12 @@ class BottleneckAfter(nn.Module):
         return y + self.up(F.silu(self.down(y)))
 
 
+VIRTUAL_TOKENS = 20  # prompt-tuning and prefix-tuning rows, as PEFT's examples
+
+
 def causal_attention(q, k, v, mask):
-    # q, k, v: (B, H, S, hd); mask: (S, S) bool, True where attended
+    # q: (B, H, S, hd); k, v: (B, H, P+S, hd) with P prefix positions; mask: (S, P+S) bool,
+    # True where attended
     scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
     scores = scores.masked_fill(~mask, -1e9)
     return torch.softmax(scores, dim=-1) @ v
@@ -158,10 +162,11 @@ class Gpt2Block(nn.Module):
         self.c_fc = nn.Linear(d, inner)
         self.mlp_c_proj = nn.Linear(inner, d)
 
-    def forward(self, x, mask):
+    def forward(self, x, mask, prefix=None):
         b, s, d = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=-1)
         q, k, v = (t.view(b, s, self.heads, -1).transpose(1, 2) for t in (q, k, v))
+        k, v = with_prefix(k, v, prefix)
         a = causal_attention(q, k, v, mask).transpose(1, 2).reshape(b, s, d)
         x = x + self.c_proj(a)
         return x + self.mlp_c_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
@@ -180,13 +185,43 @@ class Gpt2(nn.Module):
         )
         self.ln_f = nn.LayerNorm(d, eps=eps)
 
-    def forward(self, ids):
-        s = ids.shape[1]
-        mask = torch.ones(s, s, dtype=torch.bool).tril()
-        x = self.wte(ids) + self.wpe(torch.arange(s))
-        for block in self.h:
-            x = block(x, mask)
-        return F.linear(self.ln_f(x), self.wte.weight)  # tied head
+    def forward(self, ids, prompt=None, prefix=None):
+        x, n, mask = sequence(self.wte(ids), prompt, prefix)
+        x = x + self.wpe(torch.arange(n, n + ids.shape[1]) if prefix is not None else torch.arange(x.shape[1]))
+        for i, block in enumerate(self.h):
+            x = block(x, mask, None if prefix is None else prefix[i])
+        return F.linear(self.ln_f(x[:, x.shape[1] - ids.shape[1]:]), self.wte.weight)  # tied head
+
+
+def sequence(embeds, prompt, prefix):
+    """PEFT's prompt learning around a decoder: the embeddings (with prompt tuning's virtual tokens
+    (P, d) ahead of every row), the position of the first one (P under prefix tuning, as Hugging
+    Face numbers positions after past_key_values), and the attention mask (S, P+S)."""
+    b, s, _ = embeds.shape
+    if prompt is not None:
+        embeds = torch.cat((prompt.expand(b, -1, -1), embeds), dim=1)
+        s += prompt.shape[0]
+    p = 0 if prefix is None else prefix[0][0].shape[1]
+    mask = torch.ones(s, s, dtype=torch.bool).tril()
+    return embeds, p, torch.cat((torch.ones(s, p, dtype=torch.bool), mask), dim=1)
+
+
+def with_prefix(k, v, prefix):
+    """Prefix tuning: one layer's trained keys and values (H, P, hd) ahead of every row's own."""
+    if prefix is None:
+        return k, v
+    b = k.shape[0]
+    pk, pv = prefix
+    return (torch.cat((pk.expand(b, -1, -1, -1), k), dim=2),
+            torch.cat((pv.expand(b, -1, -1, -1), v), dim=2))
+
+
+def prefixes(table, layers, heads):
+    """PEFT's past_key_values from its table (P, L*2*heads*hd): per layer (key, value), each
+    (heads, P, hd), the flat last axis laid out [L0.key | L0.value | L1.key | ...]."""
+    p = table.shape[0]
+    kv = table.view(p, layers * 2, heads, -1).permute(1, 2, 0, 3)  # (L*2, heads, P, hd)
+    return [(kv[2 * i], kv[2 * i + 1]) for i in range(layers)]
 
 
 class RmsNorm(nn.Module):
@@ -222,7 +257,7 @@ class LlamaBlock(nn.Module):
         self.up_proj = nn.Linear(d, inter, bias=False)
         self.down_proj = nn.Linear(inter, d, bias=False)
 
-    def forward(self, x, mask, cos, sin):
+    def forward(self, x, mask, cos, sin, prefix=None):
         b, s, d = x.shape
         h = self.input_layernorm(x)
         q = self.q_proj(h).view(b, s, self.heads, -1).transpose(1, 2)
@@ -230,6 +265,7 @@ class LlamaBlock(nn.Module):
         v = self.v_proj(h).view(b, s, self.kv_heads, -1).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
+        k, v = with_prefix(k, v, prefix)  # prefix keys as past_key_values: already rotated
         if self.kv_heads != self.heads:
             k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
@@ -250,17 +286,39 @@ class Llama(nn.Module):
         self.norm = RmsNorm(d, c.get("rms_norm_eps", 1e-6))
         self.lm_head = nn.Linear(d, c["vocab_size"], bias=False)
 
-    def forward(self, ids):
-        s = ids.shape[1]
-        mask = torch.ones(s, s, dtype=torch.bool).tril()
+    def forward(self, ids, prompt=None, prefix=None):
+        x, n, mask = sequence(self.embed_tokens(ids), prompt, prefix)
+        s = x.shape[1]
         inv = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2).float() / self.head_dim))
-        freqs = torch.outer(torch.arange(s).float(), inv)
+        freqs = torch.outer(torch.arange(n, n + s).float(), inv)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos(), emb.sin()
-        x = self.embed_tokens(ids)
-        for layer in self.layers:
-            x = layer(x, mask, cos, sin)
-        return self.lm_head(self.norm(x))
+        for i, layer in enumerate(self.layers):
+            x = layer(x, mask, cos, sin, None if prefix is None else prefix[i])
+        return self.lm_head(self.norm(x[:, s - ids.shape[1]:]))
+
+
+class PromptLearning(nn.Module):
+    """PEFT's prompt tuning (a trained (P, d) table ahead of the input embeddings) or prefix
+    tuning (a trained (P, L*2*kv_heads*hd) table of every layer's keys and values), both N(0, 1)
+    as nn.Embedding, around a frozen model; logits of the real positions only."""
+
+    def __init__(self, model, config, kind):
+        super().__init__()
+        self.model, self.kind = model, kind
+        gpt2 = isinstance(model, Gpt2)
+        layers = config.get("n_layer", 12) if gpt2 else config["num_hidden_layers"]
+        d = config.get("n_embd", 768) if gpt2 else config["hidden_size"]
+        heads = config.get("n_head", 12) if gpt2 else config["num_attention_heads"]
+        kv_heads = heads if gpt2 else config.get("num_key_value_heads", heads)
+        self.layers, self.kv_heads = layers, kv_heads
+        width = d if kind == "prompt-tuning" else layers * 2 * kv_heads * (d // heads)
+        self.table = nn.Parameter(torch.randn(VIRTUAL_TOKENS, width))
+
+    def forward(self, ids):
+        if self.kind == "prompt-tuning":
+            return self.model(ids, prompt=self.table)
+        return self.model(ids, prefix=prefixes(self.table, self.layers, self.kv_heads))
 
 
 def targets(model, workload):
@@ -311,6 +369,8 @@ def build(config, workload):
         for m in model.modules():
             if isinstance(m, nn.LayerNorm):
                 m.bias.requires_grad_(True)
+    if workload in ("prompt-tuning", "prefix-tuning"):
+        return PromptLearning(model, config, workload)
     return model
 
 
@@ -442,7 +502,8 @@ def main():
     p.add_argument("command", choices=["row", "gemm", "blas"])
     p.add_argument("--dir")
     p.add_argument(
-        "--workload", choices=["lora-qv", "lora-all", "adalora", "full", "adapter", "bitfit", "infer"]
+        "--workload",
+        choices=["lora-qv", "lora-all", "adalora", "full", "adapter", "bitfit", "prompt-tuning", "prefix-tuning", "infer"],
     )
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)

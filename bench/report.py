@@ -13,6 +13,9 @@ not counted):
               + attention 8*L*batch*S^2*d + LoRA 4*T*r*(in+out) per adapted layer
   so full fine-tuning = 6*T*P_linear + 12*L*batch*S^2*d, LoRA ~ 4*T*P_linear + the same
   attention + 6*T*r*(in+out) per adapter, inference = the forward alone.
+  Prompt and prefix tuning (P = 20 virtual tokens): 4*T*P_linear, no weight gradients, and
+  attention over S + P keys, 12*L*batch*S*(S+P)*d; prompt tuning's own pass over the P virtual
+  tokens is not counted (Graft runs it once per step, PEFT once per row).
 """
 
 import json
@@ -40,7 +43,7 @@ def linears(c):
     return d, n, layer, ("lm_head", d, vocab), qv
 
 
-def flops(c, workload, batch, seq, r=8):
+def flops(c, workload, batch, seq, r=8, virtual=20):
     d, n, layer, head, qv = linears(c)
     t = batch * seq
     lin = n * sum(2 * t * i * o for _, i, o in layer) + 2 * t * head[1] * head[2]
@@ -56,6 +59,8 @@ def flops(c, workload, batch, seq, r=8):
         return 2 * lin + 3 * att + 3 * n * 2 * (2 * t * d * (d // 16) * 2)
     if workload == "bitfit":
         return 2 * lin + 3 * att  # bias gradients are sums, no weight products
+    if workload in ("prompt-tuning", "prefix-tuning"):
+        return 2 * lin + 3 * att * (seq + virtual) / seq
     adapted = [(i, o) for name, i, o in layer if workload == "lora-all" or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
     return 2 * lin + 3 * att + 3 * lora
@@ -69,6 +74,8 @@ NAMES = {
     "lora-qv": "LoRA r=8, q,v",
     "lora-all": "LoRA r=8, all-linear",
     "adalora": "AdaLoRA init_r=12→8, q,v",
+    "prompt-tuning": "prompt tuning, 20 virtual tokens",
+    "prefix-tuning": "prefix tuning, 20 virtual tokens",
     "full": "full fine-tuning",
     "adapter": "adapter (houlsby, d/16)",
     "bitfit": "BitFit (all biases)",

@@ -21,6 +21,8 @@ import dev.graft.method.adapter.BottleneckAdapterMethod;
 import dev.graft.method.bitfit.BitFitMethod;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
+import dev.graft.method.prefix.PrefixTuningMethod;
+import dev.graft.method.prompt.PromptTuningMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -49,10 +51,11 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|adalora|full|adapter|bitfit|infer batch=B seq=S
- *       warmup=W steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run
- *       exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program
- *       per step on the CPU backend); {@code infer} runs the forward graph of {@link
+ *   <li>{@code row dir=D
+ *       workload=lora-qv|lora-all|adalora|full|adapter|bitfit|prompt-tuning|prefix-tuning|infer
+ *       batch=B seq=S warmup=W steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows
+ *       build and run exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one
+ *       ONNX program per step on the CPU backend); {@code infer} runs the forward graph of {@link
  *       ModelGraph#build} and fetches the logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
@@ -309,6 +312,11 @@ public final class Bench {
         case "adapter" -> spec.put("method", "adapter");
         // Every bias trains; Llama gets zero biases on all seven linears of each block.
         case "bitfit" -> spec.put("method", "bitfit");
+        case "prompt-tuning", "prefix-tuning" -> {
+          // 20 virtual tokens (PEFT's examples): every row attends to 20 more positions.
+          spec.put("method", workload);
+          spec.put(workload + ".num_virtual_tokens", "20");
+        }
         default -> throw new IllegalArgumentException("Unknown workload " + workload);
       }
       try (SftRun run = new SftRun(JobSpec.parse(spec, REGISTRY), REGISTRY, backend, n -> {})) {
@@ -514,8 +522,10 @@ public final class Bench {
           new AdaLoraMethod(),
           new FullFineTuning(),
           new BottleneckAdapterMethod(),
-          new BitFitMethod());
+          new BitFitMethod(),
+          new PromptTuningMethod(),
+          new PrefixTuningMethod());
 
-  /** The methods as a registry, without a framework. */
+  /** The benchmarked methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 }

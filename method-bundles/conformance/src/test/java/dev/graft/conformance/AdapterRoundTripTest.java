@@ -177,8 +177,9 @@ class AdapterRoundTripTest {
     }
     List<String> trainedNames = new ArrayList<>();
     Map<String, HostTensor> reshaped = new LinkedHashMap<>();
-    Path checkpoint = out.resolve("checkpoint-" + spec.get("max_steps") + "/state.safetensors");
-    try (SafetensorsReader state = SafetensorsReader.open(checkpoint)) {
+    Path checkpointState =
+        out.resolve("checkpoint-" + spec.get("max_steps") + "/state.safetensors");
+    try (SafetensorsReader state = SafetensorsReader.open(checkpointState)) {
       for (String name : state.names()) {
         if (loaded.containsKey(name)) {
           trainedNames.add(name);
@@ -191,7 +192,12 @@ class AdapterRoundTripTest {
         }
       }
     }
-    assertFalse(trainedNames.isEmpty(), "the checkpoint holds the trained tensors");
+    Path checkpoint = out.resolve("checkpoint-" + spec.get("max_steps"));
+    Adapters.Adapted training = MatrixRow.atCheckpoint(spec, registry, modelDir, checkpoint);
+    Set<String> folded = MatrixRow.folded(saved, training);
+    assertFalse(
+        trainedNames.isEmpty() && folded.isEmpty(),
+        "the checkpoint holds the trained tensors, or the adapter their folded output");
     for (String name : trainedNames) {
       assertTrue(saved.contains(name), name + " trained but the job did not save it");
     }
@@ -204,6 +210,14 @@ class AdapterRoundTripTest {
       assertArrayEquals(Fixtures.logits(graph, trained), logits, "logits of the loaded model");
     } else {
       assertSameModel(out, modelDir, registry, reshaped, logits);
+    }
+    if (!folded.isEmpty()) {
+      // The fold (double precision) against the training graph's encoder (float32).
+      assertArrayEquals(
+          Fixtures.logits(training.model(), training.weights()),
+          logits,
+          1e-4f,
+          "logits of the loaded model with " + folded + " folded at save");
     }
     return logits;
   }

@@ -51,7 +51,9 @@ final class Fixtures {
           new dev.graft.method.prompt.PromptTuningMethod(),
           new dev.graft.method.prefix.PrefixTuningMethod(),
           new dev.graft.method.adapter.BottleneckAdapterMethod(),
-          new dev.graft.method.bitfit.BitFitMethod());
+          new dev.graft.method.bitfit.BitFitMethod(),
+          new dev.graft.method.ptuning.PTuningMethod(),
+          new dev.graft.method.ptuningv2.PTuningV2Method());
 
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 
@@ -137,14 +139,25 @@ final class Fixtures {
 
   /** Logits of a model graph for a fixed prompt on the CPU backend. */
   static float[] logits(ModelGraph model, Map<String, HostTensor> weights) {
+    return logits(model, weights, 1, 403, 407, 261, 378);
+  }
+
+  /** Logits (T, V) of a model graph for one row of token ids on the CPU backend. */
+  static float[] logits(ModelGraph model, Map<String, HostTensor> weights, long... ids) {
     Program program =
         new Program(model.graph().toOnnx(), weights, Map.of(), Set.of(DType.FLOAT32, DType.INT64));
     try (Session session = cpu().open(program)) {
-      long[] shape = {1, 5};
+      long[] shape = {1, ids.length};
+      long[] positions = new long[ids.length];
+      long[] segments = new long[ids.length];
+      for (int t = 0; t < ids.length; t++) {
+        positions[t] = t;
+        segments[t] = 1;
+      }
       Map<String, HostTensor> feeds = new LinkedHashMap<>();
-      feeds.put("input_ids", HostTensor.ofLongs(shape, 1, 403, 407, 261, 378));
-      feeds.put("position_ids", HostTensor.ofLongs(shape, 0, 1, 2, 3, 4));
-      feeds.put("segment_ids", HostTensor.ofLongs(shape, 1, 1, 1, 1, 1));
+      feeds.put("input_ids", HostTensor.ofLongs(shape, ids));
+      feeds.put("position_ids", HostTensor.ofLongs(shape, positions));
+      feeds.put("segment_ids", HostTensor.ofLongs(shape, segments));
       return session.run(feeds, Set.of("logits")).get("logits").floats();
     }
   }

@@ -2,6 +2,7 @@ package dev.graft.conformance;
 
 import dev.graft.api.FineTuningMethod;
 import dev.graft.api.MethodFamily;
+import dev.graft.api.MethodRegistry;
 import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
@@ -16,6 +17,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
@@ -90,13 +93,38 @@ record MatrixRow(FineTuningMethod method, Model model) {
   }
 
   /**
+   * The job's training graph at a checkpoint, frozen ({@link Adapters#atCheckpoint}): what the
+   * session computed after that step.
+   */
+  static Adapters.Adapted atCheckpoint(
+      Map<String, String> spec, MethodRegistry registry, Path modelDir, Path checkpoint) {
+    JobSpec job = JobSpec.parse(spec, registry);
+    Map<String, MethodInstance> methods = new LinkedHashMap<>();
+    job.methods()
+        .forEach((name, o) -> methods.put(name, registry.require(name).method().create(o)));
+    return Adapters.atCheckpoint(modelDir, methods, checkpoint, job.job().getInt("seed"));
+  }
+
+  /**
+   * Of the tensors a saved adapter holds, those that are no parameter of the training graph: a
+   * folded encoder's output (prefix tuning's projection, P-tuning's prompt encoder), computed at
+   * save from trained parameters that the adapter does not hold.
+   */
+  static Set<String> folded(Set<String> adapterTensors, Adapters.Adapted training) {
+    Set<String> folded = new TreeSet<>(adapterTensors);
+    training.model().graph().parameters().forEach(p -> folded.remove(p.name()));
+    return folded;
+  }
+
+  /**
    * A job's output as {@code graft:generate --adapter} loads it: {@code model/} if the job wrote
    * one, else the base model; {@code adapter/} on it if there is one.
    *
    * @param model the graph
    * @param weights every weight of the graph, by graph name
+   * @param fromAdapter the weights whose values came from the adapter file
    */
-  record Loaded(ModelGraph model, Map<String, HostTensor> weights) {
+  record Loaded(ModelGraph model, Map<String, HostTensor> weights, Set<String> fromAdapter) {
     /** The logits for {@link Fixtures#logits}' fixed prompt. */
     float[] logits() {
       return Fixtures.logits(model, weights);
@@ -109,7 +137,7 @@ record MatrixRow(FineTuningMethod method, Model model) {
     if (Files.isDirectory(out.resolve("adapter"))) {
       Adapters.Adapted adapted =
           Adapters.load(modelDir, out.resolve("adapter"), Fixtures.REGISTRY, false);
-      return new Loaded(adapted.model(), adapted.weights());
+      return new Loaded(adapted.model(), adapted.weights(), adapted.fromAdapter());
     }
     ModelGraph graph =
         ModelGraph.build(ModelConfig.read(modelDir.resolve("config.json")), DType.FLOAT32);
@@ -119,7 +147,7 @@ record MatrixRow(FineTuningMethod method, Model model) {
           .weights(reader, DType.FLOAT32)
           .forEach((name, t) -> weights.put(name, HostTensor.ofFloats(t.shape(), t.floats())));
     }
-    return new Loaded(graph, weights);
+    return new Loaded(graph, weights, Set.of());
   }
 
   /** The largest difference of {@code a} from {@code b}, relative to the largest |b|. */

@@ -23,15 +23,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The shipped prompt-learning bundles, {@code prompt-tuning} and {@code prefix-tuning}, trained on
- * stories260K (d = 64, 5 layers, 8 heads, 4 key/value heads of 8): the loss falls, the adapter is
- * saved in PEFT's layout (one unprefixed {@code prompt_embeddings} tensor and PEFT's config
- * fields), loads back to the trained loss, generates, and is refused for merging.
+ * The shipped prompt-learning bundles, {@code prompt-tuning}, {@code p-tuning}, {@code
+ * prefix-tuning} and {@code p-tuning-v2}, trained on stories260K (d = 64, 5 layers, 8 heads, 4
+ * key/value heads of 8): the loss falls, the adapter is saved in PEFT's layout (one unprefixed
+ * {@code prompt_embeddings} tensor and PEFT's config fields), loads back to the trained loss,
+ * generates, and is refused for merging.
  */
 @Tag("slow")
 class PromptLearningMethodsTest {
   private static final ModelService SERVICE =
       new ModelServiceImpl(Fixtures.REGISTRY, Fixtures.BACKENDS);
+
+  private static final String SAFETENSORS = "adapter_model.safetensors";
 
   @TempDir Path dir;
 
@@ -107,6 +110,73 @@ class PromptLearningMethodsTest {
     config.remove("graft_methods");
     new ObjectMapper().writeValue(adapter.resolve("adapter_config.json").toFile(), config);
     assertEquals(graft, VirtualTokensAndPrefixesTest.evaluate(SERVICE, model, adapter, data), 0);
+  }
+
+  @Test
+  void pTuningWithItsMlpEncoderSavesTheEncodersOutputAsPeftsPromptTable() throws Exception {
+    Path out = assertLearnsAndLoads("p-tuning", Map.of());
+    JsonNode config = config(out);
+    assertEquals("P_TUNING", config.get("peft_type").asText());
+    assertEquals("MLP", config.get("encoder_reparameterization_type").asText());
+    assertEquals(64, config.get("encoder_hidden_size").asInt(), "token_dim by default");
+    assertEquals(2, config.get("encoder_num_layers").asInt());
+    assertEquals(0.0, config.get("encoder_dropout").asDouble());
+    assertPromptLearningFields(config, 64, 8);
+    assertArrayEquals(new long[] {20, 64}, onlyTensor(out), "the encoder's output only");
+  }
+
+  @Test
+  void pTuningWithItsBidirectionalLstmEncoderLearnsAndLoadsToTheTrainedLoss() throws Exception {
+    Path out =
+        assertLearnsAndLoads(
+            "p-tuning",
+            Map.of("encoder_reparameterization_type", "LSTM", "encoder_hidden_size", "16"));
+    assertEquals("LSTM", config(out).get("encoder_reparameterization_type").asText());
+    assertArrayEquals(new long[] {20, 64}, onlyTensor(out), "the encoder's output only");
+  }
+
+  @Test
+  void aPeftMadePTuningAdapterLoadsThroughItsPeftTypeAlone() throws Exception {
+    Map<String, String> spec = Fixtures.spec(dir, "p-tuning", 2);
+    Path adapter = Fixtures.train(spec, dir.resolve("job"), Fixtures.REGISTRY).resolve("adapter");
+    Path model = Fixtures.shared("models/stories260K");
+    Path data = Path.of(spec.get("data"));
+    double graft = VirtualTokensAndPrefixesTest.evaluate(SERVICE, model, adapter, data);
+    // As PEFT writes it: no graft_methods, so peft_type P_TUNING picks the method.
+    ObjectNode config = (ObjectNode) config(adapter.getParent());
+    config.remove("graft_methods");
+    new ObjectMapper().writeValue(adapter.resolve("adapter_config.json").toFile(), config);
+    assertEquals(graft, VirtualTokensAndPrefixesTest.evaluate(SERVICE, model, adapter, data), 0);
+  }
+
+  @Test
+  void aSavedPTuningAdapterTrainsOnAsItsPlainTable() throws Exception {
+    Map<String, String> spec = Fixtures.spec(dir, "p-tuning", 2);
+    Path first = Fixtures.train(spec, dir.resolve("first"), Fixtures.REGISTRY).resolve("adapter");
+    Map<String, String> more = Fixtures.spec(dir, "p-tuning", 2);
+    more.put("adapter", first.toString());
+    more.put("learning_rate", "3e-2");
+    Path out = Fixtures.train(more, dir.resolve("more"), Fixtures.REGISTRY);
+    try (SafetensorsReader before = SafetensorsReader.open(first.resolve(SAFETENSORS));
+        SafetensorsReader after =
+            SafetensorsReader.open(out.resolve("adapter").resolve(SAFETENSORS))) {
+      assertEquals(List.of("prompt_embeddings"), List.copyOf(after.names()));
+      assertFalse(
+          java.util.Arrays.equals(
+              before.floats("prompt_embeddings"), after.floats("prompt_embeddings")),
+          "the table trained on");
+    }
+  }
+
+  @Test
+  void pTuningV2SavesPeftsPrefixTuningAdapterAndLoadsBackAsItself() throws Exception {
+    Path out = assertLearnsAndLoads("p-tuning-v2", Map.of());
+    JsonNode config = config(out);
+    assertEquals("PREFIX_TUNING", config.get("peft_type").asText());
+    assertFalse(config.get("prefix_projection").asBoolean(), "no reparameterisation by default");
+    assertPromptLearningFields(config, 4 * 8, 4);
+    assertEquals("p-tuning-v2", config.get("graft_methods").get(0).get("name").asText());
+    assertArrayEquals(new long[] {20, 5 * 2 * 32}, onlyTensor(out), "(n, L·2·token_dim)");
   }
 
   @Test

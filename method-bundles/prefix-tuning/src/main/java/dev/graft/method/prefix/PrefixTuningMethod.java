@@ -9,6 +9,8 @@ import dev.graft.api.OptionType;
 import dev.graft.api.Options;
 import dev.graft.api.PaperReference;
 import dev.graft.api.adapt.MethodInstance;
+import dev.graft.method.prefix.spi.PrefixTuning;
+import dev.graft.method.prefix.spi.PrefixTuningConfig;
 import java.util.List;
 import org.osgi.service.component.annotations.Component;
 
@@ -55,6 +57,6 @@ public final class PrefixTuningMethod implements FineTuningMethod {
 
   @Override
   public MethodInstance create(Options options) {
-    return new PrefixTuning(PrefixTuningConfig.of(options));
+    return new PrefixTuning(PrefixTuningConfig.of(options), "Prefix tuning");
   }
 }

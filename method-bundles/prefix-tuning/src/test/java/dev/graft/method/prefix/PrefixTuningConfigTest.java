@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.graft.api.Options;
+import dev.graft.method.prefix.spi.PrefixTuning;
+import dev.graft.method.prefix.spi.PrefixTuningConfig;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -49,6 +51,6 @@ class PrefixTuningConfigTest {
 
   @Test
   void prefixTuningCannotBeMerged() {
-    assertFalse(new PrefixTuning(config(Map.of())).mergeable());
+    assertFalse(new PrefixTuning(config(Map.of()), "Prefix tuning").mergeable());
   }
 }

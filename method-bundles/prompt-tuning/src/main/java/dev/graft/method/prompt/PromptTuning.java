@@ -2,10 +2,9 @@ package dev.graft.method.prompt;
 
 import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.Init;
-import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.adapt.ModelSpec;
 import dev.graft.graph.Tensor;
-import java.util.LinkedHashMap;
+import dev.graft.method.prompt.spi.PromptLearning;
 import java.util.List;
 import java.util.Map;
 
@@ -13,7 +12,7 @@ import java.util.Map;
  * Prompt tuning: {@code inputs_embeds = concat(P, E(x))} with P (n, d) trainable and the model
  * frozen. P is saved as PEFT's {@code prompt_embeddings}.
  */
-final class PromptTuning implements MethodInstance {
+final class PromptTuning extends PromptLearning {
   /** The Graft parameter name, which is also PEFT's key. */
   static final String PROMPT = "prompt_embeddings";
 
@@ -25,6 +24,7 @@ final class PromptTuning implements MethodInstance {
   private ModelSpec model;
 
   PromptTuning(PromptTuningConfig config) {
+    super("Prompt tuning", Site.VIRTUAL_TOKENS);
     this.config = config;
   }
 
@@ -102,38 +102,17 @@ final class PromptTuning implements MethodInstance {
   /** PEFT's {@code PromptTuningConfig} as saved, fields auto-filled from the model. */
   @Override
   public Map<String, Object> adapterConfig() {
-    Map<String, Object> c = new LinkedHashMap<>();
-    c.put("peft_type", "PROMPT_TUNING");
-    c.put("task_type", "CAUSAL_LM");
-    c.put("num_virtual_tokens", config.virtualTokens());
-    c.put("token_dim", model.hiddenSize());
-    c.put("num_transformer_submodules", 1);
-    c.put("num_attention_heads", model.heads());
-    c.put("num_layers", model.layers());
+    Map<String, Object> c =
+        peftFields(
+            "PROMPT_TUNING",
+            config.virtualTokens(),
+            model.hiddenSize(),
+            model.heads(),
+            model.layers());
     c.put("prompt_tuning_init", config.init());
     c.put("prompt_tuning_init_text", config.initText().isEmpty() ? null : config.initText());
     c.put("tokenizer_name_or_path", null);
     c.put("tokenizer_kwargs", null);
-    c.put("modules_to_save", null);
     return c;
-  }
-
-  /** Virtual tokens change the sequence, not the weights: there is nothing to fold in. */
-  @Override
-  public boolean mergeable() {
-    return false;
-  }
-
-  @Override
-  public java.util.Optional<String> differenceAtInit() {
-    return java.util.Optional.of(
-        "Its virtual tokens are extra positions every real token attends to from the first step.");
-  }
-
-  @Override
-  public void merge(dev.graft.api.adapt.WeightEditor weights) {
-    throw new IllegalStateException(
-        "Prompt tuning cannot be merged: its virtual tokens lengthen the input, which no change"
-            + " of the model's weights reproduces; load the adapter with --adapter instead.");
   }
 }

@@ -1,6 +1,7 @@
 package dev.graft.method.prompt;
 
 import dev.graft.api.Options;
+import dev.graft.method.prompt.spi.PromptLearning;
 
 /**
  * Prompt tuning's settings, checked.
@@ -10,15 +11,8 @@ import dev.graft.api.Options;
  * @param initText the text for TEXT, or empty
  */
 record PromptTuningConfig(int virtualTokens, String init, String initText) {
-  /** The most virtual tokens accepted: far beyond the 5–150 of the paper's ablations. */
-  static final int MAX_VIRTUAL_TOKENS = 4096;
-
   static PromptTuningConfig of(Options o) {
-    int n = o.getInt("num_virtual_tokens");
-    if (n < 1 || n > MAX_VIRTUAL_TOKENS) {
-      throw new IllegalArgumentException(
-          "num_virtual_tokens must be in [1, " + MAX_VIRTUAL_TOKENS + "], not " + n + ".");
-    }
+    int n = PromptLearning.virtualTokens(o);
     String text = o.has("prompt_tuning_init_text") ? o.getString("prompt_tuning_init_text") : "";
     String init = o.getString("prompt_tuning_init");
     if (init.equals("TEXT") && text.isBlank()) {

@@ -21,10 +21,12 @@ public interface Adaptation {
   ModelSpec model();
 
   /**
-   * Whether this graph applies a saved adapter (evaluation, generation, merging) rather than trains
-   * one. A method that saves other tensors than it trains — prefix tuning and P-tuning fold their
+   * Whether this graph applies a saved adapter (evaluation, generation, merging, or a job that
+   * continues training from one with the job key {@code adapter}) rather than starts one. A method
+   * that saves other tensors than it trains — prefix tuning and P-tuning fold their
    * reparameterising encoder into the table they save — declares the saved tensors when this is
-   * true. The default, for implementations that only train, is false.
+   * true (in a job they then train as they are). The default, for implementations that only train,
+   * is false.
    *
    * @since 2.1
    */

@@ -125,6 +125,57 @@ public final class Adapters {
   }
 
   /**
+   * The model as a job's training graph computes it at a checkpoint, frozen: the methods adapt a
+   * fresh graph as in training (reparameterising encoders included, dropout off), the declared
+   * parameters start from their initial values for {@code seed}, and every parameter the
+   * checkpoint's {@code state.safetensors} holds takes its value from there. A saved adapter whose
+   * method folded an encoder (prefix tuning's projection, P-tuning's prompt encoder) computes the
+   * same up to the rounding of the fold; this is what it is compared against.
+   *
+   * @param methods the job's methods by name, configured, in the order they adapt the graph
+   * @param fromAdapter here: the parameters whose values came from the checkpoint
+   */
+  public static Adapted atCheckpoint(
+      Path modelDir, Map<String, MethodInstance> methods, Path checkpointDir, long seed) {
+    try (SafetensorsReader base = SafetensorsReader.open(modelDir);
+        SafetensorsReader state =
+            SafetensorsReader.open(checkpointDir.resolve("state.safetensors"))) {
+      ModelGraph model =
+          ModelGraph.build(ModelConfig.read(modelDir.resolve(ModelConfig.FILE)), DType.FLOAT32);
+      GraphAdaptation adaptation =
+          new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32);
+      methods.forEach(
+          (name, instance) -> {
+            adaptation.adapting(name);
+            instance.adapt(adaptation);
+          });
+      adaptation.setTrainable(p -> true, false);
+      Map<String, HostTensor> weights = new LinkedHashMap<>(model.weights(base, DType.FLOAT32));
+      weights.putAll(adaptation.frozenTensors());
+      adaptation
+          .initialValues(seed)
+          .forEach((name, v) -> weights.put(name, HostTensor.ofFloats(shapeOf(model, name), v)));
+      Set<String> trained = new LinkedHashSet<>();
+      for (String name : state.names()) {
+        if (weights.containsKey(name)) {
+          weights.put(name, HostTensor.ofFloats(shapeOf(model, name), state.floats(name)));
+          trained.add(name);
+        }
+      }
+      List<Method> list = new ArrayList<>();
+      methods.forEach((name, m) -> list.add(new Method(name, m, adaptation.tensorsOf(name))));
+      return new Adapted(model, weights, list, Set.copyOf(trained));
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "Could not read " + modelDir + " or " + checkpointDir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static long[] shapeOf(ModelGraph model, String parameter) {
+    return model.graph().tensor(parameter).shape().sizes();
+  }
+
+  /**
    * A job that trained base weights and added modules saved {@code model/} beside {@code adapter/}
    * ({@link JobOutput}); that adapter belongs on {@code model/}, not on the untrained base.
    */

@@ -54,9 +54,12 @@ final class StepProgram implements AutoCloseable {
       ComputeBackend backend,
       long seed) {
     this.model = ModelGraph.build(config, DType.FLOAT32);
-    this.adaptation =
+    GraphAdaptation training =
         new GraphAdaptation(new ModelGraphModel(model, checkpoint), true, DType.FLOAT32)
             .withTokenizer(tokenizer::encode);
+    // Continuing from a saved adapter: methods declare what they saved (a folded table) and train
+    // it.
+    this.adaptation = job.has("adapter") ? training.forSavedAdapter() : training;
     for (int i = 0; i < methods.size(); i++) {
       adaptation.adapting(names.get(i));
       methods.get(i).adapt(adaptation);
