@@ -189,7 +189,7 @@ class Llama(nn.Module):
 def targets(model, workload):
     """(parent, attribute) of the Linear modules LoRA adapts, as Graft's lora picks them."""
     gpt2 = isinstance(model, Gpt2)
-    if workload == "lora-qv":
+    if workload in ("lora-qv", "delta-lora-qv"):
         names = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
     else:
         names = (
@@ -211,10 +211,22 @@ def build(config, workload):
         return model
     for p in model.parameters():
         p.requires_grad_(False)
-    if workload in ("lora-qv", "lora-all"):
+    if workload in ("lora-qv", "lora-all", "delta-lora-qv"):
         for parent, name in targets(model, workload):
             setattr(parent, name, LoraLinear(getattr(parent, name), r=8, alpha=16))
     return model
+
+
+def delta_step(model, ratio=2.0):
+    """Delta-LoRA (update_start_step 0) as the paper writes it: W carried and moved after every
+    step by ratio * s * (B A - B' A'), B' A' the product before the step (0 at the start)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, LoraLinear):
+                ba = m.lora_B @ m.lora_A
+                before = getattr(m, "before", None)
+                m.base.weight += ratio * m.scale * (ba - (0 if before is None else before))
+                m.before = ba
 
 
 class Lockstep:
@@ -288,6 +300,8 @@ def row(args):
                 [p for p in model.parameters() if p.requires_grad], 1.0
             )
             opt.step()
+            if args.workload == "delta-lora-qv":
+                delta_step(model)
             value = loss.item()
             dt = time.perf_counter() - t
             control.done(dt)
@@ -338,7 +352,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["row", "gemm", "blas"])
     p.add_argument("--dir")
-    p.add_argument("--workload", choices=["lora-qv", "lora-all", "full", "infer"])
+    p.add_argument("--workload", choices=["lora-qv", "lora-all", "delta-lora-qv", "full", "infer"])
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)
     p.add_argument("--warmup", type=int, default=2)

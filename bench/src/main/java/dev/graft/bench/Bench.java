@@ -16,6 +16,7 @@ import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
+import dev.graft.method.deltalora.DeltaLoraMethod;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
 import dev.graft.model.ModelConfig;
@@ -46,11 +47,11 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|full|infer batch=B seq=S warmup=W steps=N
- *       threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly {@link
- *       SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step on the
- *       CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and fetches
- *       the logits. Prints one {@code RESULT {json}} line.
+ *   <li>{@code row dir=D workload=lora-qv|lora-all|delta-lora-qv|full|infer batch=B seq=S warmup=W
+ *       steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly
+ *       {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step
+ *       on the CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and
+ *       fetches the logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -294,6 +295,13 @@ public final class Bench {
           spec.put("lora.lora_alpha", "16");
           spec.put("lora.target_modules", "all-linear");
         }
+        case "delta-lora-qv" -> {
+          // lora-qv with Delta-LoRA's update of W from the first step (K = 0, λ = 2).
+          spec.put("method", "delta-lora");
+          spec.put("delta-lora.r", "8");
+          spec.put("delta-lora.lora_alpha", "16");
+          spec.put("delta-lora.update_start_step", "0");
+        }
         case "full" -> spec.put("method", "full");
         default -> throw new IllegalArgumentException("Unknown workload " + workload);
       }
@@ -494,7 +502,8 @@ public final class Bench {
     };
   }
 
-  static final List<FineTuningMethod> METHODS = List.of(new LoraMethod(), new FullFineTuning());
+  static final List<FineTuningMethod> METHODS =
+      List.of(new LoraMethod(), new DeltaLoraMethod(), new FullFineTuning());
 
   /** The two methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);

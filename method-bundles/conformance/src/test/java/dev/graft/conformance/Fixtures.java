@@ -44,6 +44,7 @@ final class Fixtures {
           new LoraMethod(),
           new LoraPlusMethod(),
           new LoraFaMethod(),
+          new dev.graft.method.deltalora.DeltaLoraMethod(),
           new FullFineTuning(),
           new InstructionTuning(),
           new dev.graft.method.prompt.PromptTuningMethod(),

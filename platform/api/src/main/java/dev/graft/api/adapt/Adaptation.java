@@ -107,6 +107,19 @@ public interface Adaptation {
    */
   void exposeGradient(String parameter);
 
+  /**
+   * A parameter or state tensor of the graph by its full name — one of the model's own, or one a
+   * method declared with {@link #parameter}, {@link #frozen} or {@link #state} — for a method whose
+   * rewrite reads tensors declared elsewhere (Delta-LoRA's term over LoRA's A and B). The default,
+   * for implementations without named lookup, refuses.
+   *
+   * @throws IllegalArgumentException for a name the graph has no parameter or state of
+   * @since 2.2
+   */
+  default Tensor tensor(String name) {
+    throw new UnsupportedOperationException("This adaptation cannot look tensors up by name.");
+  }
+
   /** The names of every parameter: the model's own and those methods declared. */
   List<String> parameters();
 

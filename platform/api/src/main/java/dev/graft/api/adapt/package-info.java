@@ -67,9 +67,13 @@
  *
  * <p>Version 2.1: {@code Adaptation.loadingAdapter()} (whether the graph applies a saved adapter)
  * and {@code Adaptation.encode} (the model's tokenizer, in training), both default methods.
+ *
+ * <p>Version 2.2: {@code Adaptation.tensor(name)} (a parameter or state tensor by name, for a
+ * rewrite over tensors that another declared, such as Delta-LoRA's over LoRA's A and B), a default
+ * method.
  */
 @Export
-@Version("2.1.0")
+@Version("2.2.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

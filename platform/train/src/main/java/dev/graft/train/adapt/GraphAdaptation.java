@@ -241,6 +241,15 @@ public final class GraphAdaptation implements Adaptation {
   }
 
   @Override
+  public Tensor tensor(String name) {
+    if (!parameters().contains(name) && !state.containsKey(name) && !frozenNames.contains(name)) {
+      throw new IllegalArgumentException(
+          "The graph has no parameter or state \"" + name + "\"; see Adaptation.parameters().");
+    }
+    return graph().tensor(name);
+  }
+
+  @Override
   public void exposeGradient(String parameter) {
     if (!parameters().contains(parameter)) {
       throw new IllegalArgumentException(
