@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.api.train.JobState;
 import dev.graft.model.SafetensorsReader;
+import dev.graft.train.job.JobSpec;
+import dev.graft.train.job.TrainingJob;
 import dev.graft.train.run.Adapters;
 import dev.graft.train.run.SftRun;
 import java.nio.file.Files;
@@ -14,6 +17,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Delta-LoRA on stories260K: the frozen W that its adapter implies moves by exactly λ·s·Δ(B·A) per
@@ -113,6 +118,41 @@ class DeltaLoraTest {
         MatrixRow.relativeDiff(
             Fixtures.baseLogits(merged), Fixtures.logits(unmerged.model(), unmerged.weights()));
     assertTrue(diff < 1e-5, "merged vs unmerged: " + diff);
+  }
+
+  /**
+   * A job cancelled after step 3 (with a checkpoint there) and resumed follows the uninterrupted
+   * loss curve, whether step K lies before the checkpoint or on it (the start factors come back
+   * from it) or after it (the hook takes them on the resumed run).
+   */
+  @ParameterizedTest(name = "K = {0}")
+  @ValueSource(ints = {1, 3, 4})
+  void aResumedJobFollowsTheUninterruptedCurveAcrossStepK(int start) throws Exception {
+    Map<String, String> spec = Fixtures.spec(dir, "delta-lora", 5);
+    spec.put("delta-lora.update_start_step", Integer.toString(start));
+    spec.put("save_steps", "2");
+    Path whole = Fixtures.train(spec, dir.resolve("whole"), Fixtures.REGISTRY);
+    Path parts = Files.createDirectories(dir.resolve("parts"));
+    JobSpec checked = JobSpec.parse(spec, Fixtures.REGISTRY);
+    TrainingJob[] job = new TrainingJob[1];
+    job[0] =
+        new TrainingJob(
+            "t",
+            spec,
+            parts,
+            2,
+            () -> new SftRun(checked, Fixtures.REGISTRY, Fixtures.cpu(), n -> {}),
+            (topic, p) -> {
+              if (topic.endsWith("PROGRESS") && ((Long) p.get("step")) == 3) {
+                job[0].cancel();
+              }
+            });
+    job[0].run();
+    assertEquals(JobState.CANCELLED, job[0].status().state());
+    job[0].requeue();
+    job[0].run();
+    assertEquals(JobState.COMPLETED, job[0].status().state(), job[0].status().message());
+    assertEquals(MatrixRow.losses(whole), MatrixRow.losses(parts));
   }
 
   @Test
