@@ -63,6 +63,23 @@ class LoraLinear(nn.Module):
         return self.base(x) + (x @ self.lora_A.t() @ self.lora_B.t()) * self.scale
 
 
+class MoeLoraLinear(LoraLinear):
+    """MoELoRA for one task: experts stacked as one rank-r LoRA, the gate softmax(W_g E[task])
+    spread over each expert's r / n ranks (Graft's moelora with one task)."""
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float, experts=4, dim=64):
+        super().__init__(base, r, alpha)
+        self.embedding = nn.Parameter(torch.randn(1, dim))
+        self.gate = nn.Parameter(torch.empty(experts, dim))
+        nn.init.kaiming_uniform_(self.gate, a=math.sqrt(5))
+        self.per_expert = r // experts
+
+    def forward(self, x):
+        g = torch.softmax(self.embedding @ self.gate.t(), dim=-1)  # (1, n)
+        g = g.repeat_interleave(self.per_expert, dim=-1)  # (1, r)
+        return self.base(x) + ((x @ self.lora_A.t()) * g @ self.lora_B.t()) * self.scale
+
+
 def causal_attention(q, k, v, mask):
     # q, k, v: (B, H, S, hd); mask: (S, S) bool, True where attended
     scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
@@ -189,7 +206,7 @@ class Llama(nn.Module):
 def targets(model, workload):
     """(parent, attribute) of the Linear modules LoRA adapts, as Graft's lora picks them."""
     gpt2 = isinstance(model, Gpt2)
-    if workload in ("lora-qv", "delta-lora-qv"):
+    if workload in ("lora-qv", "delta-lora-qv", "moelora-qv", "lora-drop-qv"):
         names = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
     else:
         names = (
@@ -211,9 +228,11 @@ def build(config, workload):
         return model
     for p in model.parameters():
         p.requires_grad_(False)
-    if workload in ("lora-qv", "lora-all", "delta-lora-qv"):
+    # lora-drop-qv trains lora-qv here: sharing one pair among layers changes no step's compute.
+    if workload in ("lora-qv", "lora-all", "delta-lora-qv", "moelora-qv", "lora-drop-qv"):
+        layer = MoeLoraLinear if workload == "moelora-qv" else LoraLinear
         for parent, name in targets(model, workload):
-            setattr(parent, name, LoraLinear(getattr(parent, name), r=8, alpha=16))
+            setattr(parent, name, layer(getattr(parent, name), r=8, alpha=16))
     return model
 
 
@@ -352,7 +371,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["row", "gemm", "blas"])
     p.add_argument("--dir")
-    p.add_argument("--workload", choices=["lora-qv", "lora-all", "delta-lora-qv", "full", "infer"])
+    p.add_argument("--workload", choices=["lora-qv", "lora-all", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "full", "infer"])
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)
     p.add_argument("--warmup", type=int, default=2)

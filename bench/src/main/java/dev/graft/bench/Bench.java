@@ -19,6 +19,8 @@ import dev.graft.graph.Tensor;
 import dev.graft.method.deltalora.DeltaLoraMethod;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
+import dev.graft.method.loradrop.LoraDropMethod;
+import dev.graft.method.moelora.MoeLoraMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -47,11 +49,11 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|delta-lora-qv|full|infer batch=B seq=S warmup=W
- *       steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly
- *       {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step
- *       on the CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and
- *       fetches the logits. Prints one {@code RESULT {json}} line.
+ *   <li>{@code row dir=D workload=lora-qv|lora-all|delta-lora-qv|moelora-qv|lora-drop-qv|full|infer
+ *       batch=B seq=S warmup=W steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows
+ *       build and run exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one
+ *       ONNX program per step on the CPU backend); {@code infer} runs the forward graph of {@link
+ *       ModelGraph#build} and fetches the logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -302,6 +304,22 @@ public final class Bench {
           spec.put("delta-lora.lora_alpha", "16");
           spec.put("delta-lora.update_start_step", "0");
         }
+        case "moelora-qv" -> {
+          // lora-qv as 4 MoELoRA experts of rank 2 and a gate; one task (the data has no field).
+          spec.put("method", "moelora");
+          spec.put("moelora.r", "8");
+          spec.put("moelora.lora_alpha", "16");
+          spec.put("moelora.num_experts", "4");
+        }
+        case "lora-drop-qv" -> {
+          // lora-qv after LoRA-drop's choice; its 2 warm-up steps and measurement run in the
+          // first (untimed) step.
+          spec.put("method", "lora-drop");
+          spec.put("lora-drop.r", "8");
+          spec.put("lora-drop.lora_alpha", "16");
+          spec.put("lora-drop.lora_drop_warmup_steps", "2");
+          spec.put("lora-drop.lora_drop_samples", "2");
+        }
         case "full" -> spec.put("method", "full");
         default -> throw new IllegalArgumentException("Unknown workload " + workload);
       }
@@ -503,7 +521,12 @@ public final class Bench {
   }
 
   static final List<FineTuningMethod> METHODS =
-      List.of(new LoraMethod(), new DeltaLoraMethod(), new FullFineTuning());
+      List.of(
+          new LoraMethod(),
+          new DeltaLoraMethod(),
+          new MoeLoraMethod(),
+          new LoraDropMethod(),
+          new FullFineTuning());
 
   /** The two methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);

@@ -45,6 +45,8 @@ final class Fixtures {
           new LoraPlusMethod(),
           new LoraFaMethod(),
           new dev.graft.method.deltalora.DeltaLoraMethod(),
+          new dev.graft.method.moelora.MoeLoraMethod(),
+          new dev.graft.method.loradrop.LoraDropMethod(),
           new FullFineTuning(),
           new InstructionTuning(),
           new dev.graft.method.prompt.PromptTuningMethod(),
@@ -134,14 +136,25 @@ final class Fixtures {
 
   /** Logits of a model graph for a fixed prompt on the CPU backend. */
   static float[] logits(ModelGraph model, Map<String, HostTensor> weights) {
+    return logits(model, weights, 1, 403, 407, 261, 378);
+  }
+
+  /** Logits (1, ids, vocab) of a model graph for one row of token ids on the CPU backend. */
+  static float[] logits(ModelGraph model, Map<String, HostTensor> weights, long... ids) {
     Program program =
         new Program(model.graph().toOnnx(), weights, Map.of(), Set.of(DType.FLOAT32, DType.INT64));
     try (Session session = cpu().open(program)) {
-      long[] shape = {1, 5};
+      long[] shape = {1, ids.length};
+      long[] positions = new long[ids.length];
+      long[] segments = new long[ids.length];
+      for (int i = 0; i < ids.length; i++) {
+        positions[i] = i;
+        segments[i] = 1;
+      }
       Map<String, HostTensor> feeds = new LinkedHashMap<>();
-      feeds.put("input_ids", HostTensor.ofLongs(shape, 1, 403, 407, 261, 378));
-      feeds.put("position_ids", HostTensor.ofLongs(shape, 0, 1, 2, 3, 4));
-      feeds.put("segment_ids", HostTensor.ofLongs(shape, 1, 1, 1, 1, 1));
+      feeds.put("input_ids", HostTensor.ofLongs(shape, ids));
+      feeds.put("position_ids", HostTensor.ofLongs(shape, positions));
+      feeds.put("segment_ids", HostTensor.ofLongs(shape, segments));
       return session.run(feeds, Set.of("logits")).get("logits").floats();
     }
   }

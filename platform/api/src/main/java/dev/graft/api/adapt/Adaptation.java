@@ -202,6 +202,19 @@ public interface Adaptation {
    */
   Tensor input(String name);
 
+  /**
+   * Declares a per-sample input as {@link #input(String)} does, whose data field may also hold one
+   * of {@code labels} as text (MoELoRA's task names): a label is fed as its index in {@code
+   * labels}, an integer as it is; a text that is no label stops the job at its start, listing the
+   * labels. The default ignores the labels.
+   *
+   * @throws IllegalArgumentException when the input was declared with other labels
+   * @since 2.2
+   */
+  default Tensor input(String name, List<String> labels) {
+    return input(name);
+  }
+
   /** Adds {@code weight · term} (a scalar) to the loss (AdaLoRA's orthogonality regulariser). */
   void addLoss(String name, Tensor term, double weight);
 
