@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|adalora|full|adapter|bitfit|prompt-tuning|prefix-tuning|infer \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer|adalora|adapter|bitfit|prompt-tuning|prefix-tuning|delta-lora-qv|moelora-qv|lora-drop-qv \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -141,6 +141,23 @@ class BottleneckAfter(nn.Module):
 
 
 VIRTUAL_TOKENS = 20  # prompt-tuning and prefix-tuning rows, as PEFT's examples
+
+
+class MoeLoraLinear(LoraLinear):
+    """MoELoRA for one task: experts stacked as one rank-r LoRA, the gate softmax(W_g E[task])
+    spread over each expert's r / n ranks (Graft's moelora with one task)."""
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float, experts=4, dim=64):
+        super().__init__(base, r, alpha)
+        self.embedding = nn.Parameter(torch.randn(1, dim))
+        self.gate = nn.Parameter(torch.empty(experts, dim))
+        nn.init.kaiming_uniform_(self.gate, a=math.sqrt(5))
+        self.per_expert = r // experts
+
+    def forward(self, x):
+        g = torch.softmax(self.embedding @ self.gate.t(), dim=-1)  # (1, n)
+        g = g.repeat_interleave(self.per_expert, dim=-1)  # (1, r)
+        return self.base(x) + ((x @ self.lora_A.t()) * g @ self.lora_B.t()) * self.scale
 
 
 def causal_attention(q, k, v, mask):
@@ -324,7 +341,7 @@ class PromptLearning(nn.Module):
 def targets(model, workload):
     """(parent, attribute) of the Linear modules LoRA adapts, as Graft's lora picks them."""
     gpt2 = isinstance(model, Gpt2)
-    if workload == "lora-qv":
+    if workload in ("lora-qv", "delta-lora-qv", "moelora-qv", "lora-drop-qv"):
         names = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
     else:
         names = (
@@ -346,9 +363,11 @@ def build(config, workload):
         return model
     for p in model.parameters():
         p.requires_grad_(False)
-    if workload in ("lora-qv", "lora-all"):
+    # lora-drop-qv trains lora-qv here: sharing one pair among layers changes no step's compute.
+    if workload in ("lora-qv", "lora-all", "delta-lora-qv", "moelora-qv", "lora-drop-qv"):
+        layer = MoeLoraLinear if workload == "moelora-qv" else LoraLinear
         for parent, name in targets(model, workload):
-            setattr(parent, name, LoraLinear(getattr(parent, name), r=8, alpha=16))
+            setattr(parent, name, layer(getattr(parent, name), r=8, alpha=16))
     if workload == "adalora":
         for parent, name in targets(model, "lora-qv"):
             setattr(parent, name, AdaLoraLinear(getattr(parent, name), r=12, alpha=16))
@@ -372,6 +391,18 @@ def build(config, workload):
     if workload in ("prompt-tuning", "prefix-tuning"):
         return PromptLearning(model, config, workload)
     return model
+
+
+def delta_step(model, ratio=2.0):
+    """Delta-LoRA (update_start_step 0) as the paper writes it: W carried and moved after every
+    step by ratio * s * (B A - B' A'), B' A' the product before the step (0 at the start)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, LoraLinear):
+                ba = m.lora_B @ m.lora_A
+                before = getattr(m, "before", None)
+                m.base.weight += ratio * m.scale * (ba - (0 if before is None else before))
+                m.before = ba
 
 
 class Lockstep:
@@ -451,6 +482,8 @@ def row(args):
             opt.step()
             if allocator is not None:
                 allocator.step(s)
+            if args.workload == "delta-lora-qv":
+                delta_step(model)
             value = loss.item()
             dt = time.perf_counter() - t
             control.done(dt)
@@ -503,7 +536,10 @@ def main():
     p.add_argument("--dir")
     p.add_argument(
         "--workload",
-        choices=["lora-qv", "lora-all", "adalora", "full", "adapter", "bitfit", "prompt-tuning", "prefix-tuning", "infer"],
+        choices=[
+            "lora-qv", "lora-all", "full", "infer", "adalora", "adapter", "bitfit",
+            "prompt-tuning", "prefix-tuning", "delta-lora-qv", "moelora-qv", "lora-drop-qv",
+        ],
     )
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)

@@ -79,6 +79,9 @@ NAMES = {
     "full": "full fine-tuning",
     "adapter": "adapter (houlsby, d/16)",
     "bitfit": "BitFit (all biases)",
+    "delta-lora-qv": "Delta-LoRA r=8, q,v (K=0, λ=2)",
+    "moelora-qv": "MoELoRA 4 experts, r=8, q,v",
+    "lora-drop-qv": "LoRA-drop r=8, q,v",
     "infer": "inference (forward)",
 }
 

@@ -19,8 +19,11 @@ import dev.graft.graph.Tensor;
 import dev.graft.method.adalora.AdaLoraMethod;
 import dev.graft.method.adapter.BottleneckAdapterMethod;
 import dev.graft.method.bitfit.BitFitMethod;
+import dev.graft.method.deltalora.DeltaLoraMethod;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
+import dev.graft.method.loradrop.LoraDropMethod;
+import dev.graft.method.moelora.MoeLoraMethod;
 import dev.graft.method.prefix.PrefixTuningMethod;
 import dev.graft.method.prompt.PromptTuningMethod;
 import dev.graft.model.ModelConfig;
@@ -51,11 +54,11 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D
- *       workload=lora-qv|lora-all|adalora|full|adapter|bitfit|prompt-tuning|prefix-tuning|infer
- *       batch=B seq=S warmup=W steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows
- *       build and run exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one
- *       ONNX program per step on the CPU backend); {@code infer} runs the forward graph of {@link
+ *   <li>{@code row dir=D workload=W batch=B seq=S warmup=W steps=N threads=T [profile=PREFIX]
+ *       [lockstep=true]}, W one of lora-qv, lora-all, full, infer, adalora, adapter, bitfit,
+ *       prompt-tuning, prefix-tuning, delta-lora-qv, moelora-qv, lora-drop-qv: training rows build
+ *       and run exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX
+ *       program per step on the CPU backend); {@code infer} runs the forward graph of {@link
  *       ModelGraph#build} and fetches the logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
@@ -307,6 +310,29 @@ public final class Bench {
           spec.put("adalora.target_r", "8");
           spec.put("adalora.lora_alpha", "16");
         }
+        case "delta-lora-qv" -> {
+          // lora-qv with Delta-LoRA's update of W from the first step (K = 0, λ = 2).
+          spec.put("method", "delta-lora");
+          spec.put("delta-lora.r", "8");
+          spec.put("delta-lora.lora_alpha", "16");
+          spec.put("delta-lora.update_start_step", "0");
+        }
+        case "moelora-qv" -> {
+          // lora-qv as 4 MoELoRA experts of rank 2 and a gate; one task (the data has no field).
+          spec.put("method", "moelora");
+          spec.put("moelora.r", "8");
+          spec.put("moelora.lora_alpha", "16");
+          spec.put("moelora.num_experts", "4");
+        }
+        case "lora-drop-qv" -> {
+          // lora-qv after LoRA-drop's choice; its 2 warm-up steps and measurement run in the
+          // first (untimed) step.
+          spec.put("method", "lora-drop");
+          spec.put("lora-drop.r", "8");
+          spec.put("lora-drop.lora_alpha", "16");
+          spec.put("lora-drop.lora_drop_warmup_steps", "2");
+          spec.put("lora-drop.lora_drop_samples", "2");
+        }
         case "full" -> spec.put("method", "full");
         // AdapterHub's houlsby: an adapter after attention and one after the MLP, d/16 wide.
         case "adapter" -> spec.put("method", "adapter");
@@ -524,7 +550,10 @@ public final class Bench {
           new BottleneckAdapterMethod(),
           new BitFitMethod(),
           new PromptTuningMethod(),
-          new PrefixTuningMethod());
+          new PrefixTuningMethod(),
+          new DeltaLoraMethod(),
+          new MoeLoraMethod(),
+          new LoraDropMethod());
 
   /** The benchmarked methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);

@@ -301,11 +301,14 @@ public final class GraftCommands {
               "send the prompt as given, not in the sample format saved with the adapter or model")
           @Parameter(names = "--raw", presentValue = "true", absentValue = "false")
           boolean raw,
+      @Descriptor("the task of an adapter trained for several (MoELoRA), e.g. --task qa")
+          @Parameter(names = "--task", absentValue = "")
+          String task,
       @Descriptor("a Hugging Face model folder") String modelDir,
       @Descriptor("the text to complete") String prompt) {
     GenerationSettings settings =
         new GenerationSettings(
-            maxTokens, temperature, topK, topP, repetitionPenalty, seed, backend, raw);
+            maxTokens, temperature, topK, topP, repetitionPenalty, seed, backend, raw, task);
     noteFormat(Path.of(modelDir), folder(adapter), raw, "the prompt is put");
     return prompt + models.generate(Path.of(modelDir), folder(adapter), prompt, settings) + "\n";
   }
@@ -361,6 +364,9 @@ public final class GraftCommands {
       @Descriptor("take the adapter back out of a model it was merged into")
           @Parameter(names = "--unmerge", presentValue = "true", absentValue = "false")
           boolean unmerge,
+      @Descriptor("merge the weights of this task of an adapter trained for several (MoELoRA)")
+          @Parameter(names = "--task", absentValue = "")
+          String task,
       @Descriptor("a Hugging Face model folder") String modelDir,
       @Descriptor("an adapter folder, such as a job's adapter/") String adapterDir,
       @Descriptor("the model folder to write; must be new, empty or a model folder")
@@ -369,8 +375,8 @@ public final class GraftCommands {
     Path adapter = Path.of(adapterDir);
     Path out =
         unmerge
-            ? models.unmerge(model, adapter, Path.of(outDir))
-            : models.merge(model, adapter, Path.of(outDir));
+            ? models.unmerge(model, adapter, Path.of(outDir), task)
+            : models.merge(model, adapter, Path.of(outDir), task);
     return (unmerge
             ? "Took adapter " + adapter + " out of "
             : "Merged adapter " + adapter + " into ")
@@ -415,6 +421,9 @@ public final class GraftCommands {
               "read samples as they are, not in the sample format saved with the adapter or model")
           @Parameter(names = "--raw", presentValue = "true", absentValue = "false")
           boolean raw,
+      @Descriptor("the task of an adapter trained for several (MoELoRA), e.g. --task qa")
+          @Parameter(names = "--task", absentValue = "")
+          String task,
       @Descriptor("a Hugging Face model folder") String modelDir,
       @Descriptor("a JSONL file (optionally gzip-compressed) in a format graft:train reads")
           String data) {
@@ -435,7 +444,8 @@ public final class GraftCommands {
             backend,
             true,
             true,
-            raw);
+            raw,
+            task);
     noteFormat(Path.of(modelDir), folder(adapter), raw, "samples are put");
     Evaluation e = models.evaluate(Path.of(modelDir), folder(adapter), Path.of(data), settings);
     Table table =

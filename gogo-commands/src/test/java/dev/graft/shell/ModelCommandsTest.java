@@ -27,6 +27,7 @@ class ModelCommandsTest {
   static final class Recorder implements ModelService {
     GenerationSettings generation;
     EvaluationSettings evaluation;
+    String mergedTask;
 
     @Override
     public Optional<Path> sampleFormat(Path modelDir, Path adapterDir) {
@@ -51,6 +52,12 @@ class ModelCommandsTest {
 
     @Override
     public Path unmerge(Path modelDir, Path adapterDir, Path outDir) {
+      return outDir;
+    }
+
+    @Override
+    public Path merge(Path modelDir, Path adapterDir, Path outDir, String task) {
+      mergedTask = task;
       return outDir;
     }
 
@@ -85,31 +92,32 @@ class ModelCommandsTest {
   @Test
   void evalReadsOtherFieldNamesThroughDataColumnsAsAJobDoes() {
     commands.eval(
-        "", 0, 1024, 8, "auto", "prompt=question,completion=answer", "cpu", false, "m", "d");
+        "", 0, 1024, 8, "auto", "prompt=question,completion=answer", "cpu", false, "", "m", "d");
     assertEquals(
         Map.of("prompt", "question", "completion", "answer"), service.evaluation.dataColumns());
   }
 
   @Test
   void evalSaysThatTheSavedFormatAppliesAndRawSkipsIt() {
-    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", false, "m", "d");
+    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", false, "", "m", "d");
     assertFalse(service.evaluation.raw());
     assertEquals(
         "graft: samples are put in the sample format saved in " + FORMAT + "; --raw skips it.\n",
         stderr());
     err.reset();
-    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", true, "m", "d");
+    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", true, "", "m", "d");
     assertTrue(service.evaluation.raw());
     assertEquals("", stderr());
   }
 
   @Test
   void generateSaysThatTheSavedFormatAppliesAndRawSkipsIt() {
-    assertEquals("Hi done\n", commands.generate(8, 0, 1, 50, 1, 0, "a", "cpu", false, "m", "Hi"));
+    assertEquals(
+        "Hi done\n", commands.generate(8, 0, 1, 50, 1, 0, "a", "cpu", false, "", "m", "Hi"));
     assertFalse(service.generation.raw());
     assertTrue(stderr().contains("the prompt is put in the sample format saved in " + FORMAT));
     err.reset();
-    commands.generate(8, 0, 1, 50, 1, 0, "a", "cpu", true, "m", "Hi");
+    commands.generate(8, 0, 1, 50, 1, 0, "a", "cpu", true, "", "m", "Hi");
     assertTrue(service.generation.raw());
     assertEquals("", stderr());
   }
@@ -119,6 +127,16 @@ class ModelCommandsTest {
     assertEquals(
         "Merged adapter a into m; wrote out, with the sample format graft_sample_format.json that"
             + " generate and eval apply.\n",
-        commands.merge(false, "m", "a", "out"));
+        commands.merge(false, "", "m", "a", "out"));
+  }
+
+  @Test
+  void taskReachesGenerationEvaluationAndMerging() {
+    commands.generate(8, 0, 1, 50, 1, 0, "a", "cpu", false, "qa", "m", "Hi");
+    assertEquals("qa", service.generation.task());
+    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", false, "qa", "m", "d");
+    assertEquals("qa", service.evaluation.task());
+    commands.merge(false, "qa", "m", "a", "out");
+    assertEquals("qa", service.mergedTask);
   }
 }

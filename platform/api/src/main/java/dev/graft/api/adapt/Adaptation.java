@@ -123,6 +123,19 @@ public interface Adaptation {
    */
   void exposeGradient(String parameter);
 
+  /**
+   * A parameter or state tensor of the graph by its full name — one of the model's own, or one a
+   * method declared with {@link #parameter}, {@link #frozen} or {@link #state} — for a method whose
+   * rewrite reads tensors declared elsewhere (Delta-LoRA's term over LoRA's A and B). The default,
+   * for implementations without named lookup, refuses.
+   *
+   * @throws IllegalArgumentException for a name the graph has no parameter or state of
+   * @since 2.2
+   */
+  default Tensor tensor(String name) {
+    throw new UnsupportedOperationException("This adaptation cannot look tensors up by name.");
+  }
+
   /** The names of every parameter: the model's own and those methods declared. */
   List<String> parameters();
 
@@ -225,6 +238,19 @@ public interface Adaptation {
    * tensor.
    */
   Tensor input(String name);
+
+  /**
+   * Declares a per-sample input as {@link #input(String)} does, whose data field may also hold one
+   * of {@code labels} as text (MoELoRA's task names): a label is fed as its index in {@code
+   * labels}, an integer as it is; a text that is no label stops the job at its start, listing the
+   * labels. The default ignores the labels.
+   *
+   * @throws IllegalArgumentException when the input was declared with other labels
+   * @since 2.2
+   */
+  default Tensor input(String name, List<String> labels) {
+    return input(name);
+  }
 
   /** Adds {@code weight · term} (a scalar) to the loss (AdaLoRA's orthogonality regulariser). */
   void addLoss(String name, Tensor term, double weight);

@@ -17,4 +17,12 @@ public interface Calibration {
    * @throws IllegalArgumentException if {@code batches} is not positive
    */
   Map<String, Double> meanSquaredNorms(int batches);
+
+  /**
+   * Writes one line to the job's log (LoRA-drop's chosen layers and their importances). A replayed
+   * calibration (a resumed job, a loaded adapter) logs nothing. The default does nothing.
+   *
+   * @since 2.2
+   */
+  default void log(String line) {}
 }

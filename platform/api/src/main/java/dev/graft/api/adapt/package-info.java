@@ -32,8 +32,8 @@
  *   <li>LoRA-drop: {@link dev.graft.api.adapt.Adaptation#output} and {@link
  *       dev.graft.api.adapt.Adaptation#calibration}: warm-up steps, {@link
  *       dev.graft.api.adapt.MethodInstance#calibrate}, then the graph rebuilt.
- *   <li>MoELoRA: {@link dev.graft.api.adapt.Adaptation#input} for the task id the dataset supplies,
- *       per token.
+ *   <li>MoELoRA: {@link dev.graft.api.adapt.Adaptation#input(String, java.util.List)} for the task
+ *       the dataset supplies (a name from the method's list, or its id), per token.
  *   <li>Prompt, P-, prefix and P-tuning v2: {@link
  *       dev.graft.api.adapt.Adaptation#prependVirtualTokens} and {@link
  *       dev.graft.api.adapt.Adaptation#addKeyValuePrefix}; encoders folded away in {@link
@@ -73,7 +73,14 @@
  * <p>Version 2.2, default methods only: {@code Adaptation.savedShape} (the shapes of the adapter
  * being loaded, for methods whose saved sizes vary by module, as AdaLoRA's pruned ranks); {@code
  * Adaptation.insert} with a {@link java.util.function.BinaryOperator}, which hands the module the
- * residual stream beside the branch (AdapterHub's Pfeiffer placement).
+ * residual stream beside the branch (AdapterHub's Pfeiffer placement); {@code
+ * Adaptation.tensor(name)} (a parameter or state tensor by name, for a rewrite over tensors that
+ * another declared, such as Delta-LoRA's over LoRA's A and B); {@code Adaptation.input(name,
+ * labels)} (a per-sample input whose field may hold text labels, such as MoELoRA's task names);
+ * {@code Calibration.log(line)} (a line in the job's log). A saved adapter carries its job's
+ * calibration answers ({@code calibration.json}), which loading replays to {@code
+ * MethodInstance.calibrate} before {@code adapt}, so a method that chose its sites from data
+ * (LoRA-drop) rebuilds the same graph.
  */
 @Export
 @Version("2.2.0")

@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param assistantOnlyLoss conversations: the loss covers assistant turns only
  * @param raw render samples as plain data, without the sample format saved beside the adapter or
  *     model ({@link ModelService#sampleFormat})
+ * @param task the task an adapter conditioned on tasks serves (MoELoRA's {@code task} option), or
+ *     empty for none
  */
 public record EvaluationSettings(
     String dataFormat,
@@ -28,7 +30,8 @@ public record EvaluationSettings(
     String backend,
     boolean completionOnlyLoss,
     boolean assistantOnlyLoss,
-    boolean raw) {
+    boolean raw,
+    String task) {
 
   /**
    * Checks the ranges and copies the column map.
@@ -38,6 +41,7 @@ public record EvaluationSettings(
   public EvaluationSettings {
     Objects.requireNonNull(dataFormat, "dataFormat");
     Objects.requireNonNull(backend, "backend");
+    Objects.requireNonNull(task, "task");
     dataColumns = Map.copyOf(dataColumns);
     GenerationSettings.require(maxLength >= 2, "max_length must be at least 2, not " + maxLength);
     GenerationSettings.require(
@@ -45,6 +49,30 @@ public record EvaluationSettings(
     GenerationSettings.require(
         maxSamples >= 0, "max_samples must be 0 (all) or more, not " + maxSamples);
     GenerationSettings.require(!backend.isBlank(), "Name a backend, such as cpu");
+  }
+
+  /** These settings for an adapter without tasks (as before {@code task} existed). */
+  public EvaluationSettings(
+      String dataFormat,
+      Map<String, String> dataColumns,
+      int maxLength,
+      int batchSize,
+      int maxSamples,
+      String backend,
+      boolean completionOnlyLoss,
+      boolean assistantOnlyLoss,
+      boolean raw) {
+    this(
+        dataFormat,
+        dataColumns,
+        maxLength,
+        batchSize,
+        maxSamples,
+        backend,
+        completionOnlyLoss,
+        assistantOnlyLoss,
+        raw,
+        "");
   }
 
   /** These settings with the saved sample format applied (as before {@code raw} existed). */
@@ -66,7 +94,8 @@ public record EvaluationSettings(
         backend,
         completionOnlyLoss,
         assistantOnlyLoss,
-        false);
+        false,
+        "");
   }
 
   /**
@@ -74,7 +103,7 @@ public record EvaluationSettings(
    * backend, training's masks, the saved sample format.
    */
   public static EvaluationSettings defaults() {
-    return new EvaluationSettings("auto", Map.of(), 1024, 8, 0, "cpu", true, true, false);
+    return new EvaluationSettings("auto", Map.of(), 1024, 8, 0, "cpu", true, true, false, "");
   }
 
   /** These settings with another sample limit (0 for all). */
@@ -88,7 +117,8 @@ public record EvaluationSettings(
         backend,
         completionOnlyLoss,
         assistantOnlyLoss,
-        raw);
+        raw,
+        task);
   }
 
   /** These settings with samples rendered as plain data ({@code true}) or in the saved format. */
@@ -102,6 +132,22 @@ public record EvaluationSettings(
         backend,
         completionOnlyLoss,
         assistantOnlyLoss,
-        raw);
+        raw,
+        task);
+  }
+
+  /** These settings for the task {@code task} of an adapter conditioned on tasks (MoELoRA). */
+  public EvaluationSettings withTask(String task) {
+    return new EvaluationSettings(
+        dataFormat,
+        dataColumns,
+        maxLength,
+        batchSize,
+        maxSamples,
+        backend,
+        completionOnlyLoss,
+        assistantOnlyLoss,
+        raw,
+        task);
   }
 }

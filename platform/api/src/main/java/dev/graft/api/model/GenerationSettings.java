@@ -17,6 +17,8 @@ import java.util.Objects;
  * @param backend the compute backend's name, e.g. {@code cpu}
  * @param raw send the prompt as given, without the sample format saved beside the adapter or model
  *     ({@link ModelService#sampleFormat})
+ * @param task the task an adapter conditioned on tasks serves (MoELoRA's {@code task} option), or
+ *     empty for none
  */
 public record GenerationSettings(
     int maxNewTokens,
@@ -26,7 +28,8 @@ public record GenerationSettings(
     double repetitionPenalty,
     long seed,
     String backend,
-    boolean raw) {
+    boolean raw,
+    String task) {
 
   /**
    * Checks the ranges.
@@ -35,12 +38,26 @@ public record GenerationSettings(
    */
   public GenerationSettings {
     Objects.requireNonNull(backend, "backend");
+    Objects.requireNonNull(task, "task");
     require(maxNewTokens >= 1, "The number of new tokens must be at least 1, not " + maxNewTokens);
     require(temperature >= 0, "Temperature must be 0 (greedy) or above, not " + temperature);
     require(topK >= 0, "Top-k must be 0 (off) or more, not " + topK);
     require(topP > 0 && topP <= 1, "Top-p must be above 0 and at most 1, not " + topP);
     require(repetitionPenalty > 0, "Repetition penalty must be above 0, not " + repetitionPenalty);
     require(!backend.isBlank(), "Name a backend, such as cpu");
+  }
+
+  /** These settings for an adapter without tasks (as before {@code task} existed). */
+  public GenerationSettings(
+      int maxNewTokens,
+      double temperature,
+      int topK,
+      double topP,
+      double repetitionPenalty,
+      long seed,
+      String backend,
+      boolean raw) {
+    this(maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, backend, raw, "");
   }
 
   /** These settings with the saved sample format applied (as before {@code raw} existed). */
@@ -58,7 +75,13 @@ public record GenerationSettings(
   /** These settings with the prompt sent as given ({@code true}) or in the saved format. */
   public GenerationSettings withRaw(boolean raw) {
     return new GenerationSettings(
-        maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, backend, raw);
+        maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, backend, raw, task);
+  }
+
+  /** These settings for the task {@code task} of an adapter conditioned on tasks (MoELoRA). */
+  public GenerationSettings withTask(String task) {
+    return new GenerationSettings(
+        maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, backend, raw, task);
   }
 
   /**

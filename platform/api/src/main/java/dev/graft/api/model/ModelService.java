@@ -69,6 +69,35 @@ public interface ModelService {
   Path unmerge(Path modelDir, Path adapterDir, Path outDir);
 
   /**
+   * {@link #merge(Path, Path, Path)} for one task of an adapter conditioned on tasks (MoELoRA: the
+   * task's gate folded into W, the paper's per-task deployment).
+   *
+   * @param task a task the adapter was trained for, or empty for an adapter without tasks
+   * @throws IllegalArgumentException as {@link #merge(Path, Path, Path)}, or naming the known tasks
+   *     when {@code task} is none of them
+   * @since 1.2
+   */
+  default Path merge(Path modelDir, Path adapterDir, Path outDir, String task) {
+    if (task.isEmpty()) {
+      return merge(modelDir, adapterDir, outDir);
+    }
+    throw new UnsupportedOperationException("This model service merges no task adapters.");
+  }
+
+  /**
+   * {@link #unmerge(Path, Path, Path)} for one task, the inverse of {@link #merge(Path, Path, Path,
+   * String)}.
+   *
+   * @since 1.2
+   */
+  default Path unmerge(Path modelDir, Path adapterDir, Path outDir, String task) {
+    if (task.isEmpty()) {
+      return unmerge(modelDir, adapterDir, outDir);
+    }
+    throw new UnsupportedOperationException("This model service merges no task adapters.");
+  }
+
+  /**
    * Evaluates a model, with or without an adapter, on a JSONL dataset: the mean cross-entropy over
    * the tokens training would learn (completions and assistant turns only, unless the settings say
    * otherwise), and for prompt/completion data the share of prompts whose greedy completion equals

@@ -2,9 +2,12 @@
  * Working with models outside a training job: inspect a Hugging Face model folder, generate text
  * (with or without an adapter), merge an adapter into the base weights or take it back out, and
  * evaluate loss, perplexity and exact match on a dataset.
+ *
+ * <p>1.2: the task of an adapter conditioned on tasks (MoELoRA): {@code GenerationSettings.task},
+ * {@code EvaluationSettings.task} and {@code ModelService.merge/unmerge(…, task)}.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package dev.graft.api.model;
 
 import org.osgi.annotation.bundle.Export;

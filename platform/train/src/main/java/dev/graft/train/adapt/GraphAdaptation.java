@@ -67,6 +67,7 @@ public final class GraphAdaptation implements Adaptation {
   private final List<LossTerm> losses = new ArrayList<>();
   private final Map<String, Tensor> outputs = new LinkedHashMap<>();
   private final Map<String, Tensor> inputs = new LinkedHashMap<>();
+  private final Map<String, List<String>> inputLabels = new LinkedHashMap<>();
   private final List<Hook> hooks = new ArrayList<>();
   private final Map<String, HostTensor> frozen = new LinkedHashMap<>();
   private final Set<String> frozenNames = new LinkedHashSet<>();
@@ -261,6 +262,15 @@ public final class GraphAdaptation implements Adaptation {
   }
 
   @Override
+  public Tensor tensor(String name) {
+    if (!parameters().contains(name) && !state.containsKey(name) && !frozenNames.contains(name)) {
+      throw new IllegalArgumentException(
+          "The graph has no parameter or state \"" + name + "\"; see Adaptation.parameters().");
+    }
+    return graph().tensor(name);
+  }
+
+  @Override
   public void exposeGradient(String parameter) {
     if (!parameters().contains(parameter)) {
       throw new IllegalArgumentException(
@@ -399,12 +409,30 @@ public final class GraphAdaptation implements Adaptation {
 
   @Override
   public Tensor input(String name) {
+    return input(name, List.of());
+  }
+
+  @Override
+  public Tensor input(String name, List<String> labels) {
+    List<String> known = inputLabels.get(name);
+    if (known != null && !known.isEmpty() && !labels.isEmpty() && !known.equals(labels)) {
+      throw new IllegalArgumentException(
+          "Input \"" + name + "\" is declared with labels " + known + " and " + labels + ".");
+    }
+    if (known == null || known.isEmpty()) {
+      inputLabels.put(name, List.copyOf(labels));
+    }
     if (inputs.containsKey(name)) {
       return inputs.get(name);
     }
     Tensor t = graph().input(name, DType.INT64, Shape.with("batch", "seq"));
     inputs.put(name, t);
     return t;
+  }
+
+  /** Every declared input with its labels in index order (empty: a plain integer field). */
+  public Map<String, List<String>> inputLabels() {
+    return Collections.unmodifiableMap(inputLabels);
   }
 
   @Override

@@ -94,6 +94,27 @@ public final class Jsonl {
       Map<String, String> columns,
       int maxSamples,
       List<String> integers) {
+    Map<String, List<String>> inputs = new LinkedHashMap<>();
+    integers.forEach(name -> inputs.put(name, List.of()));
+    return lines(file, format, columns, maxSamples, inputs);
+  }
+
+  /**
+   * Reads every sample as {@link #read} does, with the inputs named by the keys of {@code inputs}
+   * (renamed by {@code columns} too): integer fields, or, for an input with labels, a field that
+   * holds one of its labels (read as the label's index) or the index itself.
+   *
+   * @param inputs input name → its labels in index order; empty for a plain integer field
+   * @throws IllegalArgumentException as {@link #read} does, or naming the file, line and field for
+   *     a line without one of the fields, with a value that is not an integer, or with a text that
+   *     is none of the labels (listing them)
+   */
+  public static List<Line> lines(
+      Path file,
+      Format format,
+      Map<String, String> columns,
+      int maxSamples,
+      Map<String, List<String>> inputs) {
     List<Line> samples = new ArrayList<>();
     try (BufferedReader reader = open(file)) {
       String line;
@@ -121,8 +142,8 @@ public final class Jsonl {
           detected = detect(fields);
         }
         Map<String, Long> values = new LinkedHashMap<>();
-        for (String name : integers) {
-          values.put(name, fields.integer(name));
+        for (Map.Entry<String, List<String>> input : inputs.entrySet()) {
+          values.put(input.getKey(), fields.integer(input.getKey(), input.getValue()));
         }
         samples.add(new Line(sample(detected, fields), values));
       }
@@ -235,7 +256,7 @@ public final class Jsonl {
       return value.asText();
     }
 
-    long integer(String field) {
+    long integer(String field, List<String> labels) {
       String name = columns.getOrDefault(field, field);
       if (!node.has(name)) {
         throw error(
@@ -244,6 +265,20 @@ public final class Jsonl {
                 + "\" is missing; the job's methods read it as an integer input of every sample");
       }
       JsonNode value = node.get(name);
+      if (value.isTextual() && !labels.isEmpty()) {
+        int index = labels.indexOf(value.asText());
+        if (index < 0) {
+          throw error(
+              "field \""
+                  + name
+                  + "\" is \""
+                  + value.asText()
+                  + "\", which is none of the known values "
+                  + labels
+                  + "; add it to the method's list or fix the line");
+        }
+        return index;
+      }
       if (!value.isIntegralNumber() || !value.canConvertToLong()) {
         throw error("field \"" + name + "\" must be an integer, not " + value);
       }

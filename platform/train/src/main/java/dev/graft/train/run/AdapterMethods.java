@@ -63,9 +63,21 @@ final class AdapterMethods {
    *     installed, or when the config names no method at all
    */
   static List<Resolved> resolve(Path file, JsonNode config, MethodRegistry registry) {
+    return resolve(file, config, registry, Map.of());
+  }
+
+  /**
+   * The methods as {@link #resolve(Path, JsonNode, MethodRegistry)} gives them, with {@code
+   * settings} set on every method that has the option (MoELoRA's {@code task}, which {@code
+   * graft:generate --task} sets).
+   *
+   * @throws IllegalArgumentException as that method does, or when no method has a setting's option
+   */
+  static List<Resolved> resolve(
+      Path file, JsonNode config, MethodRegistry registry, Map<String, String> settings) {
     JsonNode listed = config.get(FIELD);
     if (listed == null || listed.isNull()) {
-      return List.of(fromPeft(file, config, registry));
+      return List.of(fromPeft(file, config, registry, settings));
     }
     if (!listed.isArray() || listed.isEmpty()) {
       throw new IllegalArgumentException(
@@ -82,13 +94,52 @@ final class AdapterMethods {
       MethodRegistry.RegisteredMethod found = installed(file, made, name, registry);
       Map<String, String> options = new LinkedHashMap<>();
       m.path("options").fields().forEachRemaining(e -> options.put(e.getKey(), text(e.getValue())));
-      methods.add(new Resolved(name, create(file, found, options)));
+      methods.add(new Resolved(name, create(file, found, with(options, found, settings))));
     }
+    requireTaken(file, settings, methods, registry);
     return methods;
   }
 
+  /** {@code options} with those of {@code settings} that the method has. */
+  private static Map<String, String> with(
+      Map<String, String> options,
+      MethodRegistry.RegisteredMethod method,
+      Map<String, String> settings) {
+    Map<String, String> all = new LinkedHashMap<>(options);
+    settings.forEach(
+        (k, v) -> {
+          if (method.info().options().stream().anyMatch(o -> o.name().equals(k))) {
+            all.put(k, v);
+          }
+        });
+    return all;
+  }
+
+  private static void requireTaken(
+      Path file, Map<String, String> settings, List<Resolved> methods, MethodRegistry registry) {
+    for (String option : settings.keySet()) {
+      boolean taken =
+          methods.stream()
+              .anyMatch(
+                  m ->
+                      registry.find(m.name()).orElseThrow().info().options().stream()
+                          .anyMatch(o -> o.name().equals(option)));
+      if (!taken) {
+        throw new IllegalArgumentException(
+            "No method of "
+                + file
+                + " ("
+                + String.join(", ", methods.stream().map(Resolved::name).toList())
+                + ") takes the option \""
+                + option
+                + "\"; leave it out for this adapter.");
+      }
+    }
+  }
+
   /** The one method a PEFT-made adapter names, configured from the config's fields. */
-  private static Resolved fromPeft(Path file, JsonNode config, MethodRegistry registry) {
+  private static Resolved fromPeft(
+      Path file, JsonNode config, MethodRegistry registry, Map<String, String> settings) {
     String peftType = config.path("peft_type").asText("");
     if (peftType.isEmpty()) {
       throw new IllegalArgumentException(
@@ -104,7 +155,9 @@ final class AdapterMethods {
         options.put(o.name(), text(v));
       }
     }
-    return new Resolved(name, create(file, found, options));
+    Resolved resolved = new Resolved(name, create(file, found, with(options, found, settings)));
+    requireTaken(file, settings, List.of(resolved), registry);
+    return resolved;
   }
 
   /**

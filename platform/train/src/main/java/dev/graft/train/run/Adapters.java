@@ -65,13 +65,33 @@ public final class Adapters {
    */
   public static Adapted load(
       Path modelDir, Path adapterDir, MethodRegistry registry, boolean withCache) {
+    return load(modelDir, adapterDir, registry, withCache, Map.of());
+  }
+
+  /**
+   * Builds the model with the adapter applied, as {@link #load(Path, Path, MethodRegistry,
+   * boolean)} does, with {@code settings} set on the adapter's methods that have those options
+   * (MoELoRA's {@code task}: the task that the graph serves).
+   *
+   * @throws IllegalArgumentException as that method does, or when no method of the adapter has the
+   *     option of a setting
+   */
+  public static Adapted load(
+      Path modelDir,
+      Path adapterDir,
+      MethodRegistry registry,
+      boolean withCache,
+      Map<String, String> settings) {
     Path configFile = adapterDir.resolve("adapter_config.json");
     requireTrainedBase(modelDir, adapterDir);
     try (SafetensorsReader base = SafetensorsReader.open(modelDir);
         SafetensorsReader adapter = SafetensorsReader.open(AdapterFiles.weightsFile(adapterDir))) {
       List<AdapterMethods.Resolved> resolved =
           AdapterMethods.resolve(
-              configFile, AdapterFiles.json().readTree(Files.readAllBytes(configFile)), registry);
+              configFile,
+              AdapterFiles.json().readTree(Files.readAllBytes(configFile)),
+              registry,
+              settings);
       ModelConfig config = ModelConfig.read(modelDir.resolve(ModelConfig.FILE));
       ModelGraph model =
           withCache
@@ -80,6 +100,11 @@ public final class Adapters {
       GraphAdaptation adaptation =
           new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32)
               .forSavedAdapter(p -> savedShape(adapter, p));
+      if (Calibrator.recorded(adapterDir)) {
+        // Methods that chose their sites from data choose again from the job's answers.
+        new Calibrator()
+            .replay(adapterDir, resolved.stream().map(AdapterMethods.Resolved::instance).toList());
+      }
       for (AdapterMethods.Resolved r : resolved) {
         adaptation.adapting(r.name());
         r.instance().adapt(adaptation);
@@ -284,7 +309,22 @@ public final class Adapters {
    */
   public static void merge(
       Path modelDir, Path adapterDir, Path outDir, MethodRegistry registry, boolean subtract) {
-    Adapted adapted = load(modelDir, adapterDir, registry, false);
+    merge(modelDir, adapterDir, outDir, registry, subtract, Map.of());
+  }
+
+  /**
+   * Merges as {@link #merge(Path, Path, Path, MethodRegistry, boolean)} does, with {@code settings}
+   * set on the adapter's methods as {@link #load(Path, Path, MethodRegistry, boolean, Map)} sets
+   * them (MoELoRA merges the weights of one task).
+   */
+  public static void merge(
+      Path modelDir,
+      Path adapterDir,
+      Path outDir,
+      MethodRegistry registry,
+      boolean subtract,
+      Map<String, String> settings) {
+    Adapted adapted = load(modelDir, adapterDir, registry, false, settings);
     List<Method> merging =
         new ArrayList<>(adapted.methods().stream().filter(m -> !m.tensors().isEmpty()).toList());
     for (Method m : merging) {

@@ -54,7 +54,8 @@ final class Calibrator {
       StepProgram trained,
       Batches batches,
       ComputeBackend backend,
-      long seed) {
+      long seed,
+      java.util.function.Consumer<String> log) {
     ModelGraph model = ModelGraph.build(config, DType.FLOAT32);
     GraphAdaptation adaptation =
         new GraphAdaptation(new ModelGraphModel(model, checkpoint), false, DType.FLOAT32);
@@ -77,22 +78,42 @@ final class Calibrator {
     Set<String> inputs = Set.copyOf(graph.inputs().stream().map(Tensor::name).toList());
     try (Session session = backend.open(program)) {
       Calibration calibration =
-          count -> {
-            requirePositive(count);
-            Map<String, Double> sums = new LinkedHashMap<>();
-            int n = Math.min(count, batches.perEpoch());
-            for (int b = 0; b < n; b++) {
-              Map<String, HostTensor> feeds = new LinkedHashMap<>(batches.batch(b).feeds());
-              feeds.keySet().retainAll(inputs);
-              Map<String, HostTensor> out = session.run(feeds, adaptation.outputs().keySet());
-              out.forEach((name, value) -> sums.merge(name, squaredNorm(value), Double::sum));
+          new Calibration() {
+            @Override
+            public Map<String, Double> meanSquaredNorms(int count) {
+              return measure(count, session, batches, inputs, adaptation);
             }
-            sums.replaceAll((name, sum) -> sum / n);
-            answers.put(count, sums);
-            return sums;
+
+            @Override
+            public void log(String line) {
+              log.accept(line);
+            }
           };
       methods.forEach(m -> m.calibrate(calibration));
     }
+  }
+
+  private Map<String, Double> measure(
+      int count, Session session, Batches batches, Set<String> inputs, GraphAdaptation adaptation) {
+    requirePositive(count);
+    Map<String, Double> sums = new LinkedHashMap<>();
+    int n = Math.min(count, batches.perEpoch());
+    for (int b = 0; b < n; b++) {
+      Map<String, HostTensor> feeds = new LinkedHashMap<>(batches.batch(b).feeds());
+      feeds.keySet().retainAll(inputs);
+      Map<String, HostTensor> out = session.run(feeds, adaptation.outputs().keySet());
+      out.forEach((name, value) -> sums.merge(name, squaredNorm(value), Double::sum));
+    }
+    sums.replaceAll((name, sum) -> sum / n);
+    answers.put(count, sums);
+    return sums;
+  }
+
+  /** The recorded answers as JSON for a file beside an adapter ({@value #FILE}); empty if none. */
+  Map<String, Object> json() {
+    Map<String, Object> json = new LinkedHashMap<>();
+    answers.forEach((count, answer) -> json.put(Integer.toString(count), answer));
+    return json;
   }
 
   /**

@@ -192,7 +192,7 @@ public final class SftRun implements Run {
         warm.step(i);
       }
     }
-    calibrator.calibrate(config, checkpoint, names, methods, program, batches, backend, seed);
+    calibrator.calibrate(config, checkpoint, names, methods, program, batches, backend, seed, log);
     rebuild();
     log.accept("Calibration done; the graph was rebuilt for training.");
   }
@@ -258,7 +258,7 @@ public final class SftRun implements Run {
             Jsonl.Format.parse(job.getString("data_format")),
             job.getMap("data_columns"),
             job.getInt("max_samples"),
-            columns);
+            program.adaptation().inputLabels());
     Split<Jsonl.Line> split = Split.of(samples, job.getDouble("validation_split"), seed);
     validation = split.validation();
     Encoded.Settings settings =
@@ -323,10 +323,19 @@ public final class SftRun implements Run {
 
   @Override
   public StepResult step(long index) {
+    calibrateNow();
+    return driver.step(index);
+  }
+
+  /**
+   * Runs the calibration phase now if a method asked for one and it has not run (the first {@link
+   * #step} runs it otherwise); {@link #finish} then writes the rebuilt graph at its initial values,
+   * where training starts.
+   */
+  public void calibrateNow() {
     if (calibrationDue) {
       calibrate();
     }
-    return driver.step(index);
   }
 
   /**
@@ -431,12 +440,17 @@ public final class SftRun implements Run {
   private Map<String, Map<String, Object>> extras() {
     GraphAdaptation adaptation = program.adaptation();
     SampleFormat format = adaptation.sampleFormat();
-    if (format == null || format.settings().isEmpty()) {
-      return Map.of();
+    Map<String, Map<String, Object>> extras = new LinkedHashMap<>();
+    if (format != null && !format.settings().isEmpty()) {
+      Map<String, Object> settings = new LinkedHashMap<>(format.settings());
+      settings.put("method", adaptation.sampleFormatOwner());
+      extras.put(SAMPLE_FORMAT, settings);
     }
-    Map<String, Object> settings = new LinkedHashMap<>(format.settings());
-    settings.put("method", adaptation.sampleFormatOwner());
-    return Map.of(SAMPLE_FORMAT, settings);
+    // The calibration's answers, which loading the adapter replays (LoRA-drop's sharing).
+    if (!calibrator.json().isEmpty()) {
+      extras.put(Calibrator.FILE, calibrator.json());
+    }
+    return extras;
   }
 
   @Override

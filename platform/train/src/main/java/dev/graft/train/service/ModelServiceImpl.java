@@ -110,7 +110,8 @@ public final class ModelServiceImpl implements ModelService {
     ComputeBackend backend = backends.requireAvailable(settings.backend());
     Tokenizer tokenizer = tokenizer(modelDir);
     SavedFormat format = format(modelDir, adapterDir, settings.raw());
-    try (Generator generator = generator(backend, modelDir, adapterDir, tokenizer)) {
+    try (Generator generator =
+        generator(backend, modelDir, adapterDir, tokenizer, settings.task())) {
       int[] ids = format.prompt(prompt, tokenizer, chatTemplate(modelDir)).ids(tokenizer);
       Generator.Options options =
           new Generator.Options(
@@ -129,15 +130,30 @@ public final class ModelServiceImpl implements ModelService {
 
   @Override
   public Path merge(Path modelDir, Path adapterDir, Path outDir) {
-    return write(modelDir, adapterDir, outDir, false);
+    return write(modelDir, adapterDir, outDir, false, "");
   }
 
   @Override
   public Path unmerge(Path modelDir, Path adapterDir, Path outDir) {
-    return write(modelDir, adapterDir, outDir, true);
+    return write(modelDir, adapterDir, outDir, true, "");
   }
 
-  private Path write(Path modelDir, Path adapterDir, Path outDir, boolean subtract) {
+  @Override
+  public Path merge(Path modelDir, Path adapterDir, Path outDir, String task) {
+    return write(modelDir, adapterDir, outDir, false, task);
+  }
+
+  @Override
+  public Path unmerge(Path modelDir, Path adapterDir, Path outDir, String task) {
+    return write(modelDir, adapterDir, outDir, true, task);
+  }
+
+  /** The adapter options that a task sets: none, or MoELoRA's {@code task}. */
+  private static Map<String, String> taskSettings(String task) {
+    return task.isEmpty() ? Map.of() : Map.of("task", task);
+  }
+
+  private Path write(Path modelDir, Path adapterDir, Path outDir, boolean subtract, String task) {
     config(modelDir);
     if (adapterDir == null) {
       throw new IllegalArgumentException("Name the adapter folder to merge.");
@@ -157,7 +173,7 @@ public final class ModelServiceImpl implements ModelService {
               + outDir
               + " exists and is not a model folder; choose a new or empty folder.");
     }
-    Adapters.merge(modelDir, adapterDir, out, methods, subtract);
+    Adapters.merge(modelDir, adapterDir, out, methods, subtract, taskSettings(task));
     return out;
   }
 
@@ -209,7 +225,7 @@ public final class ModelServiceImpl implements ModelService {
             Batches.padId(tokenizer));
     double lossSum = 0;
     long targets = 0;
-    try (Session session = lossSession(backend, modelDir, adapterDir)) {
+    try (Session session = lossSession(backend, modelDir, adapterDir, settings.task())) {
       for (int i = 0; i < batches.perEpoch(); i++) {
         Batches.Batch b = batches.batch(i);
         Map<String, HostTensor> feeds = b.feeds();
@@ -222,7 +238,8 @@ public final class ModelServiceImpl implements ModelService {
     double exactMatch = Double.NaN;
     if (samples.stream()
         .allMatch(s -> s instanceof Sample.PromptCompletion || s instanceof Sample.Instruction)) {
-      try (Generator generator = generator(backend, modelDir, adapterDir, tokenizer)) {
+      try (Generator generator =
+          generator(backend, modelDir, adapterDir, tokenizer, settings.task())) {
         exactMatch =
             new ExactMatch(generator, tokenizer, template, format, config.maxPositionEmbeddings())
                 .share(samples, settings.batchSize());
@@ -237,9 +254,10 @@ public final class ModelServiceImpl implements ModelService {
    * the output {@code loss}: mean next-token cross-entropy over the labelled positions, as training
    * computes it.
    */
-  private Session lossSession(ComputeBackend backend, Path modelDir, Path adapterDir) {
+  private Session lossSession(ComputeBackend backend, Path modelDir, Path adapterDir, String task) {
     if (adapterDir != null) {
-      Adapters.Adapted adapted = Adapters.load(modelDir, adapterDir, methods, false);
+      Adapters.Adapted adapted =
+          Adapters.load(modelDir, adapterDir, methods, false, taskSettings(task));
       return backend.open(lossProgram(adapted.model(), adapted.weights()));
     }
     ModelGraph model = ModelGraph.build(config(modelDir), DType.FLOAT32);
@@ -265,12 +283,13 @@ public final class ModelServiceImpl implements ModelService {
   }
 
   private Generator generator(
-      ComputeBackend backend, Path modelDir, Path adapterDir, Tokenizer tokenizer) {
+      ComputeBackend backend, Path modelDir, Path adapterDir, Tokenizer tokenizer, String task) {
     try {
       if (adapterDir == null) {
         return Generator.open(backend, modelDir, DType.FLOAT32);
       }
-      Adapters.Adapted adapted = Adapters.load(modelDir, adapterDir, methods, true);
+      Adapters.Adapted adapted =
+          Adapters.load(modelDir, adapterDir, methods, true, taskSettings(task));
       return Generator.open(
           backend, adapted.model(), adapted.weights(), tokenizer, Generator.Options.read(modelDir));
     } catch (IOException e) {

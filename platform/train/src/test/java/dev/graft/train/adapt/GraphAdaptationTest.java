@@ -151,6 +151,22 @@ class GraphAdaptationTest {
         () -> adaptation.insert(InsertionPoint.AFTER_ATTENTION, 0, (x, r) -> x));
   }
 
+  @Test
+  void tensorFindsParametersAndStateByNameAndRefusesOtherNames() {
+    GraphAdaptation adaptation = new GraphAdaptation(twoWeights(), true, DType.FLOAT32);
+    dev.graft.graph.Tensor a = adaptation.parameter("m", "a", new long[] {2}, Init.zeros(), true);
+    dev.graft.graph.Tensor mask =
+        adaptation.state("m", "mask", HostTensor.ofFloats(new long[] {2}, 1, 1));
+    assertSame(a, adaptation.tensor("m.a"));
+    assertSame(mask, adaptation.tensor("m.mask"));
+    assertEquals("w", adaptation.tensor("w").name(), "the model's own weights too");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> adaptation.tensor("m.b"));
+    assertEquals(
+        "The graph has no parameter or state \"m.b\"; see Adaptation.parameters().",
+        e.getMessage());
+  }
+
   /** A model that is only a graph, for sites that need nothing else. */
   private record GraphOnly(Graph graph, List<Block> blocks) implements AdaptableModel {
     GraphOnly(Graph graph) {

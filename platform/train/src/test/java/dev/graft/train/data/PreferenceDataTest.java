@@ -87,6 +87,32 @@ class PreferenceDataTest {
   }
 
   @Test
+  void aLabelledColumnReadsANameAsItsIndexAndAnIdAsItIs() throws Exception {
+    Path file = write("{\"text\": \"a\", \"task\": \"qa\"}\n{\"text\": \"b\", \"task\": 0}\n");
+    List<Jsonl.Line> lines =
+        Jsonl.lines(file, null, Map.of(), 0, Map.of("task", List.of("sum", "qa")));
+    assertEquals(
+        List.of(
+            new Jsonl.Line(new Sample.Text("a"), Map.of("task", 1L)),
+            new Jsonl.Line(new Sample.Text("b"), Map.of("task", 0L))),
+        lines);
+  }
+
+  @Test
+  void aNameOutsideTheLabelsIsAnErrorListingThem() throws Exception {
+    Path file = write("{\"text\": \"a\", \"task\": \"chat\"}\n");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> Jsonl.lines(file, null, Map.of(), 0, Map.of("task", List.of("sum", "qa"))));
+    assertEquals(
+        file
+            + ":1: field \"task\" is \"chat\", which is none of the known values [sum, qa]; add it"
+            + " to the method's list or fix the line.",
+        e.getMessage());
+  }
+
+  @Test
   void preferenceLinesAndColumnsSurviveWritingAndReadingBack() throws Exception {
     List<Jsonl.Line> lines =
         List.of(new Jsonl.Line(new Sample.Preference("Q", " a", " b"), Map.of("task_id", 2L)));
