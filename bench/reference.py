@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|dora|full|infer \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -61,6 +61,23 @@ class LoraLinear(nn.Module):
 
     def forward(self, x):
         return self.base(x) + (x @ self.lora_A.t() @ self.lora_B.t()) * self.scale
+
+
+class DoraLinear(LoraLinear):
+    """PEFT's DoraLinearLayer (no dropout): y = base + (f - 1) * W x + f * s * B A x with
+    f = m / |W + s B A| per output row, the norm detached (DoRA paper section 4.3)."""
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float):
+        super().__init__(base, r, alpha)
+        self.magnitude = nn.Parameter(base.weight.detach().norm(dim=1))
+
+    def forward(self, x):
+        result = self.base(x)
+        lora_weight = (self.lora_B @ self.lora_A).detach()
+        norm = (self.base.weight + self.scale * lora_weight).norm(dim=1).detach()
+        f = (self.magnitude / norm).view(1, -1)
+        plain = result if self.base.bias is None else result - self.base.bias
+        return result + (f - 1) * plain + f * (x @ self.lora_A.t() @ self.lora_B.t()) * self.scale
 
 
 def causal_attention(q, k, v, mask):
@@ -189,7 +206,7 @@ class Llama(nn.Module):
 def targets(model, workload):
     """(parent, attribute) of the Linear modules LoRA adapts, as Graft's lora picks them."""
     gpt2 = isinstance(model, Gpt2)
-    if workload == "lora-qv":
+    if workload in ("lora-qv", "dora"):
         names = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
     else:
         names = (
@@ -211,9 +228,10 @@ def build(config, workload):
         return model
     for p in model.parameters():
         p.requires_grad_(False)
-    if workload in ("lora-qv", "lora-all"):
+    if workload in ("lora-qv", "lora-all", "dora"):
+        layer = DoraLinear if workload == "dora" else LoraLinear
         for parent, name in targets(model, workload):
-            setattr(parent, name, LoraLinear(getattr(parent, name), r=8, alpha=16))
+            setattr(parent, name, layer(getattr(parent, name), r=8, alpha=16))
     return model
 
 
@@ -338,7 +356,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["row", "gemm", "blas"])
     p.add_argument("--dir")
-    p.add_argument("--workload", choices=["lora-qv", "lora-all", "full", "infer"])
+    p.add_argument("--workload", choices=["lora-qv", "lora-all", "dora", "full", "infer"])
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)
     p.add_argument("--warmup", type=int, default=2)

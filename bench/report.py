@@ -51,7 +51,9 @@ def flops(c, workload, batch, seq, r=8):
         return 3 * lin + 3 * att
     adapted = [(i, o) for name, i, o in layer if workload == "lora-all" or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
-    return 2 * lin + 3 * att + 3 * lora
+    # DoRA adds the detached row norm per step: W·Aᵀ and the (B·A·Aᵀ)⊙B terms, out·r·(in + r).
+    norm = n * sum(2 * o * r * (i + r) for i, o in adapted) if workload == "dora" else 0
+    return 2 * lin + 3 * att + 3 * lora + norm
 
 
 def gib(b):
@@ -61,6 +63,7 @@ def gib(b):
 NAMES = {
     "lora-qv": "LoRA r=8, q,v",
     "lora-all": "LoRA r=8, all-linear",
+    "dora": "DoRA r=8, q,v",
     "full": "full fine-tuning",
     "infer": "inference (forward)",
 }

@@ -16,6 +16,7 @@ import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
+import dev.graft.method.dora.DoraMethod;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
 import dev.graft.model.ModelConfig;
@@ -46,7 +47,7 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|full|infer batch=B seq=S warmup=W steps=N
+ *   <li>{@code row dir=D workload=lora-qv|lora-all|dora|full|infer batch=B seq=S warmup=W steps=N
  *       threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly {@link
  *       SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step on the
  *       CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and fetches
@@ -294,6 +295,12 @@ public final class Bench {
           spec.put("lora.lora_alpha", "16");
           spec.put("lora.target_modules", "all-linear");
         }
+        case "dora" -> {
+          // DoRA on lora-qv's layers and settings: the step-time ratio to LoRA.
+          spec.put("method", "dora");
+          spec.put("dora.r", "8");
+          spec.put("dora.lora_alpha", "16");
+        }
         case "full" -> spec.put("method", "full");
         default -> throw new IllegalArgumentException("Unknown workload " + workload);
       }
@@ -494,7 +501,8 @@ public final class Bench {
     };
   }
 
-  static final List<FineTuningMethod> METHODS = List.of(new LoraMethod(), new FullFineTuning());
+  static final List<FineTuningMethod> METHODS =
+      List.of(new LoraMethod(), new DoraMethod(), new FullFineTuning());
 
   /** The two methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);

@@ -13,6 +13,7 @@ import dev.graft.api.backend.Session;
 import dev.graft.api.train.JobState;
 import dev.graft.backend.cpu.CpuBackend;
 import dev.graft.graph.DType;
+import dev.graft.method.dora.DoraMethod;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.instruction.InstructionTuning;
 import dev.graft.method.lora.LoraMethod;
@@ -44,6 +45,7 @@ final class Fixtures {
           new LoraMethod(),
           new LoraPlusMethod(),
           new LoraFaMethod(),
+          new DoraMethod(),
           new FullFineTuning(),
           new InstructionTuning(),
           new dev.graft.method.prompt.PromptTuningMethod(),

@@ -16,7 +16,8 @@
  *       trainable=false}): fed once as an initialiser, no gradient, no moments, saved with B.
  *   <li>DoRA: {@link dev.graft.graph.GraphOps#stopGradient} for the detached row norm; {@link
  *       dev.graft.api.adapt.Adaptation#frozen} for ‖W‖² computed once from {@link
- *       dev.graft.api.adapt.Adaptation#weight}.
+ *       dev.graft.api.adapt.Adaptation#weight}; {@link dev.graft.api.adapt.Adaptation#weightTensor}
+ *       for W·Aᵀ and the bias in the graph.
  *   <li>PiSSA, QLoRA: {@link dev.graft.api.adapt.Adaptation#weight} (read W for an SVD or a
  *       quantiser), {@link dev.graft.api.adapt.Adaptation#frozen} (the residual, or UINT8 NF4 codes
  *       and their scales) and {@link dev.graft.api.adapt.Adaptation#replaceWeight} (W computed from
@@ -67,9 +68,12 @@
  *
  * <p>Version 2.1: {@code Adaptation.loadingAdapter()} (whether the graph applies a saved adapter)
  * and {@code Adaptation.encode} (the model's tokenizer, in training), both default methods.
+ *
+ * <p>Version 2.2: {@code Adaptation.weightTensor} (a base weight as a graph tensor, for DoRA's row
+ * norm), a default method.
  */
 @Export
-@Version("2.1.0")
+@Version("2.2.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

@@ -215,7 +215,8 @@ public final class Adapters {
    * own weights that the adapter holds (trained biases) are written as they are.
    *
    * @param subtract unmerge instead: take the adapter back out of weights it was merged into
-   * @throws IllegalArgumentException naming the method when one with tensors cannot be merged
+   * @throws IllegalArgumentException naming the method when one with tensors cannot be merged, or
+   *     cannot be unmerged (DoRA: the merged rows do not keep the norms they were divided by)
    */
   public static void merge(
       Path modelDir, Path adapterDir, Path outDir, MethodRegistry registry, boolean subtract) {
@@ -261,7 +262,20 @@ public final class Adapters {
         };
     if (subtract) {
       Collections.reverse(merging);
-      merging.forEach(m -> m.instance().unmerge(editor));
+      for (Method m : merging) {
+        try {
+          m.instance().unmerge(editor);
+        } catch (IllegalStateException e) {
+          throw new IllegalArgumentException(
+              "The adapter in "
+                  + adapterDir
+                  + " cannot be taken back out of merged weights (method "
+                  + m.name()
+                  + "): "
+                  + e.getMessage(),
+              e);
+        }
+      }
     } else {
       merging.forEach(m -> m.instance().merge(editor));
     }
