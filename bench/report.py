@@ -52,7 +52,7 @@ def flops(c, workload, batch, seq, r=8):
     adapted = [(i, o) for name, i, o in layer if workload == "lora-all" or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
     # DoRA adds the detached row norm per step: W·Aᵀ and the (B·A·Aᵀ)⊙B terms, out·r·(in + r).
-    norm = n * sum(2 * o * r * (i + r) for i, o in adapted) if workload == "dora" else 0
+    norm = n * sum(2 * o * r * (i + r) for i, o in adapted) if workload.startswith("dora") else 0
     return 2 * lin + 3 * att + 3 * lora + norm
 
 
@@ -64,6 +64,7 @@ NAMES = {
     "lora-qv": "LoRA r=8, q,v",
     "lora-all": "LoRA r=8, all-linear",
     "dora": "DoRA r=8, q,v",
+    "dora-materialised": "DoRA r=8, q,v, norm from W + s·B·A",
     "full": "full fine-tuning",
     "infer": "inference (forward)",
 }

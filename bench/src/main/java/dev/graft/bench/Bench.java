@@ -47,11 +47,11 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|dora|full|infer batch=B seq=S warmup=W steps=N
- *       threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly {@link
- *       SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step on the
- *       CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and fetches
- *       the logits. Prints one {@code RESULT {json}} line.
+ *   <li>{@code row dir=D workload=lora-qv|lora-all|dora|dora-materialised|full|infer batch=B seq=S
+ *       warmup=W steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run
+ *       exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program
+ *       per step on the CPU backend); {@code infer} runs the forward graph of {@link
+ *       ModelGraph#build} and fetches the logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -295,8 +295,12 @@ public final class Bench {
           spec.put("lora.lora_alpha", "16");
           spec.put("lora.target_modules", "all-linear");
         }
-        case "dora" -> {
-          // DoRA on lora-qv's layers and settings: the step-time ratio to LoRA.
+        case "dora", "dora-materialised" -> {
+          // DoRA on lora-qv's layers and settings: the step-time ratio to LoRA. The second row
+          // computes the row norm from W + s·B·A itself (one JVM per row: the property is ours).
+          if (workload.equals("dora-materialised")) {
+            System.setProperty("graft.dora.materialiseNorm", "true");
+          }
           spec.put("method", "dora");
           spec.put("dora.r", "8");
           spec.put("dora.lora_alpha", "16");

@@ -19,6 +19,7 @@ import dev.graft.method.instruction.InstructionTuning;
 import dev.graft.method.lora.LoraMethod;
 import dev.graft.method.lorafa.LoraFaMethod;
 import dev.graft.method.loraplus.LoraPlusMethod;
+import dev.graft.method.pissa.PissaMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -46,6 +47,7 @@ final class Fixtures {
           new LoraPlusMethod(),
           new LoraFaMethod(),
           new DoraMethod(),
+          new PissaMethod(),
           new FullFineTuning(),
           new InstructionTuning(),
           new dev.graft.method.prompt.PromptTuningMethod(),

@@ -49,7 +49,7 @@ class PeftReferenceTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"dora"})
+  @ValueSource(strings = {"dora", "pissa"})
   void aPeftAdapterEvaluatesToTheReferenceLoss(String method) throws Exception {
     Adapters.Adapted adapted =
         Adapters.load(

@@ -146,14 +146,14 @@ final class Dora extends Lora {
 
   /** W' = m · (W + s·B·A) / ‖W + s·B·A‖ per output row. */
   @Override
-  protected float[] mergedWeight(
-      WeightEditor weights, Site site, float[] w, float[] delta, boolean merge) {
+  protected float[] mergedWeight(WeightEditor weights, Site site, float[] delta, boolean merge) {
     if (!merge) {
       throw new IllegalStateException(
           "A DoRA adapter cannot be taken back out of merged weights: each merged row"
               + " m·(W + s·B·A)/‖W + s·B·A‖ no longer holds the norm it was divided by; merge"
               + " the adapter into the base model again instead.");
     }
+    float[] w = rows(weights.read(site.site().weight()), site); // (out, in)
     float[] m = weights.read(site.site().module() + "." + MAGNITUDE);
     int in = site.site().inFeatures();
     for (int o = 0; o < m.length; o++) {

@@ -104,6 +104,10 @@ final class AdapterMethods {
         options.put(o.name(), text(v));
       }
     }
+    if (name.equals("pissa")) {
+      // PEFT marks only the unconverted form pissa: A and B apply to the residual of W's SVD.
+      options.put("pissa_convert", "false");
+    }
     return new Resolved(name, create(file, found, options));
   }
 

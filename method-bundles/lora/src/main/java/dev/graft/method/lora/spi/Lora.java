@@ -161,18 +161,17 @@ public class Lora implements MethodInstance {
 
   /**
    * W of a site after merging or unmerging, in (out, in) layout whatever the layer stores: LoRA's
-   * {@code W ± s·B·A}.
+   * {@code W ± s·B·A}, W read with {@link #rows}.
    *
-   * @param weights the weights being merged into (for a variant's own tensors)
-   * @param w W before, (out, in), row-major
+   * @param weights the weights being merged into (W and the variant's own tensors)
    * @param delta {@code s·B·A}, (out, in), row-major
    * @param merge true to merge, false to unmerge
-   * @return W after, (out, in); {@code w} may be changed and returned
+   * @return W after, (out, in), row-major
    * @throws IllegalStateException when the variant cannot unmerge (say why in one sentence)
    * @since 1.1
    */
-  protected float[] mergedWeight(
-      WeightEditor weights, Site site, float[] w, float[] delta, boolean merge) {
+  protected float[] mergedWeight(WeightEditor weights, Site site, float[] delta, boolean merge) {
+    float[] w = rows(weights.read(site.site().weight()), site);
     for (int i = 0; i < w.length; i++) {
       w[i] = merge ? w[i] + delta[i] : w[i] - delta[i];
     }
@@ -313,9 +312,6 @@ public class Lora implements MethodInstance {
       float[] b = weights.read(s.b()); // (out, r)
       int in = s.site().inFeatures();
       int out = s.site().outFeatures();
-      boolean transposed = s.site().fanInFanOut();
-      float[] stored = weights.read(s.site().weight()); // (out, in), or (in, out) transposed
-      float[] w = transposed ? transpose(stored, in, out) : stored; // (out, in)
       float[] delta = new float[out * in]; // s·B·A, (out, in)
       for (int o = 0; o < out; o++) {
         for (int i = 0; i < in; i++) {
@@ -326,9 +322,21 @@ public class Lora implements MethodInstance {
           delta[o * in + i] = (float) (s.scale() * sum);
         }
       }
-      float[] after = mergedWeight(weights, s, w, delta, merge);
-      weights.write(s.site().weight(), transposed ? transpose(after, out, in) : after);
+      float[] after = mergedWeight(weights, s, delta, merge);
+      weights.write(s.site().weight(), s.site().fanInFanOut() ? transpose(after, out, in) : after);
     }
+  }
+
+  /**
+   * A tensor of W's shape as stored ((out, in), or (in, out) for fan_in_fan_out) in (out, in)
+   * layout.
+   *
+   * @since 1.1
+   */
+  protected static float[] rows(float[] stored, Site site) {
+    return site.site().fanInFanOut()
+        ? transpose(stored, site.site().inFeatures(), site.site().outFeatures())
+        : stored;
   }
 
   /** The transpose of a row-major (rows, cols) matrix. */
