@@ -206,7 +206,7 @@ class Llama(nn.Module):
 def targets(model, workload):
     """(parent, attribute) of the Linear modules LoRA adapts, as Graft's lora picks them."""
     gpt2 = isinstance(model, Gpt2)
-    if workload in ("lora-qv", "dora", "dora-materialised"):
+    if workload in ("lora-qv", "dora", "dora-expanded"):
         names = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
     else:
         names = (
@@ -228,7 +228,7 @@ def build(config, workload):
         return model
     for p in model.parameters():
         p.requires_grad_(False)
-    if workload in ("lora-qv", "lora-all", "dora", "dora-materialised"):
+    if workload in ("lora-qv", "lora-all", "dora", "dora-expanded"):
         layer = DoraLinear if workload.startswith("dora") else LoraLinear
         for parent, name in targets(model, workload):
             setattr(parent, name, layer(getattr(parent, name), r=8, alpha=16))
@@ -357,7 +357,7 @@ def main():
     p.add_argument("command", choices=["row", "gemm", "blas"])
     p.add_argument("--dir")
     p.add_argument(
-        "--workload", choices=["lora-qv", "lora-all", "dora", "dora-materialised", "full", "infer"]
+        "--workload", choices=["lora-qv", "lora-all", "dora", "dora-expanded", "full", "infer"]
     )
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)

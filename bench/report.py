@@ -64,7 +64,7 @@ NAMES = {
     "lora-qv": "LoRA r=8, q,v",
     "lora-all": "LoRA r=8, all-linear",
     "dora": "DoRA r=8, q,v",
-    "dora-materialised": "DoRA r=8, q,v, norm from W + s·B·A",
+    "dora-expanded": "DoRA r=8, q,v, expanded norm",
     "full": "full fine-tuning",
     "infer": "inference (forward)",
 }

@@ -47,7 +47,7 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|dora|dora-materialised|full|infer batch=B seq=S
+ *   <li>{@code row dir=D workload=lora-qv|lora-all|dora|dora-expanded|full|infer batch=B seq=S
  *       warmup=W steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run
  *       exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program
  *       per step on the CPU backend); {@code infer} runs the forward graph of {@link
@@ -295,11 +295,12 @@ public final class Bench {
           spec.put("lora.lora_alpha", "16");
           spec.put("lora.target_modules", "all-linear");
         }
-        case "dora", "dora-materialised" -> {
+        case "dora", "dora-expanded" -> {
           // DoRA on lora-qv's layers and settings: the step-time ratio to LoRA. The second row
-          // computes the row norm from W + s·B·A itself (one JVM per row: the property is ours).
-          if (workload.equals("dora-materialised")) {
-            System.setProperty("graft.dora.materialiseNorm", "true");
+          // expands the row norm (‖W‖² + 2s·(W·Aᵀ)·B + s²·B·A·Aᵀ·B) (one JVM per row: the property
+          // is ours).
+          if (workload.equals("dora-expanded")) {
+            System.setProperty("graft.dora.expandNorm", "true");
           }
           spec.put("method", "dora");
           spec.put("dora.r", "8");

@@ -22,10 +22,12 @@ import java.util.Map;
  * </pre>
  *
  * where W·x is the base output without its bias, or, while dropout is active, W·dropout(x) computed
- * again and fed to A too. The row norm never materialises W + s·B·A: ‖W_o + s(BA)_o‖² = ‖W_o‖² +
- * 2s·(W·Aᵀ)_o·B_o + s²·B_o·(A·Aᵀ)·B_oᵀ, with ‖W_o‖² computed once as a frozen tensor, costs
- * out·in·r (W·Aᵀ) plus out·r² per step instead of out·in·r plus three passes over an (out, in)
- * temporary.
+ * again and fed to A too. The row norm materialises W + s·B·A (out, in) per layer per step, as PEFT
+ * does. Its expansion ‖W_o‖² + 2s·(W·Aᵀ)_o·B_o + s²·B_o·(A·Aᵀ)·B_oᵀ, with ‖W_o‖² computed once as a
+ * frozen tensor, does the same GEMM work (out·in·r) without the (out, in) temporaries, but measured
+ * slower on ONNX Runtime's CPU provider (bench/README.md: a DoRA step cost 1.01× LoRA's
+ * materialised, 1.13× expanded, each against PyTorch's DoRA in the same run); it is kept, tested
+ * equal, behind the JVM property {@value DoraMethod#EXPAND}.
  *
  * <p>The adapter is PEFT's: LoRA's A and B plus {@code <module>.lora_magnitude_vector} (out), with
  * {@code use_dora: true}. Merging writes {@code W' = m·(W + s·B·A)/‖W + s·B·A‖}; unmerging is
@@ -35,15 +37,15 @@ final class Dora extends Lora {
   /** The magnitude vector's name under its module, as PEFT saves it. */
   static final String MAGNITUDE = "lora_magnitude_vector";
 
-  private final boolean materialise;
+  private final boolean expand;
 
   /**
-   * @param materialise compute the row norm from W + s·B·A itself rather than from the expansion
-   *     (kept to measure and test one against the other)
+   * @param expand compute the row norm from its expansion rather than from W + s·B·A itself (kept
+   *     to measure and test one against the other)
    */
-  Dora(LoraConfig config, boolean materialise) {
+  Dora(LoraConfig config, boolean expand) {
     super(config);
-    this.materialise = materialise;
+    this.expand = expand;
   }
 
   @Override
@@ -61,9 +63,9 @@ final class Dora extends Lora {
         adaptation.parameter(
             layer.module(), MAGNITUDE, new long[] {layer.outFeatures()}, Init.of(norms), true);
     Tensor norm =
-        materialise
-            ? materialisedNorm(g, site, w)
-            : expandedNorm(g, site, w, squares(adaptation, site, w, squares));
+        expand
+            ? expandedNorm(g, site, w, squares(adaptation, site, w, squares))
+            : materialisedNorm(g, site, w);
     Tensor f = g.div(m, g.stopGradient(norm)); // (out)
 
     Tensor dropped = adaptation.dropout(x, config().dropout());

@@ -33,13 +33,13 @@ public final class DoraMethod implements FineTuningMethod {
   }
 
   /**
-   * A JVM system property that makes the row norm materialise W + s·B·A instead of expanding it:
-   * only to measure one against the other (bench/README.md).
+   * A JVM system property that makes the row norm expand ‖W + s·B·A‖² instead of materialising W +
+   * s·B·A: only to measure one against the other (bench/README.md).
    */
-  static final String MATERIALISE = "graft.dora.materialiseNorm";
+  static final String EXPAND = "graft.dora.expandNorm";
 
   @Override
   public MethodInstance create(Options options) {
-    return new Dora(LoraConfig.of(options), Boolean.getBoolean(MATERIALISE));
+    return new Dora(LoraConfig.of(options), Boolean.getBoolean(EXPAND));
   }
 }
