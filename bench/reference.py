@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer|adalora|adapter|bitfit|prompt-tuning|prefix-tuning|delta-lora-qv|moelora-qv|lora-drop-qv \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer|adalora|adapter|bitfit|prompt-tuning|prefix-tuning|delta-lora-qv|moelora-qv|lora-drop-qv|dora \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -158,6 +158,23 @@ class MoeLoraLinear(LoraLinear):
         g = torch.softmax(self.embedding @ self.gate.t(), dim=-1)  # (1, n)
         g = g.repeat_interleave(self.per_expert, dim=-1)  # (1, r)
         return self.base(x) + ((x @ self.lora_A.t()) * g @ self.lora_B.t()) * self.scale
+
+
+class DoraLinear(LoraLinear):
+    """PEFT's DoraLinearLayer (no dropout): y = base + (f - 1) * W x + f * s * B A x with
+    f = m / |W + s B A| per output row, the norm detached (DoRA paper section 4.3)."""
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float):
+        super().__init__(base, r, alpha)
+        self.magnitude = nn.Parameter(base.weight.detach().norm(dim=1))
+
+    def forward(self, x):
+        result = self.base(x)
+        lora_weight = (self.lora_B @ self.lora_A).detach()
+        norm = (self.base.weight + self.scale * lora_weight).norm(dim=1).detach()
+        f = (self.magnitude / norm).view(1, -1)
+        plain = result if self.base.bias is None else result - self.base.bias
+        return result + (f - 1) * plain + f * (x @ self.lora_A.t() @ self.lora_B.t()) * self.scale
 
 
 def causal_attention(q, k, v, mask):
@@ -341,7 +358,7 @@ class PromptLearning(nn.Module):
 def targets(model, workload):
     """(parent, attribute) of the Linear modules LoRA adapts, as Graft's lora picks them."""
     gpt2 = isinstance(model, Gpt2)
-    if workload in ("lora-qv", "delta-lora-qv", "moelora-qv", "lora-drop-qv"):
+    if workload in ("lora-qv", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded"):
         names = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
     else:
         names = (
@@ -364,8 +381,11 @@ def build(config, workload):
     for p in model.parameters():
         p.requires_grad_(False)
     # lora-drop-qv trains lora-qv here: sharing one pair among layers changes no step's compute.
-    if workload in ("lora-qv", "lora-all", "delta-lora-qv", "moelora-qv", "lora-drop-qv"):
-        layer = MoeLoraLinear if workload == "moelora-qv" else LoraLinear
+    lora_like = ("lora-qv", "lora-all", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded")
+    if workload in lora_like:
+        layer = {"moelora-qv": MoeLoraLinear, "dora": DoraLinear, "dora-expanded": DoraLinear}.get(
+            workload, LoraLinear
+        )
         for parent, name in targets(model, workload):
             setattr(parent, name, layer(getattr(parent, name), r=8, alpha=16))
     if workload == "adalora":
@@ -539,7 +559,11 @@ def main():
         choices=[
             "lora-qv", "lora-all", "full", "infer", "adalora", "adapter", "bitfit",
             "prompt-tuning", "prefix-tuning", "delta-lora-qv", "moelora-qv", "lora-drop-qv",
+            "dora", "dora-expanded",
         ],
+    )
+    p.add_argument(
+        "--workload", choices=["lora-qv", "lora-all", "dora", "dora-expanded", "full", "infer"]
     )
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)

@@ -63,7 +63,9 @@ def flops(c, workload, batch, seq, r=8, virtual=20):
         return 2 * lin + 3 * att * (seq + virtual) / seq
     adapted = [(i, o) for name, i, o in layer if workload == "lora-all" or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
-    return 2 * lin + 3 * att + 3 * lora
+    # DoRA adds the detached row norm per step: W·Aᵀ and the (B·A·Aᵀ)⊙B terms, out·r·(in + r).
+    norm = n * sum(2 * o * r * (i + r) for i, o in adapted) if workload.startswith("dora") else 0
+    return 2 * lin + 3 * att + 3 * lora + norm
 
 
 def gib(b):
@@ -76,6 +78,8 @@ NAMES = {
     "adalora": "AdaLoRA init_r=12→8, q,v",
     "prompt-tuning": "prompt tuning, 20 virtual tokens",
     "prefix-tuning": "prefix tuning, 20 virtual tokens",
+    "dora": "DoRA r=8, q,v",
+    "dora-expanded": "DoRA r=8, q,v, expanded norm",
     "full": "full fine-tuning",
     "adapter": "adapter (houlsby, d/16)",
     "bitfit": "BitFit (all biases)",

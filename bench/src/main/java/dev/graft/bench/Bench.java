@@ -20,6 +20,7 @@ import dev.graft.method.adalora.AdaLoraMethod;
 import dev.graft.method.adapter.BottleneckAdapterMethod;
 import dev.graft.method.bitfit.BitFitMethod;
 import dev.graft.method.deltalora.DeltaLoraMethod;
+import dev.graft.method.dora.DoraMethod;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
 import dev.graft.method.loradrop.LoraDropMethod;
@@ -56,10 +57,11 @@ import java.util.SplittableRandom;
  *       longer than any benchmarked sequence, so that every row of every batch is full.
  *   <li>{@code row dir=D workload=W batch=B seq=S warmup=W steps=N threads=T [profile=PREFIX]
  *       [lockstep=true]}, W one of lora-qv, lora-all, full, infer, adalora, adapter, bitfit,
- *       prompt-tuning, prefix-tuning, delta-lora-qv, moelora-qv, lora-drop-qv: training rows build
- *       and run exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX
- *       program per step on the CPU backend); {@code infer} runs the forward graph of {@link
- *       ModelGraph#build} and fetches the logits. Prints one {@code RESULT {json}} line.
+ *       prompt-tuning, prefix-tuning, delta-lora-qv, moelora-qv, lora-drop-qv, dora, dora-expanded:
+ *       training rows build and run exactly {@link SftRun} (graph, methods, cross-entropy,
+ *       backward, AdamW, one ONNX program per step on the CPU backend); {@code infer} runs the
+ *       forward graph of {@link ModelGraph#build} and fetches the logits. Prints one {@code RESULT
+ *       {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -333,6 +335,17 @@ public final class Bench {
           spec.put("lora-drop.lora_drop_warmup_steps", "2");
           spec.put("lora-drop.lora_drop_samples", "2");
         }
+        case "dora", "dora-expanded" -> {
+          // DoRA on lora-qv's layers and settings: the step-time ratio to LoRA. The second row
+          // expands the row norm (‖W‖² + 2s·(W·Aᵀ)·B + s²·B·A·Aᵀ·B) (one JVM per row: the property
+          // is ours).
+          if (workload.equals("dora-expanded")) {
+            System.setProperty("graft.dora.expandNorm", "true");
+          }
+          spec.put("method", "dora");
+          spec.put("dora.r", "8");
+          spec.put("dora.lora_alpha", "16");
+        }
         case "full" -> spec.put("method", "full");
         // AdapterHub's houlsby: an adapter after attention and one after the MLP, d/16 wide.
         case "adapter" -> spec.put("method", "adapter");
@@ -546,6 +559,7 @@ public final class Bench {
       List.of(
           new LoraMethod(),
           new AdaLoraMethod(),
+          new DoraMethod(),
           new FullFineTuning(),
           new BottleneckAdapterMethod(),
           new BitFitMethod(),

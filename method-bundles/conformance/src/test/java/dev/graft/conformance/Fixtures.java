@@ -14,11 +14,13 @@ import dev.graft.api.train.JobState;
 import dev.graft.backend.cpu.CpuBackend;
 import dev.graft.graph.DType;
 import dev.graft.method.adalora.AdaLoraMethod;
+import dev.graft.method.dora.DoraMethod;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.instruction.InstructionTuning;
 import dev.graft.method.lora.LoraMethod;
 import dev.graft.method.lorafa.LoraFaMethod;
 import dev.graft.method.loraplus.LoraPlusMethod;
+import dev.graft.method.pissa.PissaMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -49,6 +51,8 @@ final class Fixtures {
           new dev.graft.method.deltalora.DeltaLoraMethod(),
           new dev.graft.method.moelora.MoeLoraMethod(),
           new dev.graft.method.loradrop.LoraDropMethod(),
+          new DoraMethod(),
+          new PissaMethod(),
           new FullFineTuning(),
           new InstructionTuning(),
           new dev.graft.method.prompt.PromptTuningMethod(),

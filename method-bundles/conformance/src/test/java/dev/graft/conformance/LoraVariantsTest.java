@@ -224,7 +224,7 @@ class LoraVariantsTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"lora-plus", "lora-fa"})
+  @ValueSource(strings = {"lora-plus", "lora-fa", "dora", "pissa"})
   void theVariantComposesWithInstructionTuning(String method) throws Exception {
     Path job = Files.createDirectories(dir.resolve(method + "-instruction"));
     Map<String, String> spec = InstructionTuningTest.spec(job, method + ",instruction-tuning");

@@ -142,6 +142,20 @@ public interface Adaptation {
   /** A base weight's current values, row-major (e.g. W for PiSSA's SVD or QLoRA's quantiser). */
   float[] weight(String parameter);
 
+  /**
+   * A model parameter as the graph tensor that ops read, for rewrites that compute with a base
+   * weight rather than the layer's output: DoRA's row norm of W + s·B·A and the layer's bias. It is
+   * the weight as stored ((out, in), or (in, out) with {@link LinearSite#fanInFanOut}); after
+   * {@link #replaceWeight} it is the replacement, and a later replacement rewires these reads too.
+   *
+   * @throws IllegalArgumentException if the model has no such parameter
+   * @throws UnsupportedOperationException from implementations before 2.2
+   * @since 2.2
+   */
+  default Tensor weightTensor(String parameter) {
+    throw new UnsupportedOperationException("This Adaptation cannot hand out weight tensors.");
+  }
+
   /** Makes the parameters whose names match trainable or frozen. Returns how many matched. */
   int setTrainable(Predicate<String> parameters, boolean trainable);
 

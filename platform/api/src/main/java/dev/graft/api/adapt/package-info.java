@@ -16,7 +16,8 @@
  *       trainable=false}): fed once as an initialiser, no gradient, no moments, saved with B.
  *   <li>DoRA: {@link dev.graft.graph.GraphOps#stopGradient} for the detached row norm; {@link
  *       dev.graft.api.adapt.Adaptation#frozen} for ‖W‖² computed once from {@link
- *       dev.graft.api.adapt.Adaptation#weight}.
+ *       dev.graft.api.adapt.Adaptation#weight}; {@link dev.graft.api.adapt.Adaptation#weightTensor}
+ *       for W·Aᵀ and the bias in the graph.
  *   <li>PiSSA, QLoRA: {@link dev.graft.api.adapt.Adaptation#weight} (read W for an SVD or a
  *       quantiser), {@link dev.graft.api.adapt.Adaptation#frozen} (the residual, or UINT8 NF4 codes
  *       and their scales) and {@link dev.graft.api.adapt.Adaptation#replaceWeight} (W computed from
@@ -80,7 +81,8 @@
  * {@code Calibration.log(line)} (a line in the job's log). A saved adapter carries its job's
  * calibration answers ({@code calibration.json}), which loading replays to {@code
  * MethodInstance.calibrate} before {@code adapt}, so a method that chose its sites from data
- * (LoRA-drop) rebuilds the same graph.
+ * (LoRA-drop) rebuilds the same graph; {@code Adaptation.weightTensor} (a base weight as a graph
+ * tensor, for DoRA's row norm).
  */
 @Export
 @Version("2.2.0")

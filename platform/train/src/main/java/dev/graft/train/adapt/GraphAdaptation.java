@@ -70,6 +70,7 @@ public final class GraphAdaptation implements Adaptation {
   private final Map<String, List<String>> inputLabels = new LinkedHashMap<>();
   private final List<Hook> hooks = new ArrayList<>();
   private final Map<String, HostTensor> frozen = new LinkedHashMap<>();
+  private final Map<String, Tensor> replacedWeights = new LinkedHashMap<>();
   private final Set<String> frozenNames = new LinkedHashSet<>();
   private final Map<String, HostTensor> state = new LinkedHashMap<>();
   private final Set<String> exposedGradients = new LinkedHashSet<>();
@@ -341,7 +342,20 @@ public final class GraphAdaptation implements Adaptation {
 
   @Override
   public void replaceWeight(String parameter, Tensor replacement) {
-    graph().replaceUses(graph().tensor(parameter), replacement);
+    graph().replaceUses(weightTensor(parameter), replacement);
+    replacedWeights.put(parameter, replacement);
+  }
+
+  @Override
+  public Tensor weightTensor(String parameter) {
+    Tensor replaced = replacedWeights.get(parameter);
+    if (replaced != null) {
+      return replaced;
+    }
+    if (!parameters().contains(parameter)) {
+      throw new IllegalArgumentException("\"" + parameter + "\" is not a parameter of this model.");
+    }
+    return graph().tensor(parameter);
   }
 
   @Override

@@ -303,9 +303,10 @@ public final class Adapters {
    * declare them ({@link AddedWeights}).
    *
    * @param subtract unmerge instead: take the adapter back out of weights it was merged into
-   * @throws IllegalArgumentException naming the method when one with tensors cannot be merged, when
-   *     unmerging an adapter that holds trained model weights (their originals are not in it), or
-   *     when the architecture's config cannot declare an added weight
+   * @throws IllegalArgumentException naming the method when one with tensors cannot be merged or
+   *     unmerged (DoRA: the merged rows do not keep the norms they were divided by), when unmerging
+   *     an adapter that holds trained model weights (their originals are not in it), or when the
+   *     architecture's config cannot declare an added weight
    */
   public static void merge(
       Path modelDir, Path adapterDir, Path outDir, MethodRegistry registry, boolean subtract) {
@@ -379,7 +380,20 @@ public final class Adapters {
         };
     if (subtract) {
       Collections.reverse(merging);
-      merging.forEach(m -> m.instance().unmerge(editor));
+      for (Method m : merging) {
+        try {
+          m.instance().unmerge(editor);
+        } catch (IllegalStateException e) {
+          throw new IllegalArgumentException(
+              "The adapter in "
+                  + adapterDir
+                  + " cannot be taken back out of merged weights (method "
+                  + m.name()
+                  + "): "
+                  + e.getMessage(),
+              e);
+        }
+      }
     } else {
       merging.forEach(m -> m.instance().merge(editor));
     }

@@ -7,10 +7,12 @@
  * adapter_config.json} fields. A variant's own bundle imports this package; the lora bundle exports
  * it.
  *
- * <p>1.0.0: first version.
+ * <p>1.0.0: first version. 1.1.0 (additive): hooks for a layer's rank, B's start, the adapted
+ * output (with the low-rank update and the site's A and B as graph tensors), the saved form of a
+ * tensor and the merged weight — what DoRA and PiSSA override.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package dev.graft.method.lora.spi;
 
 import org.osgi.annotation.bundle.Export;
