@@ -18,6 +18,7 @@ import dev.graft.method.instruction.InstructionTuning;
 import dev.graft.method.lora.LoraMethod;
 import dev.graft.method.lorafa.LoraFaMethod;
 import dev.graft.method.loraplus.LoraPlusMethod;
+import dev.graft.method.qlora.QloraMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -44,6 +45,7 @@ final class Fixtures {
           new LoraMethod(),
           new LoraPlusMethod(),
           new LoraFaMethod(),
+          new QloraMethod(),
           new FullFineTuning(),
           new InstructionTuning(),
           new dev.graft.method.prompt.PromptTuningMethod(),

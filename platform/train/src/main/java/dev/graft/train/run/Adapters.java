@@ -211,8 +211,9 @@ public final class Adapters {
    * Merges an adapter into the base weights and writes a Hugging Face model folder (written under a
    * temporary name, then renamed), with the {@link SavedFormat} that applies to the result: on
    * merge the adapter's, else the model's; on unmerge the model's unless the adapter brought it.
-   * Each method that has tensors merges them, in order (unmerging: in reverse order); the model's
-   * own weights that the adapter holds (trained biases) are written as they are.
+   * Each method that has tensors merges them, in order (unmerging: in reverse order), and so does a
+   * method without tensors that changes the base weights (QLoRA writes them dequantised); the
+   * model's own weights that the adapter holds (trained biases) are written as they are.
    *
    * @param subtract unmerge instead: take the adapter back out of weights it was merged into
    * @throws IllegalArgumentException naming the method when one with tensors cannot be merged
@@ -221,7 +222,10 @@ public final class Adapters {
       Path modelDir, Path adapterDir, Path outDir, MethodRegistry registry, boolean subtract) {
     Adapted adapted = load(modelDir, adapterDir, registry, false);
     List<Method> merging =
-        new ArrayList<>(adapted.methods().stream().filter(m -> !m.tensors().isEmpty()).toList());
+        new ArrayList<>(
+            adapted.methods().stream()
+                .filter(m -> !m.tensors().isEmpty() || m.instance().mergeable())
+                .toList());
     for (Method m : merging) {
       if (!m.instance().mergeable()) {
         throw new IllegalArgumentException(
