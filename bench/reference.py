@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|qlora|full|infer \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -211,7 +211,9 @@ def build(config, workload):
         return model
     for p in model.parameters():
         p.requires_grad_(False)
-    if workload in ("lora-qv", "lora-all"):
+    # qlora: PyTorch on the CPU has no 4-bit kernels (bitsandbytes is GPU-first and not installed);
+    # its row is LoRA all-linear on float32 weights, the compute a dequantised weight costs.
+    if workload in ("lora-qv", "lora-all", "qlora"):
         for parent, name in targets(model, workload):
             setattr(parent, name, LoraLinear(getattr(parent, name), r=8, alpha=16))
     return model
@@ -338,7 +340,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["row", "gemm", "blas"])
     p.add_argument("--dir")
-    p.add_argument("--workload", choices=["lora-qv", "lora-all", "full", "infer"])
+    p.add_argument("--workload", choices=["lora-qv", "lora-all", "qlora", "full", "infer"])
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)
     p.add_argument("--warmup", type=int, default=2)

@@ -49,7 +49,7 @@ def flops(c, workload, batch, seq, r=8):
         return lin + att
     if workload == "full":
         return 3 * lin + 3 * att
-    adapted = [(i, o) for name, i, o in layer if workload == "lora-all" or name in qv]
+    adapted = [(i, o) for name, i, o in layer if workload in ("lora-all", "qlora") or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
     return 2 * lin + 3 * att + 3 * lora
 
@@ -61,6 +61,7 @@ def gib(b):
 NAMES = {
     "lora-qv": "LoRA r=8, q,v",
     "lora-all": "LoRA r=8, all-linear",
+    "qlora": "QLoRA: LoRA r=8 all-linear on NF4 (PyTorch: fp32 weights)",
     "full": "full fine-tuning",
     "infer": "inference (forward)",
 }

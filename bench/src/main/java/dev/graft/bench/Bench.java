@@ -18,6 +18,7 @@ import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.method.full.FullFineTuning;
 import dev.graft.method.lora.LoraMethod;
+import dev.graft.method.qlora.QloraMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -46,7 +47,7 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|full|infer batch=B seq=S warmup=W steps=N
+ *   <li>{@code row dir=D workload=lora-qv|lora-all|qlora|full|infer batch=B seq=S warmup=W steps=N
  *       threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly {@link
  *       SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step on the
  *       CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and fetches
@@ -294,6 +295,13 @@ public final class Bench {
           spec.put("lora.lora_alpha", "16");
           spec.put("lora.target_modules", "all-linear");
         }
+        case "qlora" -> {
+          // lora-all on the NF4 base (double-quantised scales): method=qlora means qlora,lora.
+          spec.put("method", "qlora");
+          spec.put("lora.r", "8");
+          spec.put("lora.lora_alpha", "16");
+          spec.put("lora.target_modules", "all-linear");
+        }
         case "full" -> spec.put("method", "full");
         default -> throw new IllegalArgumentException("Unknown workload " + workload);
       }
@@ -494,8 +502,9 @@ public final class Bench {
     };
   }
 
-  static final List<FineTuningMethod> METHODS = List.of(new LoraMethod(), new FullFineTuning());
+  static final List<FineTuningMethod> METHODS =
+      List.of(new LoraMethod(), new QloraMethod(), new FullFineTuning());
 
-  /** The two methods as a registry, without a framework. */
+  /** The methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 }
