@@ -93,7 +93,7 @@ class MethodMatrixTest {
     }
     Set<String> changed = new TreeSet<>();
     for (String name : initial.keySet()) {
-      if (!Arrays.equals(initial.get(name).floats(), stepped.get(name).floats())) {
+      if (!initial.get(name).data().equals(stepped.get(name).data())) {
         changed.add(name);
       }
     }

@@ -249,7 +249,9 @@ public final class Adapters {
         new WeightEditor() {
           @Override
           public float[] read(String parameter) {
-            return values.computeIfAbsent(parameter, p -> weightOf(adapted, p)).clone();
+            return values
+                .computeIfAbsent(parameter, p -> weightOf(adapted, p, modelDir, checkpointNames))
+                .clone();
           }
 
           @Override
@@ -288,6 +290,22 @@ public final class Adapters {
       throw new IllegalArgumentException("\"" + parameter + "\" is not a weight of this model.");
     }
     return t.floats();
+  }
+
+  /**
+   * A weight as the adapted graph holds it, or, for a base weight that a method replaced in the
+   * graph (QLoRA's dequantisation), as the checkpoint holds it.
+   */
+  private static float[] weightOf(
+      Adapted adapted, String parameter, Path modelDir, Map<String, String> checkpointNames) {
+    if (adapted.weights().containsKey(parameter) || !checkpointNames.containsKey(parameter)) {
+      return weightOf(adapted, parameter);
+    }
+    try (SafetensorsReader reader = SafetensorsReader.open(modelDir)) {
+      return reader.floats(checkpointNames.get(parameter));
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + e.getMessage(), e);
+    }
   }
 
   /**
