@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer|adalora|adapter|bitfit|prompt-tuning|prefix-tuning|delta-lora-qv|moelora-qv|lora-drop-qv|dora \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer|adalora|adapter|bitfit|prompt-tuning|prefix-tuning|delta-lora-qv|moelora-qv|lora-drop-qv|dora|qlora \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -381,11 +381,10 @@ def build(config, workload):
     for p in model.parameters():
         p.requires_grad_(False)
     # lora-drop-qv trains lora-qv here: sharing one pair among layers changes no step's compute.
-    lora_like = ("lora-qv", "lora-all", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded")
+    # qlora: PyTorch on the CPU has no 4-bit kernels (bitsandbytes is GPU-first and not installed);
+    # its row is LoRA all-linear on float32 weights, the compute a dequantised weight costs.
+    lora_like = ("lora-qv", "lora-all", "qlora", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded")
     if workload in lora_like:
-        layer = {"moelora-qv": MoeLoraLinear, "dora": DoraLinear, "dora-expanded": DoraLinear}.get(
-            workload, LoraLinear
-        )
         for parent, name in targets(model, workload):
             setattr(parent, name, layer(getattr(parent, name), r=8, alpha=16))
     if workload == "adalora":
@@ -559,11 +558,8 @@ def main():
         choices=[
             "lora-qv", "lora-all", "full", "infer", "adalora", "adapter", "bitfit",
             "prompt-tuning", "prefix-tuning", "delta-lora-qv", "moelora-qv", "lora-drop-qv",
-            "dora", "dora-expanded",
+            "dora", "dora-expanded", "qlora",
         ],
-    )
-    p.add_argument(
-        "--workload", choices=["lora-qv", "lora-all", "dora", "dora-expanded", "full", "infer"]
     )
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)

@@ -27,6 +27,7 @@ import dev.graft.method.loradrop.LoraDropMethod;
 import dev.graft.method.moelora.MoeLoraMethod;
 import dev.graft.method.prefix.PrefixTuningMethod;
 import dev.graft.method.prompt.PromptTuningMethod;
+import dev.graft.method.qlora.QloraMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -57,8 +58,8 @@ import java.util.SplittableRandom;
  *       longer than any benchmarked sequence, so that every row of every batch is full.
  *   <li>{@code row dir=D workload=W batch=B seq=S warmup=W steps=N threads=T [profile=PREFIX]
  *       [lockstep=true]}, W one of lora-qv, lora-all, full, infer, adalora, adapter, bitfit,
- *       prompt-tuning, prefix-tuning, delta-lora-qv, moelora-qv, lora-drop-qv, dora, dora-expanded:
- *       training rows build and run exactly {@link SftRun} (graph, methods, cross-entropy,
+ *       prompt-tuning, prefix-tuning, delta-lora-qv, moelora-qv, lora-drop-qv, dora, dora-expanded,
+ *       qlora: training rows build and run exactly {@link SftRun} (graph, methods, cross-entropy,
  *       backward, AdamW, one ONNX program per step on the CPU backend); {@code infer} runs the
  *       forward graph of {@link ModelGraph#build} and fetches the logits. Prints one {@code RESULT
  *       {json}} line.
@@ -346,6 +347,13 @@ public final class Bench {
           spec.put("dora.r", "8");
           spec.put("dora.lora_alpha", "16");
         }
+        case "qlora" -> {
+          // lora-all on the NF4 base (double-quantised scales): method=qlora means qlora,lora.
+          spec.put("method", "qlora");
+          spec.put("lora.r", "8");
+          spec.put("lora.lora_alpha", "16");
+          spec.put("lora.target_modules", "all-linear");
+        }
         case "full" -> spec.put("method", "full");
         // AdapterHub's houlsby: an adapter after attention and one after the MLP, d/16 wide.
         case "adapter" -> spec.put("method", "adapter");
@@ -560,6 +568,7 @@ public final class Bench {
           new LoraMethod(),
           new AdaLoraMethod(),
           new DoraMethod(),
+          new QloraMethod(),
           new FullFineTuning(),
           new BottleneckAdapterMethod(),
           new BitFitMethod(),

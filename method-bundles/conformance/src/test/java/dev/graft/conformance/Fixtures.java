@@ -21,6 +21,7 @@ import dev.graft.method.lora.LoraMethod;
 import dev.graft.method.lorafa.LoraFaMethod;
 import dev.graft.method.loraplus.LoraPlusMethod;
 import dev.graft.method.pissa.PissaMethod;
+import dev.graft.method.qlora.QloraMethod;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -53,6 +54,7 @@ final class Fixtures {
           new dev.graft.method.loradrop.LoraDropMethod(),
           new DoraMethod(),
           new PissaMethod(),
+          new QloraMethod(),
           new FullFineTuning(),
           new InstructionTuning(),
           new dev.graft.method.prompt.PromptTuningMethod(),

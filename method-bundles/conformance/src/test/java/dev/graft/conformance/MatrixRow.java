@@ -27,9 +27,11 @@ import java.util.stream.Stream;
  * Fixtures#METHODS}; it writes no test of its own.
  *
  * @param method the method under test
+ * @param companion the method it trains with, for a method that names a companion (QLoRA: every
+ *     installed LoRA-family method in turn), else null
  * @param model the model it adapts
  */
-record MatrixRow(FineTuningMethod method, Model model) {
+record MatrixRow(FineTuningMethod method, FineTuningMethod companion, Model model) {
 
   /** The tiny models every method runs on. */
   enum Model {
@@ -39,10 +41,23 @@ record MatrixRow(FineTuningMethod method, Model model) {
     GPT2
   }
 
-  /** Every installed method on every tiny model. */
+  /**
+   * Every installed method on every tiny model; a method that names a companion ({@link
+   * FineTuningMethod#companion()}, QLoRA) once with each installed low-rank method that trains.
+   */
   static Stream<MatrixRow> rows() {
     return Fixtures.METHODS.stream()
-        .flatMap(m -> Stream.of(Model.values()).map(model -> new MatrixRow(m, model)));
+        .flatMap(m -> companions(m).map(c -> new MatrixRow(m, c, null)))
+        .flatMap(r -> Stream.of(Model.values()).map(x -> new MatrixRow(r.method, r.companion, x)));
+  }
+
+  /** The companions a method's rows use: none (one null) unless the method names one. */
+  private static Stream<FineTuningMethod> companions(FineTuningMethod m) {
+    if (m.companion().isEmpty()) {
+      return Stream.of((FineTuningMethod) null);
+    }
+    return Fixtures.METHODS.stream()
+        .filter(c -> c.companion().isEmpty() && c.info().family() == MethodFamily.LOW_RANK);
   }
 
   /**
@@ -60,6 +75,9 @@ record MatrixRow(FineTuningMethod method, Model model) {
    */
   String jobMethods() {
     String name = method.info().name();
+    if (companion != null) {
+      return name + "," + companion.info().name();
+    }
     return method.info().family() == MethodFamily.OBJECTIVE ? "lora," + name : name;
   }
 

@@ -1,6 +1,7 @@
 package dev.graft.api;
 
 import dev.graft.api.adapt.MethodInstance;
+import java.util.Optional;
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
@@ -27,4 +28,17 @@ public interface FineTuningMethod {
    * @throws IllegalArgumentException if the options are inconsistent (for example {@code r} ≤ 0)
    */
   MethodInstance create(Options options);
+
+  /**
+   * The method a job adds after this one when the job lists no method that trains: a method that
+   * only changes how the base model is held (QLoRA quantises it) names the method that trains on
+   * top ({@code lora}), so that {@code method=qlora} means {@code method=qlora,lora}. A method
+   * trains unless it is of the {@link MethodFamily#OBJECTIVE} family or names a companion itself.
+   * The default, for methods that train: none.
+   *
+   * @since 1.2
+   */
+  default Optional<String> companion() {
+    return Optional.empty();
+  }
 }

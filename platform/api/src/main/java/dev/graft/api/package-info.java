@@ -5,7 +5,7 @@
  * services themselves.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package dev.graft.api;
 
 import org.osgi.annotation.bundle.Export;

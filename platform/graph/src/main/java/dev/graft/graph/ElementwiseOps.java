@@ -180,6 +180,12 @@ abstract class ElementwiseOps extends GraphCore {
     return op("StopGradient", Map.of(), x.dtype(), x.shape(), x);
   }
 
+  @Override
+  public Tensor after(Tensor value, Tensor dependency) {
+    requireFloat("After", dependency);
+    return op("After", Map.of(), value.dtype(), value.shape(), value, dependency);
+  }
+
   // ---------------------------------------------------------------- shared by the op classes
 
   /** An op of one floating-point input whose result has the input's dtype and shape. */

@@ -190,6 +190,45 @@ abstract class GraphCore implements GraphOps {
     }
   }
 
+  /**
+   * {@code value} computed again, no earlier than {@code dependency}: a copy of the ops that
+   * compute it from the {@link GraphOps#after} nodes up, each of whose copies waits for {@code
+   * dependency} instead; {@code value} itself when no {@code after} computes it. Differentiation
+   * uses it for the frozen operand of a product, so that the backward computes that operand again
+   * rather than keeping the forward's value alive.
+   */
+  public Tensor recompute(Tensor value, Tensor dependency) {
+    own(value);
+    own(dependency);
+    return recompute(value, dependency, new IdentityHashMap<>());
+  }
+
+  private Tensor recompute(Tensor t, Tensor dependency, Map<Tensor, Tensor> copies) {
+    Tensor done = copies.get(t);
+    if (done != null) {
+      return done;
+    }
+    Node n = producers.get(t);
+    Tensor copy = t;
+    if (n != null && n.op().equals("After")) {
+      Tensor v = recompute(n.input(0), dependency, copies);
+      copy = op("After", n.attributes(), t.dtype(), t.shape(), v, dependency);
+    } else if (n != null) {
+      List<Tensor> in = new ArrayList<>();
+      boolean changed = false;
+      for (Tensor i : n.inputs()) {
+        Tensor c = recompute(i, dependency, copies);
+        changed |= c != i;
+        in.add(c);
+      }
+      if (changed) {
+        copy = op(n.op(), n.attributes(), t.dtype(), t.shape(), in.toArray(Tensor[]::new));
+      }
+    }
+    copies.put(t, copy);
+    return copy;
+  }
+
   /** Stable topological sort (Kahn, earliest-created first). */
   private void sortNodes() {
     Map<Node, Integer> pending = new IdentityHashMap<>();

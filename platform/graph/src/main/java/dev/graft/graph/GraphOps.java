@@ -156,6 +156,22 @@ public interface GraphOps {
    */
   Tensor stopGradient(Tensor x);
 
+  /**
+   * {@code value}, computed no earlier than {@code dependency} (a floating-point tensor of any
+   * shape) is: the one way to order work in a graph whose ops run as soon as their inputs are
+   * ready. Ops over frozen tensors alone would run once, when the session opens, and keep their
+   * result for good (ONNX Runtime folds them into constants); {@code after} makes them run at each
+   * step, where they are needed, and free their result after its last use. No gradient flows to
+   * {@code dependency}. In the backward of a product ({@code Gemm}, {@code MatMul}) that reads a
+   * frozen operand computed through {@code after}, differentiation computes that operand again
+   * after the product's incoming gradient (see {@link Graph#recompute}), so the forward's value is
+   * not kept alive until the backward: QLoRA's dequantised weights exist one layer at a time. It
+   * lowers to {@code Where(IsNaN(first element of dependency), value, value)}, a copy of value.
+   *
+   * @throws IllegalArgumentException if {@code dependency} is not floating-point
+   */
+  Tensor after(Tensor value, Tensor dependency);
+
   // ---------------------------------------------------------------- shapes and indexing
 
   /**

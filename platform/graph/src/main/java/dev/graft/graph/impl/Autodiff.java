@@ -69,9 +69,11 @@ public final class Autodiff {
     Set<Tensor> live = Collections.newSetFromMap(new IdentityHashMap<>());
     live.addAll(wrt);
     for (Node n : forward) {
+      // An after() carries its value's gradient only: the dependency orders, it does not compute.
+      List<Tensor> carrying = n.op().equals("After") ? List.of(n.input(0)) : n.inputs();
       if (n.output().dtype().isFloating()
           && !n.op().equals("StopGradient")
-          && n.inputs().stream().anyMatch(live::contains)) {
+          && carrying.stream().anyMatch(live::contains)) {
         live.add(n.output());
       }
     }
@@ -289,13 +291,17 @@ public final class Autodiff {
         int axis = (int) n.longAttr("axis");
         accumulate(a, g.sub(gy, g.mul(g.exp(y), g.reduceSum(gy, true, axis))), live);
       }
-      // y = a b: da = g b^T, db = a^T g (reduced over broadcast batch axes)
+      case "After" -> accumulate(a, gy, live);
+      // y = a b: da = g b^T, db = a^T g (reduced over broadcast batch axes); a frozen operand
+      // computed through after() is computed again after g (Graph.recompute)
       case "MatMul" -> {
         if (live.contains(a)) {
-          accumulateSum(a, g.matmul(gy, g.transposeLast2(b)), live);
+          Tensor w = live.contains(b) ? b : g.recompute(b, gy);
+          accumulateSum(a, g.matmul(gy, g.transposeLast2(w)), live);
         }
         if (live.contains(b)) {
-          accumulateSum(b, g.matmul(g.transposeLast2(a), gy), live);
+          Tensor x = live.contains(a) ? a : g.recompute(a, gy);
+          accumulateSum(b, g.matmul(g.transposeLast2(x), gy), live);
         }
       }
       case "Gemm" -> gemm(n, gy, live);
@@ -370,11 +376,14 @@ public final class Autodiff {
     Tensor b = n.input(1);
     boolean ta = n.longAttr("transA") == 1;
     boolean tb = n.longAttr("transB") == 1;
+    // The other operand, when frozen and computed through after(), is computed again after g.
     if (live.contains(a)) {
-      accumulate(a, ta ? g.gemm(b, gy, null, tb, true) : g.gemm(gy, b, null, false, !tb), live);
+      Tensor w = live.contains(b) ? b : g.recompute(b, gy);
+      accumulate(a, ta ? g.gemm(w, gy, null, tb, true) : g.gemm(gy, w, null, false, !tb), live);
     }
     if (live.contains(b)) {
-      accumulate(b, tb ? g.gemm(gy, a, null, true, ta) : g.gemm(a, gy, null, !ta, false), live);
+      Tensor x = live.contains(a) ? a : g.recompute(a, gy);
+      accumulate(b, tb ? g.gemm(gy, x, null, true, ta) : g.gemm(x, gy, null, !ta, false), live);
     }
     if (n.inputs().size() == 3) {
       accumulateSum(n.input(2), gy, live);

@@ -31,7 +31,7 @@ public final class Kernels {
     NdArray b = in.size() > 1 ? in.get(1) : null;
     return switch (node.op()) {
       case "Constant" -> (NdArray) node.attr("value");
-      case "StopGradient" -> a;
+      case "StopGradient", "After" -> a;
       case "Neg" -> map(a, v -> -v);
       case "Sqrt" -> map(a, Math::sqrt);
       case "Reciprocal" -> map(a, v -> 1 / v);

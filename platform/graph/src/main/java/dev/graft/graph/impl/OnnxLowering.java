@@ -297,6 +297,14 @@ public final class OnnxLowering {
       case "Constant" -> initializers.add(inlineTensor(y, (NdArray) n.attr("value")));
       // differentiation is done: what remains of a stop-gradient is the value
       case "StopGradient" -> node("Identity", in, y);
+      // value, ordered after the dependency: Where(IsNaN(its first element), value, value)
+      case "After" -> {
+        String flat = apply("Reshape", in.get(1), ints(-1)); // (n)
+        String first = fresh("first");
+        node("Slice", List.of(flat, ints(0), ints(1), ints(0)), first); // (1)
+        String scalar = apply("Reshape", first, ints()); // ()
+        node("Where", List.of(apply("IsNaN", scalar), in.get(0), in.get(0)), y);
+      }
       case "Neg",
           "Sqrt",
           "Reciprocal",

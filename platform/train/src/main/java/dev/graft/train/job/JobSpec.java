@@ -1,10 +1,13 @@
 package dev.graft.train.job;
 
+import dev.graft.api.FineTuningMethod;
+import dev.graft.api.MethodFamily;
 import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.OptionDescriptor;
 import dev.graft.api.OptionType;
 import dev.graft.api.Options;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -66,7 +69,7 @@ public record JobSpec(Options job, Map<String, Options> methods) {
       throw new IllegalArgumentException(
           "logging_steps must be at least 1, not " + job.getInt("logging_steps") + ".");
     }
-    List<String> names = job.getList("method");
+    List<String> names = withCompanions(job.getList("method"), registry);
     for (String prefix : methodKeys.keySet()) {
       if (!names.contains(prefix)) {
         throw new IllegalArgumentException(
@@ -87,6 +90,28 @@ public record JobSpec(Options job, Map<String, Options> methods) {
       methods.put(name, Options.parse(info, methodKeys.getOrDefault(name, Map.of())));
     }
     return new JobSpec(job, methods);
+  }
+
+  /**
+   * The job's methods with the companion of each method that names one ({@link
+   * FineTuningMethod#companion()}) added right after it, when no listed method trains: {@code
+   * qlora} is {@code qlora,lora}, {@code qlora,instruction-tuning} is {@code
+   * qlora,lora,instruction-tuning}, {@code qlora,dora} stays.
+   */
+  private static List<String> withCompanions(List<String> names, MethodRegistry registry) {
+    boolean trains =
+        names.stream()
+            .map(n -> registry.require(n).method())
+            .anyMatch(m -> m.companion().isEmpty() && m.info().family() != MethodFamily.OBJECTIVE);
+    if (trains) {
+      return names;
+    }
+    List<String> all = new ArrayList<>();
+    for (String name : names) {
+      all.add(name);
+      registry.require(name).method().companion().filter(c -> !all.contains(c)).ifPresent(all::add);
+    }
+    return all;
   }
 
   private static String example(String key) {

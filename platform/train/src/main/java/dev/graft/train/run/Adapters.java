@@ -297,10 +297,11 @@ public final class Adapters {
    * Merges an adapter into the base weights and writes a Hugging Face model folder (written under a
    * temporary name, then renamed), with the {@link SavedFormat} that applies to the result: on
    * merge the adapter's, else the model's; on unmerge the model's unless the adapter brought it.
-   * Each method that has tensors merges them, in order (unmerging: in reverse order); the model's
-   * own weights that the adapter holds (trained biases) are written as they are, and weights a
-   * method added (BitFit's biases on Llama) join the checkpoint with the config.json flags that
-   * declare them ({@link AddedWeights}).
+   * Each method that has tensors merges them, in order (unmerging: in reverse order), and so does a
+   * method without tensors that changes the base weights (QLoRA writes them dequantised); the
+   * model's own weights that the adapter holds (trained biases) are written as they are, and
+   * weights a method added (BitFit's biases on Llama) join the checkpoint with the config.json
+   * flags that declare them ({@link AddedWeights}).
    *
    * @param subtract unmerge instead: take the adapter back out of weights it was merged into
    * @throws IllegalArgumentException naming the method when one with tensors cannot be merged or
@@ -327,7 +328,10 @@ public final class Adapters {
       Map<String, String> settings) {
     Adapted adapted = load(modelDir, adapterDir, registry, false, settings);
     List<Method> merging =
-        new ArrayList<>(adapted.methods().stream().filter(m -> !m.tensors().isEmpty()).toList());
+        new ArrayList<>(
+            adapted.methods().stream()
+                .filter(m -> !m.tensors().isEmpty() || m.instance().mergeable())
+                .toList());
     for (Method m : merging) {
       if (!m.instance().mergeable()) {
         throw new IllegalArgumentException(
@@ -364,7 +368,9 @@ public final class Adapters {
         new WeightEditor() {
           @Override
           public float[] read(String parameter) {
-            return values.computeIfAbsent(parameter, p -> weightOf(adapted, p)).clone();
+            return values
+                .computeIfAbsent(parameter, p -> weightOf(adapted, p, modelDir, checkpointNames))
+                .clone();
           }
 
           @Override
@@ -424,6 +430,22 @@ public final class Adapters {
       throw new IllegalArgumentException("\"" + parameter + "\" is not a weight of this model.");
     }
     return t.floats();
+  }
+
+  /**
+   * A weight as the adapted graph holds it, or, for a base weight that a method replaced in the
+   * graph (QLoRA's dequantisation), as the checkpoint holds it.
+   */
+  private static float[] weightOf(
+      Adapted adapted, String parameter, Path modelDir, Map<String, String> checkpointNames) {
+    if (adapted.weights().containsKey(parameter) || !checkpointNames.containsKey(parameter)) {
+      return weightOf(adapted, parameter);
+    }
+    try (SafetensorsReader reader = SafetensorsReader.open(modelDir)) {
+      return reader.floats(checkpointNames.get(parameter));
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + e.getMessage(), e);
+    }
   }
 
   /**
