@@ -62,6 +62,12 @@ public record JobSpec(Options job, Map<String, Options> methods) {
             "The job has no \"" + required + "\"; set it, e.g. " + example(required) + ".");
       }
     }
+    if (job.getInt("skip_nonfinite_steps") < 0) {
+      throw new IllegalArgumentException(
+          "skip_nonfinite_steps must be 0 or more, not "
+              + job.getInt("skip_nonfinite_steps")
+              + ".");
+    }
     if (job.getInt("logging_steps") < 1) {
       throw new IllegalArgumentException(
           "logging_steps must be at least 1, not " + job.getInt("logging_steps") + ".");

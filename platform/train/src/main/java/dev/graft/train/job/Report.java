@@ -81,6 +81,8 @@ final class Report {
 
   /** A line chart of one metric against the step, with its range on the axis. */
   static String chart(List<Metrics.Row> rows, ToDoubleFunction<Metrics.Row> metric, String colour) {
+    // A skipped non-finite step has no point on the curve.
+    rows = rows.stream().filter(r -> Double.isFinite(metric.applyAsDouble(r))).toList();
     if (rows.isEmpty()) {
       return "<p>No steps yet.</p>\n";
     }

@@ -50,6 +50,9 @@ public final class SftRun implements Run {
   /** The file, in {@code adapter/} or {@code model/}, that records how samples were formatted. */
   public static final String SAMPLE_FORMAT = "graft_sample_format.json";
 
+  /** Checkpoint metadata: the steps skipped as non-finite, which the step count t leaves out. */
+  private static final String SKIPPED = "graft.skipped_steps";
+
   private final Path modelDir;
   private final ModelConfig config;
   private final SafetensorsReader checkpoint;
@@ -132,9 +135,7 @@ public final class SftRun implements Run {
                 : Math.max(1, (long) Math.ceil(job.getDouble("num_train_epochs") * perEpoch));
         this.schedule = schedule(totalSteps);
         this.reference = needsReference() ? new ReferencePass(config, checkpoint, backend) : null;
-        this.driver =
-            new StepDriver(
-                "train", program, reference, batches, schedule, accumulation, seed, totalSteps);
+        this.driver = trainDriver();
         if (job.has("adapter")) {
           continueFrom(Path.of(job.getString("adapter")));
         }
@@ -166,7 +167,15 @@ public final class SftRun implements Run {
       log.accept("Calibration: " + warmup + " warm-up steps.");
       StepDriver warm =
           new StepDriver(
-              "warmup", program, reference, batches, schedule(warmup), accumulation, seed, warmup);
+              "warmup",
+              program,
+              reference,
+              batches,
+              schedule(warmup),
+              accumulation,
+              seed,
+              warmup,
+              job.getInt("skip_nonfinite_steps"));
       for (long i = 0; i < warmup; i++) {
         warm.step(i);
       }
@@ -180,10 +189,21 @@ public final class SftRun implements Run {
   private void rebuild() {
     program.close();
     program = new StepProgram(config, checkpoint, names, methods, tokenizer, job, backend, seed);
-    driver =
-        new StepDriver(
-            "train", program, reference, batches, schedule, accumulation, seed, totalSteps);
+    driver = trainDriver();
     calibrationDue = false;
+  }
+
+  private StepDriver trainDriver() {
+    return new StepDriver(
+        "train",
+        program,
+        reference,
+        batches,
+        schedule,
+        accumulation,
+        seed,
+        totalSteps,
+        job.getInt("skip_nonfinite_steps"));
   }
 
   /** Trainables start from a saved PEFT adapter when a job continues an earlier one. */
@@ -312,7 +332,8 @@ public final class SftRun implements Run {
     SafetensorsWriter writer =
         new SafetensorsWriter()
             .metadata("format", "pt")
-            .metadata("graft.steps", Long.toString(stepsDone));
+            .metadata("graft.steps", Long.toString(stepsDone))
+            .metadata(SKIPPED, Long.toString(driver.skipped()));
     for (String input : program.step().carry().values()) {
       HostTensor t = program.session().state(input);
       writer.add(input, dev.graft.model.DType.of(t.dtype()), t.shape(), t.data());
@@ -352,6 +373,7 @@ public final class SftRun implements Run {
             .setState(
                 input, new HostTensor(info.dtype().graphType(), info.shape(), state.bytes(input)));
       }
+      driver.skipped(Long.parseLong(state.metadata().getOrDefault(SKIPPED, "0")));
       return Long.parseLong(state.metadata().get("graft.steps"));
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read checkpoint " + dir + ": " + e.getMessage(), e);
