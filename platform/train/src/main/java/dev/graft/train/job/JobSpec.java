@@ -1,10 +1,12 @@
 package dev.graft.train.job;
 
+import dev.graft.api.MethodFamily;
 import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.OptionDescriptor;
 import dev.graft.api.OptionType;
 import dev.graft.api.Options;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,16 +64,7 @@ public record JobSpec(Options job, Map<String, Options> methods) {
             "The job has no \"" + required + "\"; set it, e.g. " + example(required) + ".");
       }
     }
-    if (job.getInt("skip_nonfinite_steps") < 0) {
-      throw new IllegalArgumentException(
-          "skip_nonfinite_steps must be 0 or more, not "
-              + job.getInt("skip_nonfinite_steps")
-              + ".");
-    }
-    if (job.getInt("logging_steps") < 1) {
-      throw new IllegalArgumentException(
-          "logging_steps must be at least 1, not " + job.getInt("logging_steps") + ".");
-    }
+    JobRanges.check(job);
     List<String> names = job.getList("method");
     for (String prefix : methodKeys.keySet()) {
       if (!names.contains(prefix)) {
@@ -88,12 +81,34 @@ public record JobSpec(Options job, Map<String, Options> methods) {
       }
     }
     Map<String, Options> methods = new LinkedHashMap<>();
+    Map<MethodFamily, String> exclusive = new EnumMap<>(MethodFamily.class);
     for (String name : names) {
       MethodInfo info = registry.require(name).info();
+      if (methods.containsKey(name)) {
+        throw new IllegalArgumentException(
+            "The job lists method \"" + name + "\" twice; name each method once.");
+      }
+      String other = EXCLUSIVE.contains(info.family()) ? exclusive.put(info.family(), name) : null;
+      if (other != null) {
+        throw new IllegalArgumentException(
+            "Methods \""
+                + other
+                + "\" and \""
+                + name
+                + "\" are both "
+                + info.family().label()
+                + " methods, and a job takes one of those; choose one of them.");
+      }
       methods.put(name, Options.parse(info, methodKeys.getOrDefault(name, Map.of())));
     }
     return new JobSpec(job, methods);
   }
+
+  /**
+   * Families of which a job may use one method: two prompt methods would both claim the positions
+   * before the text (PEFT, too, gives a model one prompt-learning config).
+   */
+  private static final Set<MethodFamily> EXCLUSIVE = Set.of(MethodFamily.PROMPT);
 
   private static String example(String key) {
     return switch (key) {

@@ -151,6 +151,14 @@ public final class ModelServiceImpl implements ModelService {
             "Output folder " + outDir + " would replace " + input + "; choose a new folder.");
       }
     }
+    if (out.startsWith(modelDir.toAbsolutePath().normalize())) {
+      throw new IllegalArgumentException(
+          "Output folder "
+              + outDir
+              + " lies inside the model folder "
+              + modelDir
+              + "; choose a folder outside it.");
+    }
     if (Files.exists(out) && !Files.exists(out.resolve(ModelConfig.FILE)) && !isEmptyFolder(out)) {
       throw new IllegalArgumentException(
           "Output folder "
