@@ -3,7 +3,7 @@
  * graphs of the supported architectures, and generation.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package dev.graft.model;
 
 import org.osgi.annotation.bundle.Export;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.model.AtomicFiles;
 import java.io.BufferedInputStream;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -347,6 +348,6 @@ public final class Jsonl {
       line.putAll(data.columns());
       out.append(JSON.writeValueAsString(line)).append('\n');
     }
-    Files.writeString(file, out, StandardCharsets.UTF_8);
+    AtomicFiles.writeString(file, out);
   }
 }

@@ -9,6 +9,7 @@ import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
 import dev.graft.graph.TrainingStep;
+import dev.graft.model.AtomicFiles;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
@@ -208,6 +209,7 @@ public final class SftRun implements Run {
 
   /** Trainables start from a saved PEFT adapter when a job continues an earlier one. */
   private void continueFrom(Path dir) throws IOException {
+    AtomicFiles.recover(dir);
     try (SafetensorsReader values =
         SafetensorsReader.open(dir.resolve("adapter_model.safetensors"))) {
       Adapters.tensors(dir, values, program.model(), program.adaptation())

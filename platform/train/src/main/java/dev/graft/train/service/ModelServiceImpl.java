@@ -14,6 +14,7 @@ import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
+import dev.graft.model.AtomicFiles;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.Generator;
 import dev.graft.model.ModelConfig;
@@ -301,6 +302,7 @@ public final class ModelServiceImpl implements ModelService {
   }
 
   private static ModelConfig config(Path modelDir) {
+    recover(modelDir);
     if (!Files.isDirectory(modelDir)) {
       throw new IllegalArgumentException("Model folder " + modelDir + " does not exist.");
     }
@@ -317,11 +319,21 @@ public final class ModelServiceImpl implements ModelService {
     }
   }
 
+  /** Finishes an interrupted write of a folder Graft wrote (a merged model, an adapter). */
+  private static void recover(Path folder) {
+    try {
+      AtomicFiles.recover(folder);
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + folder + ": " + e.getMessage(), e);
+    }
+  }
+
   /** Checks an adapter folder; null (no adapter) passes. */
   private static void requireAdapter(Path adapterDir) {
     if (adapterDir == null) {
       return;
     }
+    recover(adapterDir);
     if (!Files.isDirectory(adapterDir)) {
       throw new IllegalArgumentException("Adapter folder " + adapterDir + " does not exist.");
     }
