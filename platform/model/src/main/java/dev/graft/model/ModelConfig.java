@@ -91,6 +91,8 @@ public record ModelConfig(
    * @throws IllegalArgumentException for an unsupported architecture or a missing or malformed
    *     field, in one sentence naming the file and the field
    */
+  private static final ObjectMapper JSON = new ObjectMapper();
+
   /** The largest config.json read: real ones are a few kilobytes. */
   private static final long MAX_BYTES = 1L << 20;
 
@@ -111,7 +113,7 @@ public record ModelConfig(
     }
     JsonNode root;
     try {
-      root = new ObjectMapper().readTree(Files.readAllBytes(file));
+      root = JSON.readTree(Files.readAllBytes(file));
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException(
           name + ": is not valid JSON (" + e.getOriginalMessage() + ").");
