@@ -409,12 +409,12 @@ class BadInputsTest {
         train(
             "learning_rate negative",
             c -> c.jobKey("learning_rate=-1e-4"),
-            "learning_rate must be more than 0"));
+            "learning_rate must be 0 or more"));
     all.add(
         train(
-            "learning_rate zero",
-            c -> c.jobKey("learning_rate=0"),
-            "learning_rate must be more than 0"));
+            "gradient_accumulation_steps zero",
+            c -> c.jobKey("gradient_accumulation_steps=0"),
+            "gradient_accumulation_steps must be at least 1"));
     all.add(train("max_steps zero", c -> c.jobKey("max_steps=0"), "max_steps must be at least 1"));
     all.add(
         train("max_steps negative", c -> c.jobKey("max_steps=-5"), "max_steps must be at least 1"));

@@ -159,6 +159,21 @@ public final class AtomicFiles {
     return found;
   }
 
+  /**
+   * Removes a complete folder so that a crash never leaves part of it under its name: it is renamed
+   * to this process's temporary name first ({@link #temporary}), which {@link #recover} removes
+   * should the deletion be cut short.
+   */
+  public static void removeFolder(Path folder) throws IOException {
+    if (!Files.exists(folder)) {
+      return;
+    }
+    Path temp = temporary(folder);
+    deleteTree(temp);
+    Files.move(folder, temp, StandardCopyOption.ATOMIC_MOVE);
+    deleteTree(temp);
+  }
+
   /** Deletes a file or a folder with everything in it; nothing happens when it does not exist. */
   public static void deleteTree(Path path) throws IOException {
     if (!Files.exists(path)) {

@@ -142,7 +142,7 @@ class ReaderFuzzTest {
     safetensors(mutations);
   }
 
-  @Property(tries = 20000)
+  @Property(tries = 10000)
   @Tag("slow")
   void manyMutatedSafetensorsFilesAreReadOrRefusedWithAReason(
       @ForAll("mutations") List<Mutation> mutations) throws IOException {
@@ -239,7 +239,7 @@ class ReaderFuzzTest {
     config(edits);
   }
 
-  @Property(tries = 20000)
+  @Property(tries = 10000)
   @Tag("slow")
   void manyEditedConfigsAreReadOrRefusedWithAReason(@ForAll("edits") List<Edit> edits)
       throws IOException {

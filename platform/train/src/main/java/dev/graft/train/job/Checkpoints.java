@@ -49,7 +49,7 @@ final class Checkpoints {
     List<Path> all = list();
     for (int i = 0; i < all.size() - KEEP; i++) {
       try {
-        AtomicFiles.deleteTree(all.get(i));
+        AtomicFiles.removeFolder(all.get(i));
       } catch (IOException e) {
         // An old checkpoint that will not go away costs disk, not correctness.
       }

@@ -17,7 +17,8 @@ final class JobRanges {
 
   private static final List<Range> RANGES =
       List.of(
-          new Range("learning_rate", v -> v > 0, "more than 0, e.g. 2e-4"),
+          // 0 is allowed, as in Hugging Face: a job that only saves its methods' initial values.
+          new Range("learning_rate", v -> v >= 0, "0 or more, e.g. 2e-4"),
           new Range("num_train_epochs", v -> v > 0, "more than 0"),
           new Range(
               "max_steps", v -> v >= 1 || v == -1, "at least 1, or -1 to train num_train_epochs"),

@@ -102,11 +102,7 @@ public final class SftRun implements Run {
     this.log = log;
     this.modelDir = Path.of(job.getString("model"));
     this.seed = job.getInt("seed");
-    this.accumulation = job.getInt("gradient_accumulation_steps");
-    if (accumulation < 1) {
-      throw new IllegalArgumentException(
-          "gradient_accumulation_steps must be at least 1, not " + accumulation + ".");
-    }
+    this.accumulation = job.getInt("gradient_accumulation_steps"); // at least 1: JobSpec checked
     try {
       this.config = ModelConfig.read(modelDir.resolve(ModelConfig.FILE));
       this.checkpoint = SafetensorsReader.open(modelDir);

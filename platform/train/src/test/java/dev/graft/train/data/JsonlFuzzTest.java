@@ -117,7 +117,7 @@ class JsonlFuzzTest {
     read(edits);
   }
 
-  @Property(tries = 20000)
+  @Property(tries = 10000)
   @Tag("slow")
   void manyEditedDataFilesAreReadOrRefusedWithAReason(@ForAll("edits") List<Edit> edits)
       throws IOException {
