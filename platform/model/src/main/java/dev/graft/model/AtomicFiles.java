@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -28,6 +29,9 @@ public final class AtomicFiles {
   private static final System.Logger LOG = System.getLogger("dev.graft");
   private static final String TMP = ".tmp";
   private static final String OLD = ".old";
+
+  /** Numbers this process's temporary names. */
+  private static final AtomicLong WRITES = new AtomicLong();
 
   private AtomicFiles() {}
 
@@ -119,15 +123,16 @@ public final class AtomicFiles {
   }
 
   /**
-   * The temporary name this process writes {@code path} under: {@code .<name>.<pid>.tmp} in the
-   * same folder, so that two processes never share one.
+   * A new temporary name to write {@code path} under: {@code .<name>.<pid>-<n>.tmp} in the same
+   * folder, so that no two writes, of two processes or two threads, share one.
    */
   public static Path temporary(Path path) {
-    return sibling(path, "." + ProcessHandle.current().pid() + TMP);
+    return sibling(
+        path, "." + ProcessHandle.current().pid() + "-" + WRITES.incrementAndGet() + TMP);
   }
 
   /**
-   * Removes the {@code .<name>.<pid>.tmp} files or folders beside {@code path} whose process no
+   * Removes the {@code .<name>.<pid>-<n>.tmp} files or folders beside {@code path} whose process no
    * longer runs, with a warning; returns whether there were any.
    */
   private static boolean removeTorn(Path path) throws IOException {
@@ -144,7 +149,7 @@ public final class AtomicFiles {
     try (DirectoryStream<Path> left = Files.newDirectoryStream(dir, ours)) {
       for (Path p : left) {
         String n = p.getFileName().toString();
-        String pid = n.substring(prefix.length(), n.length() - TMP.length());
+        String pid = n.substring(prefix.length(), n.length() - TMP.length()).split("-")[0];
         if (pid.length() <= 18
             && pid.chars().allMatch(c -> c >= '0' && c <= '9')
             && ProcessHandle.of(Long.parseLong(pid)).isEmpty()) {

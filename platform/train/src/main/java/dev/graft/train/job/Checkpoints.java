@@ -23,7 +23,8 @@ final class Checkpoints {
   private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
 
   /** What an interrupted write leaves beside a checkpoint ({@link AtomicFiles}). */
-  private static final Pattern LEFT = Pattern.compile("\\.checkpoint-(\\d+)\\.(\\d+\\.tmp|old)");
+  private static final Pattern LEFT =
+      Pattern.compile("\\.checkpoint-(\\d+)\\.(\\d+-\\d+\\.tmp|old)");
 
   private static final int KEEP = 2;
 
