@@ -33,6 +33,12 @@ final class TestMethods {
   /** Test method {@code task-bias-test}: option {@code tasks}; reads column {@code task_id}. */
   static final String TASK_BIAS = "task-bias-test";
 
+  /**
+   * Test method {@code poison-test}: reads column {@code poison} and turns the last MLP output of
+   * every token of a sample with {@code "poison": 1} into NaN, so that a chosen batch goes bad.
+   */
+  static final String POISON = "poison-test";
+
   /** The name of the task bias table, (tasks, hidden). */
   static final String TASK_TABLE = "task_bias.weight";
 
@@ -48,7 +54,8 @@ final class TestMethods {
               method(
                   TASK_BIAS,
                   OptionDescriptor.of("tasks", OptionType.INT, "4", "task ids 0 … tasks − 1"),
-                  o -> a -> taskBias(a, o.getInt("tasks")))));
+                  o -> a -> taskBias(a, o.getInt("tasks"))),
+              new TestMethod(POISON, TestMethods::poison)));
 
   /**
    * DPO's loss with TRL's defaults ({@code loss_type="sigmoid"}): h = (log πθ(y_w) − log
@@ -85,6 +92,19 @@ final class TestMethods {
     Tensor table =
         a.parameter("", TASK_TABLE, new long[] {tasks, last.outFeatures()}, Init.zeros(), true);
     a.rewriteLinear(last, (g, input, base, site) -> g.add(base, g.gather(table, ids, 0)));
+  }
+
+  /** Adds 0 / (1 − poison) to the last down projection: 0 where poison is 0, NaN where it is 1. */
+  private static void poison(Adaptation a) {
+    Tensor poison = a.input("poison"); // (B, T)
+    List<LinearSite> downs = a.linears(TargetSpec.parse(List.of("down_proj")));
+    a.rewriteLinear(
+        downs.get(downs.size() - 1),
+        (g, input, base, site) -> {
+          Tensor p = g.unsqueeze(g.cast(poison, base.dtype()), 2); // (B, T, 1)
+          Tensor zero = g.scalar(0, base.dtype());
+          return g.add(base, g.div(zero, g.sub(g.scalar(1, base.dtype()), p)));
+        });
   }
 
   private static FineTuningMethod method(

@@ -35,6 +35,10 @@ import java.util.Map;
  * gradient; when {@code apply} is true the update uses the mean {@code (acc + g) / N} and the
  * accumulators reset to zero, otherwise parameters and moments pass through unchanged. The caller
  * sets {@code apply} on every N-th micro-step and advances {@code step} only then.
+ *
+ * <p>With {@link Builder#skipNonFinite()} the step also outputs a BOOL scalar {@code finite}: false
+ * when the loss or the (accumulated) gradient holds a NaN or an infinity, and then parameters and
+ * moments pass through unchanged. The caller does not advance {@code step} after such a run.
  */
 public final class TrainingStep {
   private final Graph graph;
@@ -94,6 +98,7 @@ public final class TrainingStep {
     private double eps = 1e-8;
     private double maxGradNorm = Double.NaN;
     private int accumulationSteps = 1;
+    private boolean skipNonFinite;
     private final List<Tensor> state = new ArrayList<>();
     private final List<Tensor> exposed = new ArrayList<>();
 
@@ -158,6 +163,16 @@ public final class TrainingStep {
         throw new IllegalArgumentException("accumulationSteps must be >= 1, got " + n);
       }
       this.accumulationSteps = n;
+      return this;
+    }
+
+    /**
+     * Leaves parameters and moments unchanged when the loss or the gradient is not finite, and
+     * outputs {@code finite} saying whether the update was applied (off unless set: the check costs
+     * a reduction over every gradient when clipping does not already make one).
+     */
+    public Builder skipNonFinite() {
+      this.skipNonFinite = true;
       return this;
     }
 
@@ -233,15 +248,10 @@ public final class TrainingStep {
       Tensor clipped = null; // the clipping factor, for exposed gradients
       Tensor c1 = graph.scalar((1 - beta1) * mean, f); // (1 - b1) s
       Tensor c2 = graph.scalar((1 - beta2) * mean * mean, f); // (1 - b2) s²
-      if (!Double.isNaN(maxGradNorm) && !summed.isEmpty()) {
+      boolean clipping = !Double.isNaN(maxGradNorm) && !summed.isEmpty();
+      Tensor sumSq = clipping || skipNonFinite ? sumOfSquares(squares) : null; // ||g||², scalar
+      if (clipping) {
         // ||g / N|| over all trainables; clip = min(1, max_norm / (||g / N|| + 1e-6))
-        Tensor sumSq = null;
-        for (Tensor sq : squares.values()) {
-          int[] all = new int[sq.rank()];
-          java.util.Arrays.setAll(all, i -> i);
-          Tensor s = graph.reduceSum(sq, false, all);
-          sumSq = sumSq == null ? s : graph.add(sumSq, s);
-        }
         Tensor norm = graph.sqrt(sumSq);
         if (apply != null) {
           norm = graph.mul(norm, mean);
@@ -253,6 +263,15 @@ public final class TrainingStep {
         c1 = graph.mul(c1, clip);
         c2 = graph.mul(c2, graph.mul(clip, clip));
         clipped = clip;
+      }
+      // The update is applied on the runs that apply it and, when asked, only if it is finite.
+      Tensor gate = apply;
+      if (skipNonFinite) {
+        // x - x == 0 fails exactly for NaN and ±Inf; a NaN or Inf anywhere in loss or g reaches x.
+        Tensor x = graph.reshape(graph.add(loss, sumSq == null ? loss : sumSq)); // () scalar
+        Tensor finite = graph.equal(graph.sub(x, x), graph.scalar(0, f));
+        graph.output("finite", finite);
+        gate = gate == null ? finite : graph.and(gate, finite);
       }
       for (Tensor p : exposed) {
         Tensor gp = summed.get(p);
@@ -292,10 +311,10 @@ public final class TrainingStep {
         Tensor v2 = graph.add(graph.mul(v, beta2), graph.mul(squares.get(p), c2));
         Tensor denom = graph.add(graph.sqrt(v2), epsHat);
         Tensor p2 = graph.sub(decayed, graph.mul(graph.div(m2, denom), r.stepSize()));
-        if (apply != null) {
-          p2 = graph.where(apply, p2, p);
-          m2 = graph.where(apply, m2, m);
-          v2 = graph.where(apply, v2, v);
+        if (gate != null) {
+          p2 = graph.where(gate, p2, p);
+          m2 = graph.where(gate, m2, m);
+          v2 = graph.where(gate, v2, v);
         }
         declare("next." + p.name(), p2, p, carry);
         declare("next.m." + p.name(), m2, m, carry);
@@ -314,6 +333,18 @@ public final class TrainingStep {
       double wd = groupDecay.getOrDefault(group, weightDecay);
       Tensor decay = wd == 0 ? null : graph.sub(graph.scalar(1, f), graph.mul(rate, wd));
       return new Rates(graph.div(graph.mul(rate, bc2Sqrt), bc1), decay);
+    }
+
+    /** The sum of every element of every tensor in {@code squares}, as a scalar. */
+    private Tensor sumOfSquares(Map<Tensor, Tensor> squares) {
+      Tensor sumSq = null;
+      for (Tensor sq : squares.values()) {
+        int[] all = new int[sq.rank()];
+        java.util.Arrays.setAll(all, i -> i);
+        Tensor s = graph.reduceSum(sq, false, all);
+        sumSq = sumSq == null ? s : graph.add(sumSq, s);
+      }
+      return sumSq;
     }
 
     private void declare(String name, Tensor value, Tensor input, Map<String, String> carry) {

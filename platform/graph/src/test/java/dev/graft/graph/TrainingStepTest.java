@@ -409,4 +409,83 @@ class TrainingStepTest {
             () -> TrainingStep.builder(g, g.outputs().get("raw")).group("bias", 0, ab[1]));
     assertTrue(e.getMessage().contains("not a trainable"), e.getMessage());
   }
+
+  // ---------------------------------------------------------------- non-finite steps
+
+  private static Map<String, NdArray> stepOnce(TrainingStep step, double[] c) {
+    Map<String, NdArray> feeds =
+        initialFeeds(step, new double[] {0.5, -1, 2}, new double[] {0.7, -0.3}, c);
+    feeds.put("step", NdArray.scalar(F, 1));
+    feeds.put("lr.default", NdArray.scalar(F, 0.1));
+    return Interpreter.run(step.graph(), feeds);
+  }
+
+  private static TrainingStep skipping(int accumulation) {
+    Tensor[] ab = new Tensor[2];
+    Graph g = quadratic(ab);
+    return TrainingStep.builder(g, g.outputs().get("raw"))
+        .accumulationSteps(accumulation)
+        .skipNonFinite()
+        .build();
+  }
+
+  @Test
+  void aNanLossLeavesParametersAndMomentsUnchangedWhenSkipping() {
+    Map<String, NdArray> out = stepOnce(skipping(1), new double[] {0.1, Double.NaN, 0.3});
+    assertEquals(0, out.get("finite").item());
+    assertArrayEquals(new double[] {0.5, -1, 2}, out.get("next.a").data());
+    assertArrayEquals(new double[] {0.7, -0.3}, out.get("next.b").data());
+    assertArrayEquals(new double[3], out.get("next.m.a").data());
+    assertArrayEquals(new double[3], out.get("next.v.a").data());
+  }
+
+  @Test
+  void anInfiniteGradientIsSkippedAsWell() {
+    Map<String, NdArray> out =
+        stepOnce(skipping(1), new double[] {0.1, Double.POSITIVE_INFINITY, 0.3});
+    assertEquals(0, out.get("finite").item());
+    assertArrayEquals(new double[] {0.5, -1, 2}, out.get("next.a").data());
+  }
+
+  @Test
+  void aFiniteStepIsAppliedAsWithoutTheCheck() {
+    Tensor[] ab = new Tensor[2];
+    Graph g = quadratic(ab);
+    TrainingStep plain = TrainingStep.builder(g, g.outputs().get("raw")).build();
+    double[] c = {0.1, 0.2, 0.3};
+    Map<String, NdArray> out = stepOnce(skipping(1), c);
+    assertEquals(1, out.get("finite").item());
+    assertArrayEquals(stepOnce(plain, c).get("next.a").data(), out.get("next.a").data(), 0);
+  }
+
+  @Test
+  void theDefaultStepHasNoFinitenessCheck() {
+    Tensor[] ab = new Tensor[2];
+    Graph g = quadratic(ab);
+    TrainingStep plain = TrainingStep.builder(g, g.outputs().get("raw")).build();
+    assertTrue(!plain.graph().outputs().containsKey("finite"));
+    assertTrue(plain.graph().nodes().stream().noneMatch(n -> n.op().equals("Equal")));
+  }
+
+  @Test
+  void aNonFiniteMicroStepSkipsTheWholeAccumulatedUpdateAndClearsTheAccumulators() {
+    TrainingStep step = skipping(2);
+    Map<String, NdArray> feeds =
+        initialFeeds(
+            step,
+            new double[] {0.5, -1, 2},
+            new double[] {0.7, -0.3},
+            new double[] {0.1, Double.NaN, 0.3});
+    feeds.put("step", NdArray.scalar(F, 1));
+    feeds.put("lr.default", NdArray.scalar(F, 0.1));
+    feeds.put("apply", NdArray.scalar(DType.BOOL, 0));
+    Map<String, NdArray> out = Interpreter.run(step.graph(), feeds);
+    feedBack(step, out, feeds);
+    feeds.put("c", vec(new long[] {3}, 0.1, 0.2, 0.3));
+    feeds.put("apply", NdArray.scalar(DType.BOOL, 1));
+    out = Interpreter.run(step.graph(), feeds);
+    assertEquals(0, out.get("finite").item());
+    assertArrayEquals(new double[] {0.5, -1, 2}, out.get("next.a").data());
+    assertArrayEquals(new double[3], out.get("next.acc.a").data());
+  }
 }

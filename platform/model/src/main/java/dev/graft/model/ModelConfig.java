@@ -91,12 +91,29 @@ public record ModelConfig(
    * @throws IllegalArgumentException for an unsupported architecture or a missing or malformed
    *     field, in one sentence naming the file and the field
    */
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The largest config.json read: real ones are a few kilobytes. */
+  private static final long MAX_BYTES = 1L << 20;
+
+  /** More layers than any published model has: a larger count is a damaged file. */
+  private static final int MAX_LAYERS = 1024;
+
   public static ModelConfig read(Path path) throws IOException {
     Path file = Files.isDirectory(path) ? path.resolve(FILE) : path;
     String name = file.getFileName().toString();
+    if (Files.size(file) > MAX_BYTES) {
+      throw new IllegalArgumentException(
+          name
+              + ": is "
+              + Files.size(file)
+              + " bytes, more than a config.json ever needs ("
+              + MAX_BYTES
+              + "); point model at a Hugging Face model folder.");
+    }
     JsonNode root;
     try {
-      root = new ObjectMapper().readTree(Files.readString(file));
+      root = JSON.readTree(Files.readAllBytes(file));
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException(
           name + ": is not valid JSON (" + e.getOriginalMessage() + ").");
@@ -130,11 +147,11 @@ public record ModelConfig(
 
   private static ModelConfig llama(Fields f) {
     Architecture arch = f.arch;
-    int hidden = f.requiredInt("hidden_size");
-    int heads = f.requiredInt("num_attention_heads");
+    int hidden = f.positive(f.requiredInt("hidden_size"), "hidden_size");
+    int heads = f.positive(f.requiredInt("num_attention_heads"), "num_attention_heads");
     int kvDefault = arch == Architecture.MISTRAL ? 8 : heads;
-    int kvHeads = f.optInt("num_key_value_heads", kvDefault);
-    int headDim = f.optInt("head_dim", hidden / heads);
+    int kvHeads = f.positive(f.optInt("num_key_value_heads", kvDefault), "num_key_value_heads");
+    int headDim = f.positive(f.optInt("head_dim", hidden / heads), "head_dim");
     if (f.root.path("head_dim").isMissingNode() && hidden % heads != 0) {
       throw f.error("hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads);
     }
@@ -156,13 +173,13 @@ public record ModelConfig(
         arch,
         f.optText("model_type", arch.name().toLowerCase()),
         hidden,
-        f.requiredInt("intermediate_size"),
-        f.requiredInt("num_hidden_layers"),
+        f.positive(f.requiredInt("intermediate_size"), "intermediate_size"),
+        f.layers(f.requiredInt("num_hidden_layers"), "num_hidden_layers"),
         heads,
         kvHeads,
         headDim,
-        f.requiredInt("vocab_size"),
-        maxPos,
+        f.positive(f.requiredInt("vocab_size"), "vocab_size"),
+        f.positive(maxPos, "max_position_embeddings"),
         f.optDouble("rms_norm_eps", 1e-6),
         f.optDouble("rope_theta", 10000.0),
         ropeScaling(f),
@@ -176,8 +193,8 @@ public record ModelConfig(
   }
 
   private static ModelConfig gpt2(Fields f) {
-    int embd = f.optInt("n_embd", 768);
-    int heads = f.optInt("n_head", 12);
+    int embd = f.positive(f.optInt("n_embd", 768), "n_embd");
+    int heads = f.positive(f.optInt("n_head", 12), "n_head");
     if (embd % heads != 0) {
       throw f.error("n_embd " + embd + " is not a multiple of n_head " + heads);
     }
@@ -185,13 +202,13 @@ public record ModelConfig(
         Architecture.GPT2,
         f.optText("model_type", "gpt2"),
         embd,
-        f.optInt("n_inner", 4 * embd),
-        f.optInt("n_layer", 12),
+        f.positive(f.optInt("n_inner", 4 * embd), "n_inner"),
+        f.layers(f.optInt("n_layer", 12), "n_layer"),
         heads,
         heads,
         embd / heads,
-        f.optInt("vocab_size", 50257),
-        f.optInt("n_positions", 1024),
+        f.positive(f.optInt("vocab_size", 50257), "vocab_size"),
+        f.positive(f.optInt("n_positions", 1024), "n_positions"),
         f.optDouble("layer_norm_epsilon", 1e-5),
         0,
         null,
@@ -362,6 +379,34 @@ public record ModelConfig(
     private JsonNode present(String key) {
       JsonNode n = root.get(key);
       return n == null || n.isNull() ? null : n;
+    }
+
+    /** {@code value} of field {@code key}, refused unless at least 1. */
+    int positive(int value, String key) {
+      if (value < 1) {
+        throw error(
+            "\""
+                + key
+                + "\" is "
+                + value
+                + "; a size must be at least 1: fix the file or export it again");
+      }
+      return value;
+    }
+
+    /** A layer count: at least 1 and at most {@value ModelConfig#MAX_LAYERS}. */
+    int layers(int value, String key) {
+      if (positive(value, key) > MAX_LAYERS) {
+        throw error(
+            "\""
+                + key
+                + "\" is "
+                + value
+                + ", more layers than any model has (at most "
+                + MAX_LAYERS
+                + "); fix the file");
+      }
+      return value;
     }
 
     int requiredInt(String key) {

@@ -1,5 +1,6 @@
 package dev.graft.model;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -24,7 +25,13 @@ final class SafetensorsFile implements AutoCloseable {
   /** Same limit as the Rust crate: a larger header is a corrupt or hostile file. */
   static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Rejects a header that names a tensor twice instead of keeping the last one silently. */
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+  /** What every refusal of a damaged file ends with: the fix. */
+  static final String FIX =
+      "; the file is damaged or not safetensors: export or download it again.";
 
   /** Where one tensor's bytes lie, relative to the start of the data region. */
   record Entry(TensorInfo info, long begin, long end) {}
@@ -48,11 +55,19 @@ final class SafetensorsFile implements AutoCloseable {
     this.channel = channel;
   }
 
-  /** Opens and validates the whole header; nothing stays open when this throws. */
+  /**
+   * Opens and validates the whole header; nothing stays open when this throws. A refusal is one
+   * sentence that names the file, the place and, at its end, the fix.
+   */
   static SafetensorsFile open(Path path) throws IOException {
     FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
     try {
       return read(path, channel);
+    } catch (IllegalArgumentException e) {
+      channel.close();
+      String m = e.getMessage();
+      throw new IllegalArgumentException(
+          (m.endsWith(".") ? m.substring(0, m.length() - 1) : m) + FIX);
     } catch (RuntimeException | IOException e) {
       channel.close();
       throw e;
@@ -133,6 +148,15 @@ final class SafetensorsFile implements AutoCloseable {
 
   private static Entry entry(String file, String name, JsonNode node) {
     String tensor = file + ": tensor \"" + name + "\"";
+    if (name.isEmpty()
+        || name.contains("/")
+        || name.contains("\\")
+        || name.contains("..")
+        || name.chars().anyMatch(Character::isISOControl)) {
+      throw new IllegalArgumentException(
+          tensor.replace("\n", "\\n")
+              + " has a name that is empty or holds '/', '\\', '..' or a control character");
+    }
     if (!node.isObject()) {
       throw new IllegalArgumentException(tensor + " is not described by a JSON object.");
     }

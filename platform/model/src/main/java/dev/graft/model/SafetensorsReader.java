@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -62,10 +63,19 @@ public final class SafetensorsReader implements AutoCloseable {
         return openIndex(path.resolve(INDEX_FILE));
       }
       if (!Files.exists(path.resolve(SINGLE_FILE))) {
+        for (String pickle : List.of("pytorch_model.bin", "pytorch_model.bin.index.json")) {
+          if (Files.exists(path.resolve(pickle))) {
+            refusePickle(path.resolve(pickle));
+          }
+        }
         throw new IllegalArgumentException(
             path + ": holds neither " + SINGLE_FILE + " nor " + INDEX_FILE + ".");
       }
       path = path.resolve(SINGLE_FILE);
+    }
+    String fileName = path.getFileName().toString();
+    if (PICKLE.stream().anyMatch(fileName::endsWith)) {
+      refusePickle(path);
     }
     if (path.getFileName().toString().endsWith(".json")) {
       return openIndex(path);
@@ -77,6 +87,19 @@ public final class SafetensorsReader implements AutoCloseable {
         path.getFileName().toString(), fileOf, file.metadata, Set.of(file));
   }
 
+  /** Endings of PyTorch pickle checkpoints, which Graft never unpickles. */
+  private static final List<String> PICKLE =
+      List.of(".bin", ".pt", ".pth", ".ckpt", ".pkl", ".bin.index.json");
+
+  /** Unpickling runs whatever code the file names, so a pickle checkpoint is refused unread. */
+  private static void refusePickle(Path file) {
+    throw new IllegalArgumentException(
+        file
+            + ": is a PyTorch pickle checkpoint, which Graft does not read (unpickling can run"
+            + " code); convert it to safetensors, e.g. with transformers' save_pretrained(dir,"
+            + " safe_serialization=True).");
+  }
+
   private static SafetensorsReader openIndex(Path index) throws IOException {
     String name = index.getFileName().toString();
     JsonNode root;
@@ -84,11 +107,12 @@ public final class SafetensorsReader implements AutoCloseable {
       root = new ObjectMapper().readTree(index.toFile());
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalArgumentException(
-          name + ": is not valid JSON (" + e.getOriginalMessage() + ").");
+          name + ": is not valid JSON (" + e.getOriginalMessage() + ")" + SafetensorsFile.FIX);
     }
     JsonNode weightMap = root == null ? null : root.get("weight_map");
     if (weightMap == null || !weightMap.isObject()) {
-      throw new IllegalArgumentException(name + ": has no \"weight_map\" object.");
+      throw new IllegalArgumentException(
+          name + ": has no \"weight_map\" object" + SafetensorsFile.FIX);
     }
     Map<String, String> metadata = new LinkedHashMap<>();
     JsonNode meta = root.get("metadata");
@@ -108,13 +132,20 @@ public final class SafetensorsReader implements AutoCloseable {
                   + kv.getKey()
                   + "\" maps to "
                   + kv.getValue()
-                  + ", not a file name.");
+                  + ", not a file name"
+                  + SafetensorsFile.FIX);
         }
         Path shardPath = index.resolveSibling(shard);
         if (!shards.containsKey(shard)) {
           if (!Files.isRegularFile(shardPath)) {
             throw new IllegalArgumentException(
-                name + ": shard \"" + shard + "\" (of tensor \"" + kv.getKey() + "\") is missing.");
+                name
+                    + ": shard \""
+                    + shard
+                    + "\" (of tensor \""
+                    + kv.getKey()
+                    + "\") is missing"
+                    + SafetensorsFile.FIX);
           }
           shards.put(shard, SafetensorsFile.open(shardPath));
         }
@@ -126,7 +157,8 @@ public final class SafetensorsReader implements AutoCloseable {
                   + kv.getKey()
                   + "\" is mapped to "
                   + shard
-                  + ", which lacks it.");
+                  + ", which lacks it"
+                  + SafetensorsFile.FIX);
         }
         fileOf.put(kv.getKey(), file);
       }

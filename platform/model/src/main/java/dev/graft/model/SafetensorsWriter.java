@@ -7,7 +7,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -177,21 +176,18 @@ public final class SafetensorsWriter {
   }
 
   private static void atomicWrite(Path file, List<ByteBuffer> buffers) throws IOException {
-    Path dir = file.toAbsolutePath().getParent();
-    Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-    try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        for (ByteBuffer b : buffers) {
-          while (b.hasRemaining()) {
-            ch.write(b);
+    AtomicFiles.writeFile(
+        file,
+        tmp -> {
+          try (FileChannel ch =
+              FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            for (ByteBuffer b : buffers) {
+              while (b.hasRemaining()) {
+                ch.write(b);
+              }
+            }
           }
-        }
-        ch.force(true);
-      }
-      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+        });
   }
 
   /** JSON string literal as serde_json writes it (escapes quote, backslash, control chars). */

@@ -71,14 +71,25 @@ public final class TokenizerLoader {
             file + ": BPE " + affix + " " + model.get(affix) + " is not supported.");
       }
     }
-    Map<String, Integer> vocab = new HashMap<>(model.path("vocab").size() * 2);
-    model
-        .path("vocab")
+    JsonNode vocabNode = model.path("vocab");
+    if (!vocabNode.isObject() || vocabNode.isEmpty()) {
+      throw new IllegalArgumentException(
+          file + ": model.vocab must be a non-empty object of token to id; export it again.");
+    }
+    // Ids index arrays: each must lie within a bound that the file's own size justifies.
+    long limit = 4L * vocabNode.size() + 65_536;
+    Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
+    vocabNode
         .fields()
-        .forEachRemaining(kv -> vocab.put(kv.getKey(), kv.getValue().asInt()));
+        .forEachRemaining(
+            kv -> vocab.put(kv.getKey(), id(file, kv.getKey(), kv.getValue(), limit)));
     JsonNode mergesNode = model.path("merges");
     List<String[]> merges = new ArrayList<>(mergesNode.size());
     for (JsonNode m : mergesNode) {
+      if (m.isArray() && (m.size() != 2 || !m.get(0).isTextual() || !m.get(1).isTextual())) {
+        throw new IllegalArgumentException(
+            file + ": merge " + m + " is not a pair of two token strings; export it again.");
+      }
       merges.add(
           m.isArray()
               ? new String[] {m.get(0).asText(), m.get(1).asText()}
@@ -99,7 +110,7 @@ public final class TokenizerLoader {
     for (JsonNode t : root.path("added_tokens")) {
       added.add(
           new AddedToken(
-              t.path("id").asInt(),
+              id(file, t.path("content").asText(), t.path("id"), limit),
               t.path("content").asText(),
               t.path("special").asBoolean(false),
               t.path("lstrip").asBoolean(false),
@@ -118,6 +129,25 @@ public final class TokenizerLoader {
     }
     affixes = llamaFlags(config, names, ids, affixes);
     return new TokenizerImpl(bpe, added, normalizer, pre, decoder, affixes, idsOf(names, ids));
+  }
+
+  /** A token id: an integer from 0 to {@code limit} − 1. */
+  private static int id(String file, String token, JsonNode id, long limit) {
+    if (!id.canConvertToExactIntegral()
+        || !id.canConvertToLong()
+        || id.asLong() < 0
+        || id.asLong() >= limit) {
+      throw new IllegalArgumentException(
+          file
+              + ": token \""
+              + token
+              + "\" has id "
+              + id
+              + ", not an integer from 0 to "
+              + (limit - 1)
+              + "; the file is damaged: export it again.");
+    }
+    return id.asInt();
   }
 
   private static String[] pair(String merge, String file) {

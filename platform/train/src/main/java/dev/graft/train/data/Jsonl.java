@@ -1,8 +1,11 @@
 package dev.graft.train.data;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.model.AtomicFiles;
 import java.io.BufferedInputStream;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -61,7 +64,19 @@ public final class Jsonl {
     }
   }
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Rejects a line with two values on it or a field given twice. */
+  private static final ObjectMapper JSON =
+      new ObjectMapper()
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+  /**
+   * The longest line read, in characters: far beyond any sample a context holds (a 128K-token
+   * context is about half a million characters), short enough that a damaged file cannot exhaust
+   * memory before it is refused.
+   */
+  static final int MAX_LINE_CHARS = 16 << 20;
+
   private static final Set<String> ROLES = Set.of("system", "user", "assistant");
 
   private Jsonl() {}
@@ -120,8 +135,8 @@ public final class Jsonl {
       String line;
       int number = 0;
       Format detected = format;
-      while ((line = reader.readLine()) != null
-          && (maxSamples <= 0 || samples.size() < maxSamples)) {
+      while ((maxSamples <= 0 || samples.size() < maxSamples)
+          && (line = readLine(reader, file, number + 1)) != null) {
         number++;
         if (line.isBlank()) {
           continue;
@@ -149,6 +164,13 @@ public final class Jsonl {
       }
     } catch (NoSuchFileException e) {
       throw new IllegalArgumentException("Data file " + file + " does not exist.");
+    } catch (java.util.zip.ZipException | java.io.EOFException e) {
+      throw new IllegalArgumentException(
+          "Data file "
+              + file
+              + " is a damaged gzip file ("
+              + e.getMessage()
+              + "); compress it again or give the plain JSONL.");
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read data file " + file + ": " + e.getMessage(), e);
     }
@@ -156,6 +178,32 @@ public final class Jsonl {
       throw new IllegalArgumentException("Data file " + file + " holds no samples.");
     }
     return samples;
+  }
+
+  /** The next line without its end, or null at the end of the file; refuses an overlong line. */
+  private static String readLine(BufferedReader reader, Path file, int number) throws IOException {
+    StringBuilder line = new StringBuilder();
+    int c;
+    while ((c = reader.read()) >= 0) {
+      if (c == '\n') {
+        break;
+      }
+      if (line.length() == MAX_LINE_CHARS) {
+        throw new IllegalArgumentException(
+            file
+                + ":"
+                + number
+                + ": the line is longer than "
+                + MAX_LINE_CHARS
+                + " characters; split the sample or check that this is a JSONL file.");
+      }
+      line.append((char) c);
+    }
+    if (c < 0 && line.length() == 0) {
+      return null;
+    }
+    int end = line.length();
+    return end > 0 && line.charAt(end - 1) == '\r' ? line.substring(0, end - 1) : line.toString();
   }
 
   private static BufferedReader open(Path file) throws IOException {
@@ -335,6 +383,6 @@ public final class Jsonl {
       line.putAll(data.columns());
       out.append(JSON.writeValueAsString(line)).append('\n');
     }
-    Files.writeString(file, out, StandardCharsets.UTF_8);
+    AtomicFiles.writeString(file, out);
   }
 }

@@ -1,12 +1,11 @@
 package dev.graft.train.job;
 
+import dev.graft.model.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -22,6 +21,11 @@ import java.util.regex.Pattern;
  */
 final class Checkpoints {
   private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
+
+  /** What an interrupted write leaves beside a checkpoint ({@link AtomicFiles}). */
+  private static final Pattern LEFT =
+      Pattern.compile("\\.checkpoint-(\\d+)\\.(\\d+-\\d+\\.tmp|old)");
+
   private static final int KEEP = 2;
 
   private final Path dir;
@@ -37,32 +41,16 @@ final class Checkpoints {
    */
   Path save(long steps, Consumer<Path> writer) {
     Path target = dir.resolve("checkpoint-" + steps);
-    Path temp = dir.resolve(".checkpoint-" + steps + ".tmp");
     try {
-      delete(temp);
-      Files.createDirectories(temp);
-      writer.accept(temp);
-      delete(target);
-      try {
-        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(temp, target);
-      }
-    } catch (IOException | RuntimeException e) {
-      try {
-        delete(temp);
-      } catch (IOException suppressed) {
-        e.addSuppressed(suppressed);
-      }
-      throw e instanceof IOException io
-          ? new UncheckedIOException(
-              "Could not write checkpoint " + target + ": " + io.getMessage(), io)
-          : (RuntimeException) e;
+      AtomicFiles.replaceFolder(target, writer::accept);
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "Could not write checkpoint " + target + ": " + e.getMessage(), e);
     }
     List<Path> all = list();
     for (int i = 0; i < all.size() - KEEP; i++) {
       try {
-        delete(all.get(i));
+        AtomicFiles.removeFolder(all.get(i));
       } catch (IOException e) {
         // An old checkpoint that will not go away costs disk, not correctness.
       }
@@ -70,8 +58,12 @@ final class Checkpoints {
     return target;
   }
 
-  /** The newest complete checkpoint, if any. */
+  /**
+   * The newest complete checkpoint, if any, after finishing or removing what an interrupted write
+   * left ({@link AtomicFiles#recover}, with a warning).
+   */
   Optional<Path> latest() {
+    recover();
     List<Path> all = list();
     return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
   }
@@ -83,6 +75,24 @@ final class Checkpoints {
       throw new IllegalArgumentException(checkpoint + " is not a checkpoint folder.");
     }
     return Long.parseLong(m.group(1));
+  }
+
+  /** Recovers every checkpoint whose temporary or old folder an interrupted write left. */
+  private void recover() {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, ".checkpoint-*")) {
+      for (Path p : entries) {
+        Matcher m = LEFT.matcher(p.getFileName().toString());
+        if (m.matches()) {
+          AtomicFiles.recover(dir.resolve("checkpoint-" + m.group(1)));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "Could not clean up checkpoints in " + dir + ": " + e.getMessage(), e);
+    }
   }
 
   private List<Path> list() {
@@ -102,16 +112,5 @@ final class Checkpoints {
     }
     found.sort(Comparator.comparingLong(Checkpoints::steps));
     return found;
-  }
-
-  private static void delete(Path path) throws IOException {
-    if (!Files.exists(path)) {
-      return;
-    }
-    try (var walk = Files.walk(path)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
-    }
   }
 }

@@ -112,6 +112,12 @@ public final class JobKeys {
               "1.0",
               "global gradient-norm clipping; 0 disables it"),
           key(
+              "skip_nonfinite_steps",
+              OptionType.INT,
+              "0",
+              "skip up to this many steps whose loss or gradient is NaN or infinite, without"
+                  + " applying them; 0 stops the job at the first"),
+          key(
               "completion_only_loss",
               OptionType.BOOLEAN,
               "true",

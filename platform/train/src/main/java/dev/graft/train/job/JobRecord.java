@@ -2,16 +2,15 @@ package dev.graft.train.job;
 
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
+import dev.graft.model.AtomicFiles;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.Optional;
@@ -92,16 +91,14 @@ public record JobRecord(JobStatus status, long pid, String started) {
     p.setProperty("pid", Long.toString(pid));
     p.setProperty("started", started);
     Path target = dir.resolve(FILE);
-    Path temp = dir.resolve("." + FILE + "." + ProcessHandle.current().pid() + ".tmp");
     try {
-      try (Writer out = Files.newBufferedWriter(temp, StandardCharsets.UTF_8)) {
-        p.store(out, "Graft job status");
-      }
-      try {
-        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
-      }
+      AtomicFiles.writeFile(
+          target,
+          temp -> {
+            try (Writer out = Files.newBufferedWriter(temp, StandardCharsets.UTF_8)) {
+              p.store(out, "Graft job status");
+            }
+          });
     } catch (IOException e) {
       throw new UncheckedIOException("Could not write " + target + ": " + e.getMessage(), e);
     }

@@ -8,6 +8,7 @@ import dev.graft.api.OptionDescriptor;
 import dev.graft.api.OptionType;
 import dev.graft.api.Options;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -65,10 +66,7 @@ public record JobSpec(Options job, Map<String, Options> methods) {
             "The job has no \"" + required + "\"; set it, e.g. " + example(required) + ".");
       }
     }
-    if (job.getInt("logging_steps") < 1) {
-      throw new IllegalArgumentException(
-          "logging_steps must be at least 1, not " + job.getInt("logging_steps") + ".");
-    }
+    JobRanges.check(job);
     List<String> names = withCompanions(job.getList("method"), registry);
     for (String prefix : methodKeys.keySet()) {
       if (!names.contains(prefix)) {
@@ -85,8 +83,24 @@ public record JobSpec(Options job, Map<String, Options> methods) {
       }
     }
     Map<String, Options> methods = new LinkedHashMap<>();
+    Map<MethodFamily, String> exclusive = new EnumMap<>(MethodFamily.class);
     for (String name : names) {
       MethodInfo info = registry.require(name).info();
+      if (methods.containsKey(name)) {
+        throw new IllegalArgumentException(
+            "The job lists method \"" + name + "\" twice; name each method once.");
+      }
+      String other = EXCLUSIVE.contains(info.family()) ? exclusive.put(info.family(), name) : null;
+      if (other != null) {
+        throw new IllegalArgumentException(
+            "Methods \""
+                + other
+                + "\" and \""
+                + name
+                + "\" are both "
+                + info.family().label()
+                + " methods, and a job takes one of those; choose one of them.");
+      }
       methods.put(name, Options.parse(info, methodKeys.getOrDefault(name, Map.of())));
     }
     return new JobSpec(job, methods);
@@ -113,6 +127,12 @@ public record JobSpec(Options job, Map<String, Options> methods) {
     }
     return all;
   }
+
+  /**
+   * Families of which a job may use one method: two prompt methods would both claim the positions
+   * before the text (PEFT, too, gives a model one prompt-learning config).
+   */
+  private static final Set<MethodFamily> EXCLUSIVE = Set.of(MethodFamily.PROMPT);
 
   private static String example(String key) {
     return switch (key) {

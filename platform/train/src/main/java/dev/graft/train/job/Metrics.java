@@ -1,5 +1,6 @@
 package dev.graft.train.job;
 
+import dev.graft.model.AtomicFiles;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,6 +42,15 @@ final class Metrics {
           elapsedSeconds);
     }
 
+    /** A row, or none for a line a crash cut short while it was appended. */
+    static java.util.Optional<Row> tryParse(String line) {
+      try {
+        return java.util.Optional.of(parse(line));
+      } catch (RuntimeException torn) {
+        return java.util.Optional.empty();
+      }
+    }
+
     static Row parse(String line) {
       String[] f = line.split(",");
       return new Row(
@@ -64,16 +74,13 @@ final class Metrics {
       if (keepUpTo > 0 && Files.exists(file)) {
         for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
           if (!line.isBlank() && !line.equals(HEADER)) {
-            Row row = Row.parse(line);
-            if (row.step() <= keepUpTo) {
-              rows.add(row);
-            }
+            Row.tryParse(line).filter(row -> row.step() <= keepUpTo).ifPresent(rows::add);
           }
         }
       }
       StringBuilder content = new StringBuilder(HEADER).append('\n');
       rows.forEach(r -> content.append(r.csv()).append('\n'));
-      Files.writeString(file, content, StandardCharsets.UTF_8);
+      AtomicFiles.writeString(file, content);
     } catch (IOException e) {
       throw new UncheckedIOException("Could not write " + file + ": " + e.getMessage(), e);
     }
@@ -88,7 +95,10 @@ final class Metrics {
       List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
       for (int i = lines.size() - 1; i >= 0; i--) {
         if (!lines.get(i).isBlank() && !lines.get(i).equals(HEADER)) {
-          return java.util.Optional.of(Row.parse(lines.get(i)));
+          java.util.Optional<Row> row = Row.tryParse(lines.get(i));
+          if (row.isPresent()) {
+            return row;
+          }
         }
       }
       return java.util.Optional.empty();

@@ -1,12 +1,10 @@
 package dev.graft.train.job;
 
 import dev.graft.api.train.JobStatus;
+import dev.graft.model.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -70,10 +68,8 @@ final class Report {
                     .append(escape(v))
                     .append("</td></tr>\n"));
     html.append("</table>\n</body></html>\n");
-    Path temp = file.resolveSibling(file.getFileName() + ".tmp");
     try {
-      Files.writeString(temp, html, StandardCharsets.UTF_8);
-      Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING);
+      AtomicFiles.writeString(file, html);
     } catch (IOException e) {
       throw new UncheckedIOException("Could not write " + file + ": " + e.getMessage(), e);
     }
@@ -81,6 +77,8 @@ final class Report {
 
   /** A line chart of one metric against the step, with its range on the axis. */
   static String chart(List<Metrics.Row> rows, ToDoubleFunction<Metrics.Row> metric, String colour) {
+    // A skipped non-finite step has no point on the curve.
+    rows = rows.stream().filter(r -> Double.isFinite(metric.applyAsDouble(r))).toList();
     if (rows.isEmpty()) {
       return "<p>No steps yet.</p>\n";
     }

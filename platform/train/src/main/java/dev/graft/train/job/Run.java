@@ -41,6 +41,26 @@ public interface Run extends AutoCloseable {
    * @param learningRate the learning rate it used
    * @param gradNorm the gradient norm before clipping, or NaN when not computed
    * @param tokens tokens the step trained on
+   * @param nonFinite what became NaN or infinite, e.g. {@code "loss became NaN"}, or empty
+   * @param skipped whether the step was skipped without applying its update ({@code
+   *     skip_nonfinite_steps}); a non-finite step that was not skipped ends the job
    */
-  record StepResult(double loss, double learningRate, double gradNorm, long tokens) {}
+  record StepResult(
+      double loss,
+      double learningRate,
+      double gradNorm,
+      long tokens,
+      String nonFinite,
+      boolean skipped) {
+    /** A step that was applied; it names a non-finite loss when it has one. */
+    public StepResult(double loss, double learningRate, double gradNorm, long tokens) {
+      this(
+          loss,
+          learningRate,
+          gradNorm,
+          tokens,
+          Double.isFinite(loss) ? "" : "loss became " + loss,
+          false);
+    }
+  }
 }

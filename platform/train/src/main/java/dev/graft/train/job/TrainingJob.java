@@ -145,7 +145,7 @@ public final class TrainingJob implements Job, Runnable {
               metrics);
         }
         Run.StepResult r = run.step(done);
-        if (!Double.isFinite(r.loss())) {
+        if (!r.nonFinite().isEmpty() && !r.skipped()) {
           String kept =
               checkpoints
                   .latest()
@@ -155,13 +155,14 @@ public final class TrainingJob implements Job, Runnable {
               JobState.FAILED,
               done,
               total,
-              "The loss became "
-                  + r.loss()
+              "The "
+                  + r.nonFinite()
                   + " at step "
                   + (done + 1)
                   + "; "
                   + kept
-                  + ". Lower learning_rate or check the data.",
+                  + ". Lower learning_rate or check the data; skip_nonfinite_steps=N skips up"
+                  + " to N such steps.",
               metrics);
         }
         done++;
@@ -177,7 +178,13 @@ public final class TrainingJob implements Job, Runnable {
                 r.tokens(),
                 tps,
                 elapsedBefore + seconds));
-        update(JobState.RUNNING, done, total, r.loss(), tps, "");
+        update(
+            JobState.RUNNING,
+            done,
+            total,
+            r.loss(),
+            tps,
+            r.skipped() ? "Step " + done + " was skipped: its " + r.nonFinite() + "." : "");
         publish("PROGRESS");
         if (saveSteps > 0 && done % saveSteps == 0 && done < total) {
           saveCheckpoint(run, done);

@@ -4,13 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.graft.api.adapt.AdapterWriter;
 import dev.graft.api.adapt.MethodInstance;
+import dev.graft.model.AtomicFiles;
 import dev.graft.model.SafetensorsWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -167,21 +166,20 @@ final class AdapterFiles {
       Map<String, Object> config,
       Collector tensors,
       Map<String, Map<String, Object>> extras) {
-    Path temp = folder.resolveSibling("." + folder.getFileName() + ".tmp");
     try {
-      deleteTree(temp);
-      Files.createDirectories(temp);
-      SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-      Object peftType = config.get("peft_type");
-      String prefix =
-          peftType == null || PROMPT_LEARNING.contains(peftType.toString()) ? "" : PREFIX;
-      tensors.written.forEach(
-          (name, v) -> writer.add(prefix + name, tensors.writtenShapes.get(name), v));
-      writer.write(temp.resolve(weightsFile(config)));
-      json().writeValue(temp.resolve("adapter_config.json").toFile(), new TreeMap<>(config));
-      writeJson(temp, extras);
-      deleteTree(folder);
-      Files.move(temp, folder, StandardCopyOption.ATOMIC_MOVE);
+      AtomicFiles.replaceFolder(
+          folder,
+          temp -> {
+            SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
+            Object peftType = config.get("peft_type");
+            String prefix =
+                peftType == null || PROMPT_LEARNING.contains(peftType.toString()) ? "" : PREFIX;
+            tensors.written.forEach(
+                (name, v) -> writer.add(prefix + name, tensors.writtenShapes.get(name), v));
+            writer.write(temp.resolve(weightsFile(config)));
+            json().writeValue(temp.resolve("adapter_config.json").toFile(), new TreeMap<>(config));
+            writeJson(temp, extras);
+          });
     } catch (IOException e) {
       throw new UncheckedIOException(
           "Could not write the adapter to " + folder + ": " + e.getMessage(), e);
@@ -202,13 +200,6 @@ final class AdapterFiles {
   }
 
   static void deleteTree(Path path) throws IOException {
-    if (!Files.exists(path)) {
-      return;
-    }
-    try (var walk = Files.walk(path)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
-    }
+    AtomicFiles.deleteTree(path);
   }
 }

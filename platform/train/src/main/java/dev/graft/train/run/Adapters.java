@@ -6,6 +6,7 @@ import dev.graft.api.adapt.WeightEditor;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
 import dev.graft.model.AddedWeights;
+import dev.graft.model.AtomicFiles;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -16,7 +17,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -461,10 +461,24 @@ public final class Adapters {
     Map<String, float[]> byCheckpointName = new LinkedHashMap<>();
     replaced.forEach(
         (name, v) -> byCheckpointName.put(checkpointNames.getOrDefault(name, name), v));
-    Path temp = outDir.resolveSibling("." + outDir.getFileName() + ".tmp");
     try (SafetensorsReader base = SafetensorsReader.open(modelDir)) {
-      AdapterFiles.deleteTree(temp);
-      Files.createDirectories(temp);
+      AtomicFiles.replaceFolder(
+          outDir, temp -> writeModelFiles(modelDir, base, temp, byCheckpointName, extras));
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "Could not write the model to " + outDir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The files of {@link #writeModel}, into the folder {@code temp}. */
+  private static void writeModelFiles(
+      Path modelDir,
+      SafetensorsReader base,
+      Path temp,
+      Map<String, float[]> byCheckpointName,
+      Map<String, Map<String, Object>> extras)
+      throws IOException {
+    {
       SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
       for (String name : base.names()) {
         float[] v = byCheckpointName.get(name);
@@ -506,11 +520,6 @@ public final class Adapters {
         }
       }
       AdapterFiles.writeJson(temp, extras);
-      AdapterFiles.deleteTree(outDir);
-      Files.move(temp, outDir, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new UncheckedIOException(
-          "Could not write the model to " + outDir + ": " + e.getMessage(), e);
     }
   }
 }

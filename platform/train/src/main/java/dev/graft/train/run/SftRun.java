@@ -9,6 +9,7 @@ import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
 import dev.graft.graph.TrainingStep;
+import dev.graft.model.AtomicFiles;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
@@ -49,6 +50,9 @@ public final class SftRun implements Run {
 
   /** The file, in {@code adapter/} or {@code model/}, that records how samples were formatted. */
   public static final String SAMPLE_FORMAT = "graft_sample_format.json";
+
+  /** Checkpoint metadata: the steps skipped as non-finite, which the step count t leaves out. */
+  private static final String SKIPPED = "graft.skipped_steps";
 
   private final Path modelDir;
   private final ModelConfig config;
@@ -98,11 +102,7 @@ public final class SftRun implements Run {
     this.log = log;
     this.modelDir = Path.of(job.getString("model"));
     this.seed = job.getInt("seed");
-    this.accumulation = job.getInt("gradient_accumulation_steps");
-    if (accumulation < 1) {
-      throw new IllegalArgumentException(
-          "gradient_accumulation_steps must be at least 1, not " + accumulation + ".");
-    }
+    this.accumulation = job.getInt("gradient_accumulation_steps"); // at least 1: JobSpec checked
     try {
       this.config = ModelConfig.read(modelDir.resolve(ModelConfig.FILE));
       this.checkpoint = SafetensorsReader.open(modelDir);
@@ -133,9 +133,7 @@ public final class SftRun implements Run {
                 : Math.max(1, (long) Math.ceil(job.getDouble("num_train_epochs") * perEpoch));
         this.schedule = schedule(totalSteps);
         this.reference = needsReference() ? new ReferencePass(config, checkpoint, backend) : null;
-        this.driver =
-            new StepDriver(
-                "train", program, reference, batches, schedule, accumulation, seed, totalSteps);
+        this.driver = trainDriver();
         if (job.has("adapter")) {
           continueFrom(Path.of(job.getString("adapter")));
         }
@@ -187,7 +185,15 @@ public final class SftRun implements Run {
       log.accept("Calibration: " + warmup + " warm-up steps.");
       StepDriver warm =
           new StepDriver(
-              "warmup", program, reference, batches, schedule(warmup), accumulation, seed, warmup);
+              "warmup",
+              program,
+              reference,
+              batches,
+              schedule(warmup),
+              accumulation,
+              seed,
+              warmup,
+              job.getInt("skip_nonfinite_steps"));
       for (long i = 0; i < warmup; i++) {
         warm.step(i);
       }
@@ -201,14 +207,26 @@ public final class SftRun implements Run {
   private void rebuild() {
     program.close();
     program = new StepProgram(config, checkpoint, names, methods, tokenizer, job, backend, seed);
-    driver =
-        new StepDriver(
-            "train", program, reference, batches, schedule, accumulation, seed, totalSteps);
+    driver = trainDriver();
     calibrationDue = false;
+  }
+
+  private StepDriver trainDriver() {
+    return new StepDriver(
+        "train",
+        program,
+        reference,
+        batches,
+        schedule,
+        accumulation,
+        seed,
+        totalSteps,
+        job.getInt("skip_nonfinite_steps"));
   }
 
   /** Trainables start from a saved PEFT adapter when a job continues an earlier one. */
   private void continueFrom(Path dir) throws IOException {
+    AtomicFiles.recover(dir);
     try (SafetensorsReader values = SafetensorsReader.open(AdapterFiles.weightsFile(dir))) {
       Adapters.tensors(dir, values, program.model(), program.adaptation())
           .forEach(
@@ -347,7 +365,8 @@ public final class SftRun implements Run {
     SafetensorsWriter writer =
         new SafetensorsWriter()
             .metadata("format", "pt")
-            .metadata("graft.steps", Long.toString(stepsDone));
+            .metadata("graft.steps", Long.toString(stepsDone))
+            .metadata(SKIPPED, Long.toString(driver.skipped()));
     for (String input : program.step().carry().values()) {
       HostTensor t = program.session().state(input);
       writer.add(input, dev.graft.model.DType.of(t.dtype()), t.shape(), t.data());
@@ -387,6 +406,7 @@ public final class SftRun implements Run {
             .setState(
                 input, new HostTensor(info.dtype().graphType(), info.shape(), state.bytes(input)));
       }
+      driver.skipped(Long.parseLong(state.metadata().getOrDefault(SKIPPED, "0")));
       return Long.parseLong(state.metadata().get("graft.steps"));
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read checkpoint " + dir + ": " + e.getMessage(), e);

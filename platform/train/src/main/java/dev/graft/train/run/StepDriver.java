@@ -20,6 +20,10 @@ import java.util.Set;
  * Runs the optimizer steps of one phase on a {@link StepProgram}: feeds each micro-batch with the
  * step's learning rates, fetches the loss (and what hooks read on the steps they run), and calls
  * the methods' step hooks at their cadence, and once more when the phase ends.
+ *
+ * <p>With {@code skip_nonfinite_steps} the program leaves a step whose loss or gradient is not
+ * finite unapplied; the driver counts it and does not advance the optimizer step count t for it, up
+ * to the limit, after which such a step is reported as non-finite and not skipped.
  */
 final class StepDriver {
   private final String phase;
@@ -31,11 +35,17 @@ final class StepDriver {
   private final long seed;
   private final long totalSteps;
   private final boolean fetchGradNorm;
+  private final boolean checksFinite;
+  private final int skipLimit;
+
+  /** Steps of this phase skipped so far as non-finite; t = steps made - skipped. */
+  private long skipped;
 
   /**
    * @param phase the phase's name as hooks see it
    * @param reference the reference pass of an objective that needs one, or null
    * @param totalSteps optimizer steps the phase makes
+   * @param skipLimit how many non-finite steps may be skipped ({@code skip_nonfinite_steps})
    */
   StepDriver(
       String phase,
@@ -45,7 +55,8 @@ final class StepDriver {
       Schedule schedule,
       int accumulation,
       long seed,
-      long totalSteps) {
+      long totalSteps,
+      int skipLimit) {
     this.phase = phase;
     this.program = program;
     this.reference = reference;
@@ -55,6 +66,18 @@ final class StepDriver {
     this.seed = seed;
     this.totalSteps = totalSteps;
     this.fetchGradNorm = program.step().graph().outputs().containsKey("grad_norm");
+    this.checksFinite = program.step().graph().outputs().containsKey("finite");
+    this.skipLimit = skipLimit;
+  }
+
+  /** Steps skipped so far as non-finite, for a checkpoint. */
+  long skipped() {
+    return skipped;
+  }
+
+  /** Restores the count of skipped steps from a checkpoint. */
+  void skipped(long count) {
+    this.skipped = count;
   }
 
   /** Makes optimizer step {@code index} (from 0) of the phase, then runs the hooks due. */
@@ -67,13 +90,14 @@ final class StepDriver {
     boolean end = index + 1 == totalSteps;
     boolean hooksDue = adaptation.hooks().stream().anyMatch(h -> due(h, index + 1, end));
     Map<String, HostTensor> fetched = Map.of();
+    String nonFinite = "";
     for (int micro = 0; micro < accumulation; micro++) {
       Batches.Batch b = batches.batch(index * accumulation + micro);
       Map<String, HostTensor> feeds = new LinkedHashMap<>(b.feeds());
       if (reference != null) {
         feeds.put(Objectives.REFERENCE, reference.sums(b));
       }
-      feeds.put("step", HostTensor.ofFloats(new long[0], index + 1));
+      feeds.put("step", HostTensor.ofFloats(new long[0], index + 1 - skipped));
       program
           .groupScale()
           .forEach(
@@ -95,21 +119,40 @@ final class StepDriver {
       if (fetchGradNorm && last) {
         fetch.add("grad_norm");
       }
+      if (checksFinite && last) {
+        fetch.add("finite");
+      }
       if (hooksDue && last) {
         fetch.addAll(adaptation.outputs().keySet());
         adaptation.exposedGradients().forEach(p -> fetch.add("grad." + p));
       }
       Map<String, HostTensor> out = program.session().run(feeds, fetch);
-      lossSum += out.get("loss").floats()[0];
+      float loss = out.get("loss").floats()[0];
+      lossSum += loss;
+      if (nonFinite.isEmpty() && !Float.isFinite(loss)) {
+        nonFinite = "loss became " + loss;
+      }
       if (out.containsKey("grad_norm")) {
         gradNorm = out.get("grad_norm").floats()[0];
+        if (nonFinite.isEmpty() && !Double.isFinite(gradNorm)) {
+          nonFinite = "gradient norm became " + gradNorm;
+        }
       }
       if (last) {
         fetched = out;
       }
       tokens += b.tokens();
     }
-    if (hooksDue) {
+    // The program left the update unapplied exactly when it says the step was not finite.
+    boolean unapplied = checksFinite && fetched.get("finite").data().get(0) == 0;
+    if (unapplied && nonFinite.isEmpty()) {
+      nonFinite = "gradient became non-finite";
+    }
+    boolean skip = unapplied && skipped < skipLimit;
+    if (skip) {
+      skipped++;
+    }
+    if (hooksDue && (!skip || end)) {
       Context context = new Context(index + 1, end, fetched);
       for (GraphAdaptation.Hook h : adaptation.hooks()) {
         if (due(h, index + 1, end)) {
@@ -117,7 +160,7 @@ final class StepDriver {
         }
       }
     }
-    return new StepResult(lossSum / accumulation, lr, gradNorm, tokens);
+    return new StepResult(lossSum / accumulation, lr, gradNorm, tokens, nonFinite, skip);
   }
 
   /** Whether a hook runs after step {@code done} (from 1) of the phase. */

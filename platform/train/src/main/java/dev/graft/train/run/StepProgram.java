@@ -160,6 +160,9 @@ final class StepProgram implements AutoCloseable {
     if (job.getDouble("max_grad_norm") > 0) {
       builder.maxGradNorm(job.getDouble("max_grad_norm"));
     }
+    if (job.getInt("skip_nonfinite_steps") > 0) {
+      builder.skipNonFinite();
+    }
     Set<Tensor> grouped = new HashSet<>();
     for (GraphAdaptation.Group g : adaptation.groups()) {
       Tensor[] members =

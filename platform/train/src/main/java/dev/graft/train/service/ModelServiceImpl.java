@@ -14,6 +14,7 @@ import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
+import dev.graft.model.AtomicFiles;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.Generator;
 import dev.graft.model.ModelConfig;
@@ -167,6 +168,14 @@ public final class ModelServiceImpl implements ModelService {
             "Output folder " + outDir + " would replace " + input + "; choose a new folder.");
       }
     }
+    if (out.startsWith(modelDir.toAbsolutePath().normalize())) {
+      throw new IllegalArgumentException(
+          "Output folder "
+              + outDir
+              + " lies inside the model folder "
+              + modelDir
+              + "; choose a folder outside it.");
+    }
     if (Files.exists(out) && !Files.exists(out.resolve(ModelConfig.FILE)) && !isEmptyFolder(out)) {
       throw new IllegalArgumentException(
           "Output folder "
@@ -312,6 +321,7 @@ public final class ModelServiceImpl implements ModelService {
   }
 
   private static ModelConfig config(Path modelDir) {
+    recover(modelDir);
     if (!Files.isDirectory(modelDir)) {
       throw new IllegalArgumentException("Model folder " + modelDir + " does not exist.");
     }
@@ -328,11 +338,21 @@ public final class ModelServiceImpl implements ModelService {
     }
   }
 
+  /** Finishes an interrupted write of a folder Graft wrote (a merged model, an adapter). */
+  private static void recover(Path folder) {
+    try {
+      AtomicFiles.recover(folder);
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + folder + ": " + e.getMessage(), e);
+    }
+  }
+
   /** Checks an adapter folder; null (no adapter) passes. */
   private static void requireAdapter(Path adapterDir) {
     if (adapterDir == null) {
       return;
     }
+    recover(adapterDir);
     if (!Files.isDirectory(adapterDir)) {
       throw new IllegalArgumentException("Adapter folder " + adapterDir + " does not exist.");
     }

@@ -80,12 +80,30 @@ public final class TrainingServiceImpl implements TrainingService {
     Path home =
         Path.of(configured == null ? System.getProperty("user.dir") + "/.graft" : configured)
             .toAbsolutePath();
-    folders = new JobFolders(home.resolve("jobs"));
     String launcher = context.getProperty("graft.launcher");
-    background =
+    start(
+        home,
         launcher == null || launcher.isBlank()
             ? null
-            : new Background(launcher, home, context.getProperty("felix.fileinstall.dir"));
+            : new Background(launcher, home, context.getProperty("felix.fileinstall.dir")));
+  }
+
+  /**
+   * Starts the service outside a framework, as the entry point of {@code graft:train} sees it: jobs
+   * under {@code home}, run on a background thread of this process.
+   */
+  public static TrainingServiceImpl standalone(
+      MethodRegistry methods, BackendRegistry backends, Path home) {
+    TrainingServiceImpl service = new TrainingServiceImpl();
+    service.methods = methods;
+    service.backends = backends;
+    service.start(home.toAbsolutePath(), null);
+    return service;
+  }
+
+  private void start(Path home, Background background) {
+    folders = new JobFolders(home.resolve("jobs"));
+    this.background = background;
     executor =
         Executors.newSingleThreadExecutor(
             r -> {
@@ -183,17 +201,7 @@ public final class TrainingServiceImpl implements TrainingService {
   private Prepared prepare(Map<String, String> spec) {
     JobSpec checked = JobSpec.parse(spec, methods);
     ComputeBackend backend = backends.requireAvailable(checked.job().getString("backend"));
-    Path model = Path.of(checked.job().getString("model"));
-    if (!Files.isRegularFile(model.resolve("config.json"))) {
-      throw new IllegalArgumentException(
-          "Model folder "
-              + model
-              + " has no config.json; point model at a Hugging Face model folder.");
-    }
-    Path data = Path.of(checked.job().getString("data"));
-    if (!Files.isRegularFile(data)) {
-      throw new IllegalArgumentException("Data file " + data + " does not exist.");
-    }
+    Preflight.check(checked);
     String out = checked.job().has("output_dir") ? checked.job().getString("output_dir") : "";
     return new Prepared(
         checked, backend, folders.create(out.isEmpty() ? null : Path.of(out), spec));

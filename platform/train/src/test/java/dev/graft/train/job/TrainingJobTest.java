@@ -222,7 +222,7 @@ class TrainingJobTest {
     job.run();
     assertEquals(JobState.FAILED, job.status().state());
     assertEquals(
-        "The loss became NaN at step 5; the checkpoint after step 4 is kept. Lower learning_rate or check the data.",
+        "The loss became NaN at step 5; the checkpoint after step 4 is kept. Lower learning_rate or check the data; skip_nonfinite_steps=N skips up to N such steps.",
         job.status().message());
     assertTrue(Files.exists(out.resolve("checkpoint-4")));
     assertEquals("dev/graft/job/FAILED", topics.get(topics.size() - 1));

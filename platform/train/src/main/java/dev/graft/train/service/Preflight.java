@@ -1,0 +1,74 @@
+package dev.graft.train.service;
+
+import dev.graft.api.Options;
+import dev.graft.model.ModelConfig;
+import dev.graft.model.SafetensorsReader;
+import dev.graft.model.Tokenizer;
+import dev.graft.train.data.Jsonl;
+import dev.graft.train.job.JobSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Reads what a job names before its folder is made: the model's config.json, its safetensors
+ * headers against that config, its tokenizer, the data lines and the adapter folder to continue
+ * from. A bad file is refused here, in one sentence naming it, and nothing is written under the
+ * output path. Tensor data is not read; the run maps it later.
+ */
+final class Preflight {
+  private Preflight() {}
+
+  /** Checks the files of a parsed job; see the class comment. */
+  static void check(JobSpec spec) {
+    Options job = spec.job();
+    Path model = Path.of(job.getString("model"));
+    if (!Files.isRegularFile(model.resolve(ModelConfig.FILE))) {
+      throw new IllegalArgumentException(
+          "Model folder "
+              + model
+              + " has no config.json; point model at a Hugging Face model folder.");
+    }
+    Path data = Path.of(job.getString("data"));
+    if (!Files.isRegularFile(data)) {
+      throw new IllegalArgumentException("Data file " + data + " does not exist.");
+    }
+    String out = job.has("output_dir") ? job.getString("output_dir") : "";
+    if (!out.isEmpty()
+        && Path.of(out)
+            .toAbsolutePath()
+            .normalize()
+            .startsWith(model.toAbsolutePath().normalize())) {
+      throw new IllegalArgumentException(
+          "output_dir "
+              + out
+              + " lies inside the model folder "
+              + model
+              + "; choose a folder outside it, so that the model stays as it was.");
+    }
+    try {
+      ModelConfig config = ModelConfig.read(model.resolve(ModelConfig.FILE));
+      try (SafetensorsReader checkpoint = SafetensorsReader.open(model)) {
+        config.check(checkpoint);
+      }
+      Tokenizer.load(model);
+      Jsonl.read(
+          data,
+          Jsonl.Format.parse(job.getString("data_format")),
+          job.getMap("data_columns"),
+          job.getInt("max_samples"));
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + e.getMessage(), e);
+    }
+    if (job.has("adapter")) {
+      Path adapter = Path.of(job.getString("adapter"));
+      if (!Files.isRegularFile(adapter.resolve("adapter_config.json"))) {
+        throw new IllegalArgumentException(
+            "Adapter folder "
+                + adapter
+                + " has no adapter_config.json; set adapter to a job's adapter/ folder.");
+      }
+    }
+  }
+}
