@@ -385,6 +385,9 @@ def build(config, workload):
     # its row is LoRA all-linear on float32 weights, the compute a dequantised weight costs.
     lora_like = ("lora-qv", "lora-all", "qlora", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded")
     if workload in lora_like:
+        layer = {"moelora-qv": MoeLoraLinear, "dora": DoraLinear, "dora-expanded": DoraLinear}.get(
+            workload, LoraLinear
+        )
         for parent, name in targets(model, workload):
             setattr(parent, name, layer(getattr(parent, name), r=8, alpha=16))
     if workload == "adalora":
