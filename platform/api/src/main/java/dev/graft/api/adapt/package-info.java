@@ -67,9 +67,12 @@
  *
  * <p>Version 2.1: {@code Adaptation.loadingAdapter()} (whether the graph applies a saved adapter)
  * and {@code Adaptation.encode} (the model's tokenizer, in training), both default methods.
+ *
+ * <p>Version 2.2: {@code Objective.metrics} (named scalars reported beside the loss at every step),
+ * a default method.
  */
 @Export
-@Version("2.1.0")
+@Version("2.2.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

@@ -7,6 +7,14 @@ import java.nio.file.Path;
  * progress, cancellation, checkpoints and failures are its business; the numbers are the run's.
  */
 public interface Run extends AutoCloseable {
+  /**
+   * The names of the metrics each {@link StepResult} reports beside the loss (the objective's, such
+   * as DPO's rewards), in column order; none by default.
+   */
+  default java.util.List<String> metricNames() {
+    return java.util.List.of();
+  }
+
   /** Optimizer steps the job makes in all. */
   long totalSteps();
 
@@ -41,6 +49,22 @@ public interface Run extends AutoCloseable {
    * @param learningRate the learning rate it used
    * @param gradNorm the gradient norm before clipping, or NaN when not computed
    * @param tokens tokens the step trained on
+   * @param metrics the objective's metrics by name ({@link Run#metricNames()}), averaged over the
+   *     step's micro-batches
    */
-  record StepResult(double loss, double learningRate, double gradNorm, long tokens) {}
+  record StepResult(
+      double loss,
+      double learningRate,
+      double gradNorm,
+      long tokens,
+      java.util.Map<String, Double> metrics) {
+    public StepResult {
+      metrics = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(metrics));
+    }
+
+    /** A step that reports no metrics beside the loss. */
+    public StepResult(double loss, double learningRate, double gradNorm, long tokens) {
+      this(loss, learningRate, gradNorm, tokens, java.util.Map.of());
+    }
+  }
 }

@@ -110,7 +110,7 @@ public final class TrainingJob implements Job, Runnable {
       if (resumeFrom.isPresent()) {
         done = run.restore(resumeFrom.get());
       }
-      metrics = new Metrics(outputDir.resolve("metrics.csv"), done);
+      metrics = new Metrics(outputDir.resolve("metrics.csv"), done, run.metricNames());
       update(JobState.RUNNING, done, total, Double.NaN, 0, "");
       publish("STARTED");
       long started = System.nanoTime();
@@ -169,9 +169,12 @@ public final class TrainingJob implements Job, Runnable {
                 r.gradNorm(),
                 r.tokens(),
                 tps,
-                elapsedBefore + seconds));
+                elapsedBefore + seconds,
+                metrics.names().stream()
+                    .mapToDouble(n -> r.metrics().getOrDefault(n, Double.NaN))
+                    .toArray()));
         update(JobState.RUNNING, done, total, r.loss(), tps, "");
-        publish("PROGRESS");
+        publish("PROGRESS", r.metrics());
         if (saveSteps > 0 && done % saveSteps == 0 && done < total) {
           saveCheckpoint(run, done);
         }
@@ -208,7 +211,8 @@ public final class TrainingJob implements Job, Runnable {
     JobStatus end = new JobStatus(state, done, total, last.loss(), last.tokensPerSecond(), message);
     if (metrics != null) {
       try {
-        Report.write(outputDir.resolve("report.html"), id, spec, metrics.rows(), end);
+        Report.write(
+            outputDir.resolve("report.html"), id, spec, metrics.names(), metrics.rows(), end);
       } catch (java.io.UncheckedIOException e) {
         end =
             new JobStatus(
@@ -236,6 +240,14 @@ public final class TrainingJob implements Job, Runnable {
   }
 
   private void publish(String suffix) {
+    publish(suffix, Map.of());
+  }
+
+  /**
+   * Posts the job's status under {@code TOPIC + suffix}, with the objective's {@code metrics} of
+   * the step as properties of their own names (e.g. {@code rewards/margins}).
+   */
+  private void publish(String suffix, Map<String, Double> metrics) {
     JobStatus s = status;
     Map<String, Object> properties = new LinkedHashMap<>();
     properties.put("id", id);
@@ -245,6 +257,7 @@ public final class TrainingJob implements Job, Runnable {
     properties.put("loss", s.loss());
     properties.put("tokens_per_second", s.tokensPerSecond());
     properties.put("message", s.message());
+    properties.putAll(metrics);
     events.publish(JobEvents.TOPIC + suffix, properties);
   }
 }

@@ -291,6 +291,11 @@ public final class SftRun implements Run {
   }
 
   @Override
+  public List<String> metricNames() {
+    return List.copyOf(program.metricNames());
+  }
+
+  @Override
   public long totalSteps() {
     return totalSteps;
   }
