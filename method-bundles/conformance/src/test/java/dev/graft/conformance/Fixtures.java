@@ -46,6 +46,7 @@ final class Fixtures {
           new LoraFaMethod(),
           new FullFineTuning(),
           new InstructionTuning(),
+          new dev.graft.method.dpo.DpoMethod(),
           new dev.graft.method.prompt.PromptTuningMethod(),
           new dev.graft.method.prefix.PrefixTuningMethod());
 
