@@ -1,10 +1,13 @@
 /**
  * Working with models outside a training job: inspect a Hugging Face model folder, generate text
  * (with or without an adapter), merge an adapter into the base weights or take it back out, and
- * evaluate loss, perplexity and exact match on a dataset.
+ * evaluate loss, perplexity and exact match on a dataset, or DPO's loss and rewards on preference
+ * pairs.
+ *
+ * <p>Version 1.2: {@code ModelService.evaluatePreferences} and {@code PreferenceEvaluation}.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package dev.graft.api.model;
 
 import org.osgi.annotation.bundle.Export;
