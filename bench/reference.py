@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|lora-dpo|infer \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -14,7 +14,9 @@ y = base(x) + (x A^T B^T) * alpha / r, on the same modules as Graft's `lora` (PE
 GPT-2 c_attn, Llama q_proj and v_proj; or all-linear, lm_head excluded). Training is one optimizer
 step per batch: cross-entropy over all positions but the last of each row (as Graft's labels),
 backward, clip_grad_norm_(1.0), AdamW(lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0) as
-Graft's defaults. Prints one `RESULT {json}` line.
+Graft's defaults. `lora-dpo` is lora-qv under DPO: rows 2i and 2i+1 are a (chosen, rejected) pair,
+the reference log-probabilities come from a no-grad forward with the adapter disabled (TRL's
+`disable_adapter`), loss -log sigmoid(0.1 h). Prints one `RESULT {json}` line.
 """
 
 import argparse
@@ -58,8 +60,11 @@ class LoraLinear(nn.Module):
         self.lora_B = nn.Parameter(torch.zeros(base.out_features, r))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         self.scale = alpha / r
+        self.enabled = True
 
     def forward(self, x):
+        if not self.enabled:
+            return self.base(x)
         return self.base(x) + (x @ self.lora_A.t() @ self.lora_B.t()) * self.scale
 
 
@@ -211,8 +216,8 @@ def build(config, workload):
         return model
     for p in model.parameters():
         p.requires_grad_(False)
-    if workload in ("lora-qv", "lora-all"):
-        for parent, name in targets(model, workload):
+    if workload in ("lora-qv", "lora-all", "lora-dpo"):
+        for parent, name in targets(model, "lora-all" if workload == "lora-all" else "lora-qv"):
             setattr(parent, name, LoraLinear(getattr(parent, name), r=8, alpha=16))
     return model
 
@@ -237,6 +242,29 @@ class Lockstep:
     def done(self, seconds):
         if self.on:
             print(f"DONE {seconds}", flush=True)
+
+
+def sequence_logps(logits, labels):
+    """Per-row sums of log p(label) over the labelled positions, (B)."""
+    mask = labels != -100
+    logp = torch.log_softmax(logits, dim=-1)
+    picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * mask).sum(-1)
+
+
+def dpo_loss(model, ids, labels, logits, beta=0.1):
+    """Sigmoid DPO over row pairs (2i chosen, 2i+1 rejected); the reference is the model with
+    every LoRA disabled, run without gradients."""
+    lora = [m for m in model.modules() if isinstance(m, LoraLinear)]
+    with torch.no_grad():
+        for m in lora:
+            m.enabled = False
+        ref = sequence_logps(model(ids), labels)
+        for m in lora:
+            m.enabled = True
+    ratio = sequence_logps(logits, labels) - ref
+    h = ratio[0::2] - ratio[1::2]
+    return -F.logsigmoid(beta * h).mean()
 
 
 def row(args):
@@ -282,7 +310,10 @@ def row(args):
             t = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             logits = model(ids)
-            loss = F.cross_entropy(logits.view(-1, vocab), labels.view(-1), ignore_index=-100)
+            if args.workload == "lora-dpo":
+                loss = dpo_loss(model, ids, labels, logits)
+            else:
+                loss = F.cross_entropy(logits.view(-1, vocab), labels.view(-1), ignore_index=-100)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(
                 [p for p in model.parameters() if p.requires_grad], 1.0
@@ -338,7 +369,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["row", "gemm", "blas"])
     p.add_argument("--dir")
-    p.add_argument("--workload", choices=["lora-qv", "lora-all", "full", "infer"])
+    p.add_argument("--workload", choices=["lora-qv", "lora-all", "full", "lora-dpo", "infer"])
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)
     p.add_argument("--warmup", type=int, default=2)

@@ -49,6 +49,8 @@ def flops(c, workload, batch, seq, r=8):
         return lin + att
     if workload == "full":
         return 3 * lin + 3 * att
+    if workload == "lora-dpo":  # lora-qv's step plus the reference forward
+        return flops(c, "lora-qv", batch, seq, r) + lin + att
     adapted = [(i, o) for name, i, o in layer if workload == "lora-all" or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
     return 2 * lin + 3 * att + 3 * lora
@@ -62,6 +64,7 @@ NAMES = {
     "lora-qv": "LoRA r=8, q,v",
     "lora-all": "LoRA r=8, all-linear",
     "full": "full fine-tuning",
+    "lora-dpo": "LoRA r=8, q,v + DPO (rows = 2 × pairs)",
     "infer": "inference (forward)",
 }
 

@@ -46,11 +46,11 @@ import java.util.SplittableRandom;
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
  *       longer than any benchmarked sequence, so that every row of every batch is full.
- *   <li>{@code row dir=D workload=lora-qv|lora-all|full|infer batch=B seq=S warmup=W steps=N
- *       threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly {@link
- *       SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step on the
- *       CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and fetches
- *       the logits. Prints one {@code RESULT {json}} line.
+ *   <li>{@code row dir=D workload=lora-qv|lora-all|full|lora-dpo|infer batch=B seq=S warmup=W
+ *       steps=N threads=T [profile=PREFIX] [lockstep=true]}: training rows build and run exactly
+ *       {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step
+ *       on the CPU backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and
+ *       fetches the logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -210,6 +210,31 @@ public final class Bench {
 
   // ---------------------------------------------------------------- row
 
+  /**
+   * Preference pairs from {@code data.jsonl}: the prompt is a line's first 100 characters, chosen
+   * the rest of it, rejected the rest of the next line (each side longer than any bench seq).
+   */
+  static Path pairs(Path dir) throws IOException {
+    List<String> texts = new ArrayList<>();
+    for (String line : Files.readAllLines(dir.resolve("data.jsonl"))) {
+      if (!line.isBlank()) {
+        texts.add(JSON.readTree(line).get("text").asText());
+      }
+    }
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < texts.size(); i++) {
+      String next = texts.get((i + 1) % texts.size());
+      Map<String, String> pair = new LinkedHashMap<>();
+      pair.put("prompt", texts.get(i).substring(0, 100));
+      pair.put("chosen", texts.get(i).substring(100));
+      pair.put("rejected", next.substring(100));
+      out.append(JSON.writeValueAsString(pair)).append('\n');
+    }
+    Path file = dir.resolve("pairs.jsonl");
+    Files.writeString(file, out);
+    return file;
+  }
+
   static void row(Map<String, String> a) throws Exception {
     Path dir = Path.of(a.get("dir"));
     String workload = a.get("workload");
@@ -295,6 +320,14 @@ public final class Bench {
           spec.put("lora.target_modules", "all-linear");
         }
         case "full" -> spec.put("method", "full");
+        case "lora-dpo" -> {
+          // lora-qv's adapter under DPO: batch rows = batch / 2 pairs, plus the reference pass.
+          spec.put("method", "lora,dpo");
+          spec.put("lora.r", "8");
+          spec.put("lora.lora_alpha", "16");
+          spec.put("data", pairs(dir).toString());
+          spec.put("per_device_train_batch_size", Integer.toString(batch / 2));
+        }
         default -> throw new IllegalArgumentException("Unknown workload " + workload);
       }
       try (SftRun run = new SftRun(JobSpec.parse(spec, REGISTRY), REGISTRY, backend, n -> {})) {
@@ -494,7 +527,8 @@ public final class Bench {
     };
   }
 
-  static final List<FineTuningMethod> METHODS = List.of(new LoraMethod(), new FullFineTuning());
+  static final List<FineTuningMethod> METHODS =
+      List.of(new LoraMethod(), new FullFineTuning(), new dev.graft.method.dpo.DpoMethod());
 
   /** The two methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
