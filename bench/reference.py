@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer|adalora|adapter|bitfit|prompt-tuning|prefix-tuning|delta-lora-qv|moelora-qv|lora-drop-qv|dora|qlora \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer|adalora|adapter|bitfit|prompt-tuning|prefix-tuning|delta-lora-qv|moelora-qv|lora-drop-qv|dora|qlora|lora-dpo \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -14,7 +14,9 @@ y = base(x) + (x A^T B^T) * alpha / r, on the same modules as Graft's `lora` (PE
 GPT-2 c_attn, Llama q_proj and v_proj; or all-linear, lm_head excluded). Training is one optimizer
 step per batch: cross-entropy over all positions but the last of each row (as Graft's labels),
 backward, clip_grad_norm_(1.0), AdamW(lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0) as
-Graft's defaults. Prints one `RESULT {json}` line.
+Graft's defaults. `lora-dpo` is lora-qv under DPO: rows 2i and 2i+1 are a (chosen, rejected) pair,
+the reference log-probabilities come from a no-grad forward with the adapter disabled (TRL's
+`disable_adapter`), loss -log sigmoid(0.1 h). Prints one `RESULT {json}` line.
 """
 
 import argparse
@@ -58,8 +60,11 @@ class LoraLinear(nn.Module):
         self.lora_B = nn.Parameter(torch.zeros(base.out_features, r))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         self.scale = alpha / r
+        self.enabled = True
 
     def forward(self, x):
+        if not self.enabled:
+            return self.base(x)
         return self.base(x) + (x @ self.lora_A.t() @ self.lora_B.t()) * self.scale
 
 
@@ -358,7 +363,7 @@ class PromptLearning(nn.Module):
 def targets(model, workload):
     """(parent, attribute) of the Linear modules LoRA adapts, as Graft's lora picks them."""
     gpt2 = isinstance(model, Gpt2)
-    if workload in ("lora-qv", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded"):
+    if workload in ("lora-qv", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded", "lora-dpo"):
         names = ["c_attn"] if gpt2 else ["q_proj", "v_proj"]
     else:
         names = (
@@ -383,7 +388,7 @@ def build(config, workload):
     # lora-drop-qv trains lora-qv here: sharing one pair among layers changes no step's compute.
     # qlora: PyTorch on the CPU has no 4-bit kernels (bitsandbytes is GPU-first and not installed);
     # its row is LoRA all-linear on float32 weights, the compute a dequantised weight costs.
-    lora_like = ("lora-qv", "lora-all", "qlora", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded")
+    lora_like = ("lora-qv", "lora-all", "qlora", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded", "lora-dpo")
     if workload in lora_like:
         layer = {"moelora-qv": MoeLoraLinear, "dora": DoraLinear, "dora-expanded": DoraLinear}.get(
             workload, LoraLinear
@@ -449,6 +454,29 @@ class Lockstep:
             print(f"DONE {seconds}", flush=True)
 
 
+def sequence_logps(logits, labels):
+    """Per-row sums of log p(label) over the labelled positions, (B)."""
+    mask = labels != -100
+    logp = torch.log_softmax(logits, dim=-1)
+    picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * mask).sum(-1)
+
+
+def dpo_loss(model, ids, labels, logits, beta=0.1):
+    """Sigmoid DPO over row pairs (2i chosen, 2i+1 rejected); the reference is the model with
+    every LoRA disabled, run without gradients."""
+    lora = [m for m in model.modules() if isinstance(m, LoraLinear)]
+    with torch.no_grad():
+        for m in lora:
+            m.enabled = False
+        ref = sequence_logps(model(ids), labels)
+        for m in lora:
+            m.enabled = True
+    ratio = sequence_logps(logits, labels) - ref
+    h = ratio[0::2] - ratio[1::2]
+    return -F.logsigmoid(beta * h).mean()
+
+
 def row(args):
     with open(f"{args.dir}/config.json") as f:
         config = json.load(f)
@@ -494,7 +522,10 @@ def row(args):
             t = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             logits = model(ids)
-            loss = F.cross_entropy(logits.view(-1, vocab), labels.view(-1), ignore_index=-100)
+            if args.workload == "lora-dpo":
+                loss = dpo_loss(model, ids, labels, logits)
+            else:
+                loss = F.cross_entropy(logits.view(-1, vocab), labels.view(-1), ignore_index=-100)
             if allocator is not None:
                 loss = loss + 0.5 * orthogonality(allocator.layers)
             loss.backward()
@@ -561,7 +592,7 @@ def main():
         choices=[
             "lora-qv", "lora-all", "full", "infer", "adalora", "adapter", "bitfit",
             "prompt-tuning", "prefix-tuning", "delta-lora-qv", "moelora-qv", "lora-drop-qv",
-            "dora", "dora-expanded", "qlora",
+            "dora", "dora-expanded", "qlora", "lora-dpo",
         ],
     )
     p.add_argument("--batch", type=int, default=4)

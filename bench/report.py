@@ -61,6 +61,8 @@ def flops(c, workload, batch, seq, r=8, virtual=20):
         return 2 * lin + 3 * att  # bias gradients are sums, no weight products
     if workload in ("prompt-tuning", "prefix-tuning"):
         return 2 * lin + 3 * att * (seq + virtual) / seq
+    if workload == "lora-dpo":  # lora-qv's step plus the reference forward
+        return flops(c, "lora-qv", batch, seq, r) + lin + att
     adapted = [(i, o) for name, i, o in layer if workload in ("lora-all", "qlora") or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
     # DoRA adds the detached row norm per step: W·Aᵀ and the (B·A·Aᵀ)⊙B terms, out·r·(in + r).
@@ -87,6 +89,7 @@ NAMES = {
     "delta-lora-qv": "Delta-LoRA r=8, q,v (K=0, λ=2)",
     "moelora-qv": "MoELoRA 4 experts, r=8, q,v",
     "lora-drop-qv": "LoRA-drop r=8, q,v",
+    "lora-dpo": "LoRA r=8, q,v + DPO (rows = 2 × pairs)",
     "infer": "inference (forward)",
 }
 

@@ -59,10 +59,10 @@ import java.util.SplittableRandom;
  *   <li>{@code row dir=D workload=W batch=B seq=S warmup=W steps=N threads=T [profile=PREFIX]
  *       [lockstep=true]}, W one of lora-qv, lora-all, full, infer, adalora, adapter, bitfit,
  *       prompt-tuning, prefix-tuning, delta-lora-qv, moelora-qv, lora-drop-qv, dora, dora-expanded,
- *       qlora: training rows build and run exactly {@link SftRun} (graph, methods, cross-entropy,
- *       backward, AdamW, one ONNX program per step on the CPU backend); {@code infer} runs the
- *       forward graph of {@link ModelGraph#build} and fetches the logits. Prints one {@code RESULT
- *       {json}} line.
+ *       qlora, lora-dpo: training rows build and run exactly {@link SftRun} (graph, methods,
+ *       cross-entropy, backward, AdamW, one ONNX program per step on the CPU backend); {@code
+ *       infer} runs the forward graph of {@link ModelGraph#build} and fetches the logits. Prints
+ *       one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -222,6 +222,31 @@ public final class Bench {
 
   // ---------------------------------------------------------------- row
 
+  /**
+   * Preference pairs from {@code data.jsonl}: the prompt is a line's first 100 characters, chosen
+   * the rest of it, rejected the rest of the next line (each side longer than any bench seq).
+   */
+  static Path pairs(Path dir) throws IOException {
+    List<String> texts = new ArrayList<>();
+    for (String line : Files.readAllLines(dir.resolve("data.jsonl"))) {
+      if (!line.isBlank()) {
+        texts.add(JSON.readTree(line).get("text").asText());
+      }
+    }
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < texts.size(); i++) {
+      String next = texts.get((i + 1) % texts.size());
+      Map<String, String> pair = new LinkedHashMap<>();
+      pair.put("prompt", texts.get(i).substring(0, 100));
+      pair.put("chosen", texts.get(i).substring(100));
+      pair.put("rejected", next.substring(100));
+      out.append(JSON.writeValueAsString(pair)).append('\n');
+    }
+    Path file = dir.resolve("pairs.jsonl");
+    Files.writeString(file, out);
+    return file;
+  }
+
   static void row(Map<String, String> a) throws Exception {
     Path dir = Path.of(a.get("dir"));
     String workload = a.get("workload");
@@ -363,6 +388,14 @@ public final class Bench {
           // 20 virtual tokens (PEFT's examples): every row attends to 20 more positions.
           spec.put("method", workload);
           spec.put(workload + ".num_virtual_tokens", "20");
+        }
+        case "lora-dpo" -> {
+          // lora-qv's adapter under DPO: batch rows = batch / 2 pairs, plus the reference pass.
+          spec.put("method", "lora,dpo");
+          spec.put("lora.r", "8");
+          spec.put("lora.lora_alpha", "16");
+          spec.put("data", pairs(dir).toString());
+          spec.put("per_device_train_batch_size", Integer.toString(batch / 2));
         }
         default -> throw new IllegalArgumentException("Unknown workload " + workload);
       }
@@ -576,7 +609,8 @@ public final class Bench {
           new PrefixTuningMethod(),
           new DeltaLoraMethod(),
           new MoeLoraMethod(),
-          new LoraDropMethod());
+          new LoraDropMethod(),
+          new dev.graft.method.dpo.DpoMethod());
 
   /** The benchmarked methods as a registry, without a framework. */
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);

@@ -14,6 +14,7 @@ import dev.graft.api.model.EvaluationSettings;
 import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
+import dev.graft.api.model.PreferenceEvaluation;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobStatus;
 import dev.graft.api.train.TrainingService;
@@ -28,6 +29,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.apache.felix.service.command.Descriptor;
@@ -393,7 +395,8 @@ public final class GraftCommands {
   }
 
   @Descriptor(
-      "evaluate a model (optionally with an adapter) on JSONL data: loss, perplexity, exact match")
+      "evaluate a model (optionally with an adapter) on JSONL data: loss, perplexity, exact match;"
+          + " on preference pairs, DPO's loss and rewards of the adapter against the base model")
   public String eval(
       @Descriptor("an adapter folder to apply, such as a job's adapter/")
           @Parameter(names = "--adapter", absentValue = "")
@@ -424,6 +427,9 @@ public final class GraftCommands {
       @Descriptor("the task of an adapter trained for several (MoELoRA), e.g. --task qa")
           @Parameter(names = "--task", absentValue = "")
           String task,
+      @Descriptor("preference pairs: DPO's beta for the loss and rewards")
+          @Parameter(names = "--beta", absentValue = "0.1")
+          double beta,
       @Descriptor("a Hugging Face model folder") String modelDir,
       @Descriptor("a JSONL file (optionally gzip-compressed) in a format graft:train reads")
           String data) {
@@ -446,6 +452,12 @@ public final class GraftCommands {
             true,
             raw,
             task);
+    Optional<PreferenceEvaluation> pairs =
+        models.evaluatePreferences(
+            Path.of(modelDir), folder(adapter), Path.of(data), settings, beta);
+    if (pairs.isPresent()) {
+      return preferenceTable(pairs.get());
+    }
     noteFormat(Path.of(modelDir), folder(adapter), raw, "samples are put");
     Evaluation e = models.evaluate(Path.of(modelDir), folder(adapter), Path.of(data), settings);
     Table table =
@@ -456,6 +468,20 @@ public final class GraftCommands {
       table.row("exact match", String.format(Locale.ROOT, "%.1f%%", 100 * e.exactMatch()));
     }
     return table.row("samples", count(e.samples())).row("tokens", count(e.tokens())).render();
+  }
+
+  /** DPO's loss and TRL's reward metrics, with TRL's names. */
+  private static String preferenceTable(PreferenceEvaluation p) {
+    Table table = new Table("METRIC", "VALUE");
+    table.row("beta", String.format(Locale.ROOT, "%g", p.beta()));
+    table.row("loss", String.format(Locale.ROOT, "%.6f", p.loss()));
+    table.row("rewards/chosen", String.format(Locale.ROOT, "%.6f", p.rewardsChosen()));
+    table.row("rewards/rejected", String.format(Locale.ROOT, "%.6f", p.rewardsRejected()));
+    table.row("rewards/accuracies", String.format(Locale.ROOT, "%.4f", p.rewardsAccuracy()));
+    table.row("rewards/margins", String.format(Locale.ROOT, "%.6f", p.rewardsMargin()));
+    table.row("logps/chosen", String.format(Locale.ROOT, "%.6f", p.logpsChosen()));
+    table.row("logps/rejected", String.format(Locale.ROOT, "%.6f", p.logpsRejected()));
+    return table.row("pairs", count(p.pairs())).render();
   }
 
   /** An optional folder argument: empty means none. */

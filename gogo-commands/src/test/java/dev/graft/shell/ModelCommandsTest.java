@@ -9,6 +9,7 @@ import dev.graft.api.model.EvaluationSettings;
 import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
+import dev.graft.api.model.PreferenceEvaluation;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -66,6 +67,13 @@ class ModelCommandsTest {
       evaluation = settings;
       return new Evaluation(1, Math.E, Double.NaN, 1, 1);
     }
+
+    /** Not preference data: graft:eval goes on to {@link #evaluate}. */
+    @Override
+    public Optional<PreferenceEvaluation> evaluatePreferences(
+        Path m, Path a, Path data, EvaluationSettings settings, double beta) {
+      return Optional.empty();
+    }
   }
 
   private final Recorder service = new Recorder();
@@ -92,20 +100,31 @@ class ModelCommandsTest {
   @Test
   void evalReadsOtherFieldNamesThroughDataColumnsAsAJobDoes() {
     commands.eval(
-        "", 0, 1024, 8, "auto", "prompt=question,completion=answer", "cpu", false, "", "m", "d");
+        "",
+        0,
+        1024,
+        8,
+        "auto",
+        "prompt=question,completion=answer",
+        "cpu",
+        false,
+        "",
+        0.1,
+        "m",
+        "d");
     assertEquals(
         Map.of("prompt", "question", "completion", "answer"), service.evaluation.dataColumns());
   }
 
   @Test
   void evalSaysThatTheSavedFormatAppliesAndRawSkipsIt() {
-    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", false, "", "m", "d");
+    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", false, "", 0.1, "m", "d");
     assertFalse(service.evaluation.raw());
     assertEquals(
         "graft: samples are put in the sample format saved in " + FORMAT + "; --raw skips it.\n",
         stderr());
     err.reset();
-    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", true, "", "m", "d");
+    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", true, "", 0.1, "m", "d");
     assertTrue(service.evaluation.raw());
     assertEquals("", stderr());
   }
@@ -134,7 +153,7 @@ class ModelCommandsTest {
   void taskReachesGenerationEvaluationAndMerging() {
     commands.generate(8, 0, 1, 50, 1, 0, "a", "cpu", false, "qa", "m", "Hi");
     assertEquals("qa", service.generation.task());
-    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", false, "qa", "m", "d");
+    commands.eval("a", 0, 1024, 8, "auto", "", "cpu", false, "qa", 0.1, "m", "d");
     assertEquals("qa", service.evaluation.task());
     commands.merge(false, "qa", "m", "a", "out");
     assertEquals("qa", service.mergedTask);

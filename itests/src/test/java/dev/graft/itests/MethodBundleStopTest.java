@@ -57,15 +57,19 @@ class MethodBundleStopTest {
    * (an objective) trains composed with lora. The save interval is longer than the job, so a
    * checkpoint in the folder can only come from the stop.
    */
-  private Map<String, String> spec(RegisteredMethod method) throws Exception {
+  private Map<String, String> spec(RegisteredMethod method, boolean pairs) throws Exception {
     Path model = Path.of(CONTEXT.getProperty("graft.shared"), "models/stories260K").normalize();
     Assumptions.assumeTrue(Files.exists(model), "../shared not found (" + model + "): skipping");
     Path dir = Files.createTempDirectory(Path.of(CONTEXT.getProperty("graft.work")), "stop");
     Path data = dir.resolve("data.jsonl");
     Files.writeString(
         data,
-        "{\"text\": \"Once upon a time, there was a little dog named Max.\"}\n"
-            + "{\"text\": \"Lily had a red ball. She threw it to Tom.\"}\n");
+        pairs
+            ? "{\"prompt\": \"Once upon a time\", \"chosen\": \" there was a dog.\","
+                + " \"rejected\": \" it rained.\"}\n"
+                + "{\"prompt\": \"Lily had a\", \"chosen\": \" red ball.\", \"rejected\": \" cat.\"}\n"
+            : "{\"text\": \"Once upon a time, there was a little dog named Max.\"}\n"
+                + "{\"text\": \"Lily had a red ball. She threw it to Tom.\"}\n");
     String name = method.info().name();
     Map<String, String> spec = new LinkedHashMap<>();
     spec.put("model", model.toString());
@@ -100,7 +104,13 @@ class MethodBundleStopTest {
             .filter(b -> b.getSymbolicName().equals(method.bundle()))
             .findFirst()
             .orElseThrow();
-    Job job = training.submit(spec(method));
+    Job job = training.submit(spec(method, false));
+    await(job, j -> j.status().step() >= 2 || j.status().state().isFinal());
+    if (job.status().state() == JobState.FAILED
+        && job.status().message().contains("the pairwise objective needs data")) {
+      // The method's objective is pairwise (DPO), which only adapting the graph tells: pairs.
+      job = training.submit(spec(method, true));
+    }
     try {
       await(job, j -> j.status().step() >= 2 || j.status().state().isFinal());
       bundle.stop();

@@ -57,6 +57,7 @@ final class Fixtures {
           new QloraMethod(),
           new FullFineTuning(),
           new InstructionTuning(),
+          new dev.graft.method.dpo.DpoMethod(),
           new dev.graft.method.prompt.PromptTuningMethod(),
           new dev.graft.method.prefix.PrefixTuningMethod(),
           new dev.graft.method.adapter.BottleneckAdapterMethod(),

@@ -40,6 +40,30 @@ class GoldenCurveTest {
     return file;
   }
 
+  /**
+   * Preference pairs from {@link #STORIES}, written into {@code dir}: the prompt is a story's first
+   * four words, chosen the rest of it, rejected the rest of the next story.
+   */
+  static Path pairs(Path dir) throws Exception {
+    Path file = dir.resolve("story-pairs.jsonl");
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < STORIES.length; i++) {
+      String[] own = STORIES[i].split(" ", 5);
+      String[] next = STORIES[(i + 1) % STORIES.length].split(" ", 5);
+      String prompt = String.join(" ", own[0], own[1], own[2], own[3]);
+      lines
+          .append("{\"prompt\": \"")
+          .append(prompt)
+          .append("\", \"chosen\": \" ")
+          .append(own[4])
+          .append("\", \"rejected\": \" ")
+          .append(next[4])
+          .append("\"}\n");
+    }
+    Files.writeString(file, lines);
+    return file;
+  }
+
   static List<Double> losses(Map<String, String> spec, int steps) {
     List<Double> losses = new ArrayList<>();
     try (SftRun run =

@@ -9,6 +9,7 @@ import dev.graft.graph.DType;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
+import dev.graft.train.data.RowLayout;
 import dev.graft.train.job.JobSpec;
 import dev.graft.train.run.Adapters;
 import dev.graft.train.run.SftRun;
@@ -93,6 +94,11 @@ record MatrixRow(FineTuningMethod method, FineTuningMethod companion, Model mode
   Map<String, String> spec(Path dir, int steps) throws Exception {
     Map<String, String> spec = Fixtures.spec(dir, jobMethods(), steps);
     spec.put("model", modelDir(dir).toString());
+    // A pairwise objective (DPO) trains on preference pairs made from the same stories.
+    if (RowLayout.of(SftRun.objective(JobSpec.parse(spec, Fixtures.REGISTRY), Fixtures.REGISTRY))
+        == RowLayout.PAIRS) {
+      spec.put("data", GoldenCurveTest.pairs(dir).toString());
+    }
     spec.put("save_steps", Integer.toString(steps));
     return spec;
   }

@@ -2,6 +2,7 @@ package dev.graft.api.adapt;
 
 import dev.graft.graph.GraphOps;
 import dev.graft.graph.Tensor;
+import java.util.Map;
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
@@ -41,4 +42,18 @@ public interface Objective {
    * @param logProbs the learned tokens' log-probabilities of the batch rows
    */
   Tensor loss(GraphOps graph, LogProbs logProbs);
+
+  /**
+   * Named scalar metrics of the batch that the run reports beside the loss at every step (in {@code
+   * metrics.csv}, the job's progress events and {@code report.html}), averaged over the
+   * micro-batches of a step like the loss; none by default. DPO reports {@code rewards/chosen},
+   * {@code rewards/margins} and the like. Metrics are read-only: no gradient flows from them.
+   *
+   * @param graph the graph to add ops to
+   * @param logProbs the same log-probabilities {@link #loss} sees
+   * @return metric name (lower-case, {@code [a-z0-9_/]}) → scalar tensor, in report order
+   */
+  default Map<String, Tensor> metrics(GraphOps graph, LogProbs logProbs) {
+    return Map.of();
+  }
 }

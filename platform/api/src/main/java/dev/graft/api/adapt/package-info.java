@@ -82,7 +82,8 @@
  * calibration answers ({@code calibration.json}), which loading replays to {@code
  * MethodInstance.calibrate} before {@code adapt}, so a method that chose its sites from data
  * (LoRA-drop) rebuilds the same graph; {@code Adaptation.weightTensor} (a base weight as a graph
- * tensor, for DoRA's row norm).
+ * tensor, for DoRA's row norm); {@code Objective.metrics} (named scalars reported beside the loss
+ * at every step).
  */
 @Export
 @Version("2.2.0")

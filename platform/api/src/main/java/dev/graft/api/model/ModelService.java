@@ -110,4 +110,19 @@ public interface ModelService {
    *     malformed sample
    */
   Evaluation evaluate(Path modelDir, Path adapterDir, Path data, EvaluationSettings settings);
+
+  /**
+   * Evaluates an adapter against the base model on preference pairs ({@code prompt}, {@code
+   * chosen}, {@code rejected}, or hh-rlhf's two dialogues), as DPO trains: the sigmoid DPO loss
+   * with {@code beta} and TRL's reward metrics. Each completion is closed by the end-of-text token,
+   * which counts (as TRL appends it), and pairs are cut as training cuts them.
+   *
+   * @param adapterDir an adapter folder to apply, or null (then the model is its own reference: a
+   *     loss of log 2 and rewards of 0)
+   * @param data a JSONL file, optionally gzip-compressed
+   * @return empty when the data's first sample is not a preference pair
+   * @throws IllegalArgumentException as {@link #evaluate}, or for a beta that is not positive
+   */
+  java.util.Optional<PreferenceEvaluation> evaluatePreferences(
+      Path modelDir, Path adapterDir, Path data, EvaluationSettings settings, double beta);
 }

@@ -32,9 +32,27 @@ public record Encoded(int[] ids, boolean[] learn, Map<String, Long> columns) {
     this(ids, learn, Map.of());
   }
 
-  /** How samples become tokens. */
+  /**
+   * How samples become tokens.
+   *
+   * @param maxPromptLength the most tokens of the prompt (what comes before the first learned
+   *     token) that are kept, its end as TRL's DPO keeps it; 0 keeps it whole
+   * @param keepEnd whether a sequence longer than {@code maxLength} keeps its end (TRL's {@code
+   *     truncation_mode=keep_end}) rather than its start ({@code keep_start}, the default)
+   */
   public record Settings(
-      int maxLength, boolean completionOnly, boolean assistantOnly, boolean failOnOverflow) {
+      int maxLength,
+      boolean completionOnly,
+      boolean assistantOnly,
+      boolean failOnOverflow,
+      int maxPromptLength,
+      boolean keepEnd) {
+    /** Settings that keep whole prompts and cut long sequences at the end. */
+    public Settings(
+        int maxLength, boolean completionOnly, boolean assistantOnly, boolean failOnOverflow) {
+      this(maxLength, completionOnly, assistantOnly, failOnOverflow, 0, false);
+    }
+
     /**
      * These settings with {@code maxLength} at most {@code context}, the model's {@code
      * max_position_embeddings}: a token past it has no position to run at.
@@ -42,7 +60,8 @@ public record Encoded(int[] ids, boolean[] learn, Map<String, Long> columns) {
     public Settings within(int context) {
       return maxLength <= context
           ? this
-          : new Settings(context, completionOnly, assistantOnly, failOnOverflow);
+          : new Settings(
+              context, completionOnly, assistantOnly, failOnOverflow, maxPromptLength, keepEnd);
     }
   }
 
@@ -185,7 +204,23 @@ public record Encoded(int[] ids, boolean[] learn, Map<String, Long> columns) {
       Tokenizer tokenizer,
       RowLayout layout,
       Settings settings) {
-    boolean preference = sample instanceof Sample.Preference;
+    if (sample instanceof Sample.ChatPreference cp && layout == RowLayout.PAIRS) {
+      if (template == null) {
+        throw new IllegalArgumentException(
+            "Sample "
+                + (index + 1)
+                + " is a conversational preference pair, but the model has no chat template; add"
+                + " one to tokenizer_config.json or give prompt, chosen and rejected as strings.");
+      }
+      Sample.Preference p =
+          cp.render(
+              (messages, generation) -> template.render(Jsonl.maps(messages), generation), index);
+      // Templates write their own special tokens (as apply_chat_template does).
+      return List.of(
+          completion(p.prompt(), p.chosen(), false), completion(p.prompt(), p.rejected(), false));
+    }
+    boolean preference =
+        sample instanceof Sample.Preference || sample instanceof Sample.ChatPreference;
     if (layout == RowLayout.PAIRS && !preference) {
       throw new IllegalArgumentException(
           "Sample "
@@ -201,17 +236,22 @@ public record Encoded(int[] ids, boolean[] learn, Map<String, Long> columns) {
               + " is pairwise, such as dpo, or use prompt/completion data.");
     }
     if (sample instanceof Sample.Preference p) {
-      return List.of(completion(p.prompt(), p.chosen()), completion(p.prompt(), p.rejected()));
+      return List.of(
+          completion(p.prompt(), p.chosen(), true), completion(p.prompt(), p.rejected(), true));
     }
     return List.of(standard(sample, index, template, tokenizer, settings));
   }
 
-  /** A prompt as context, then a learned completion, with the tokenizer's special tokens. */
-  private static SampleFormat.Sequence completion(String prompt, String completion) {
+  /**
+   * A prompt as context, then a learned completion, with the tokenizer's special tokens or without
+   * (a chat template's text has its own).
+   */
+  private static SampleFormat.Sequence completion(
+      String prompt, String completion, boolean specialTokens) {
     return new SampleFormat.Sequence(
         List.of(
             new SampleFormat.Segment(prompt, false), new SampleFormat.Segment(completion, true)),
-        true);
+        specialTokens);
   }
 
   /**
@@ -404,6 +444,12 @@ public record Encoded(int[] ids, boolean[] learn, Map<String, Long> columns) {
     }
 
     Encoded build(int index, Settings settings, Consumer<String> warnings) {
+      int prompt = learn.indexOf(true) < 0 ? 0 : learn.indexOf(true);
+      if (settings.maxPromptLength() > 0 && prompt > settings.maxPromptLength()) {
+        // The prompt keeps its end, next to the completion (TRL's DPO tokenize_row).
+        ids.subList(0, prompt - settings.maxPromptLength()).clear();
+        learn.subList(0, prompt - settings.maxPromptLength()).clear();
+      }
       int n = ids.size();
       if (n > settings.maxLength()) {
         if (settings.failOnOverflow()) {
@@ -423,14 +469,15 @@ public record Encoded(int[] ids, boolean[] learn, Map<String, Long> columns) {
                 + n
                 + " tokens; it is cut to max_length "
                 + settings.maxLength()
-                + ".");
+                + (settings.keepEnd() ? " (its end kept)." : "."));
         n = settings.maxLength();
       }
+      int from = settings.keepEnd() ? ids.size() - n : 0;
       int[] idArray = new int[n];
       boolean[] learnArray = new boolean[n];
       for (int i = 0; i < n; i++) {
-        idArray[i] = ids.get(i);
-        learnArray[i] = learn.get(i);
+        idArray[i] = ids.get(from + i);
+        learnArray[i] = learn.get(from + i);
       }
       return new Encoded(idArray, learnArray);
     }

@@ -43,6 +43,12 @@ final class FormatContext implements SampleFormat.Context {
           Map.of("prompt", p.prompt(), "chosen", p.chosen(), "rejected", p.rejected()),
           List.of());
     }
+    if (sample instanceof Sample.ChatPreference) {
+      throw new IllegalArgumentException(
+          "A conversational preference pair (message lists) is rendered with the model's chat"
+              + " template, not by a method's sample format; give prompt, chosen and rejected as"
+              + " strings.");
+    }
     List<SampleFormat.Message> messages =
         ((Sample.Conversation) sample)
             .messages().stream().map(m -> new SampleFormat.Message(m.role(), m.content())).toList();

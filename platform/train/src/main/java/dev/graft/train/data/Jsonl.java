@@ -255,25 +255,9 @@ public final class Jsonl {
       case INSTRUCTION ->
           new Sample.Instruction(
               f.string("instruction"), f.has("input") ? f.string("input") : "", f.string("output"));
-      case PREFERENCE ->
-          f.has("prompt")
-              ? new Sample.Preference(f.string("prompt"), f.string("chosen"), f.string("rejected"))
-              : Sample.Preference.implicit(f.string("chosen"), f.string("rejected"));
+      case PREFERENCE -> preference(f);
       case MESSAGES -> {
-        JsonNode messages = f.node("messages");
-        if (!messages.isArray() || messages.isEmpty()) {
-          throw f.error("\"messages\" must be a non-empty array");
-        }
-        List<Sample.Message> turns = new ArrayList<>();
-        for (JsonNode m : messages) {
-          String role = m.path("role").asText("");
-          if (!ROLES.contains(role) || !m.path("content").isTextual()) {
-            throw f.error(
-                "each message needs a role (system, user or assistant) and a string content, not "
-                    + m);
-          }
-          turns.add(new Sample.Message(role, m.get("content").asText()));
-        }
+        List<Sample.Message> turns = messages(f, "messages");
         if (turns.stream().noneMatch(t -> t.role().equals("assistant"))) {
           throw f.error("the conversation has no assistant turn to learn from");
         }
@@ -282,10 +266,54 @@ public final class Jsonl {
     };
   }
 
+  /**
+   * A preference line: strings (TRL's standard form) or message lists (its conversational form);
+   * without a prompt, the shared start of chosen and rejected is the prompt.
+   */
+  private static Sample preference(Fields f) {
+    if (!f.has("chosen") || !f.has("rejected")) {
+      throw f.error(
+          "a preference pair needs \"chosen\" and \"rejected\" fields (and optionally"
+              + " \"prompt\"); name other fields with data_columns");
+    }
+    if (f.node("chosen").isArray()) {
+      List<Sample.Message> chosen = messages(f, "chosen");
+      List<Sample.Message> rejected = messages(f, "rejected");
+      return f.has("prompt")
+          ? new Sample.ChatPreference(messages(f, "prompt"), chosen, rejected)
+          : Sample.ChatPreference.implicit(chosen, rejected);
+    }
+    return f.has("prompt")
+        ? new Sample.Preference(f.string("prompt"), f.string("chosen"), f.string("rejected"))
+        : Sample.Preference.implicit(f.string("chosen"), f.string("rejected"));
+  }
+
+  /** A non-empty list of {@code {"role", "content"}} messages. */
+  private static List<Sample.Message> messages(Fields f, String field) {
+    JsonNode messages = f.node(field);
+    if (!messages.isArray() || messages.isEmpty()) {
+      throw f.error("\"" + f.name(field) + "\" must be a non-empty array of messages");
+    }
+    List<Sample.Message> turns = new ArrayList<>();
+    for (JsonNode m : messages) {
+      String role = m.path("role").asText("");
+      if (!ROLES.contains(role) || !m.path("content").isTextual()) {
+        throw f.error(
+            "each message needs a role (system, user or assistant) and a string content, not " + m);
+      }
+      turns.add(new Sample.Message(role, m.get("content").asText()));
+    }
+    return turns;
+  }
+
   /** One line's fields, seen through the column map. */
   private record Fields(Path file, int line, JsonNode node, Map<String, String> columns) {
     boolean has(String field) {
       return node.has(columns.getOrDefault(field, field));
+    }
+
+    String name(String field) {
+      return columns.getOrDefault(field, field);
     }
 
     JsonNode node(String field) {
@@ -346,6 +374,11 @@ public final class Jsonl {
     }
   }
 
+  /** Messages as the maps a chat template and the JSONL lines take. */
+  static List<Map<String, String>> maps(List<Sample.Message> messages) {
+    return messages.stream().map(m -> Map.of("role", m.role(), "content", m.content())).toList();
+  }
+
   /**
    * Writes samples as JSONL in the field names {@link #read} detects, e.g. for a held-out split.
    */
@@ -372,13 +405,12 @@ public final class Jsonl {
         line.put("prompt", p.prompt());
         line.put("chosen", p.chosen());
         line.put("rejected", p.rejected());
+      } else if (sample instanceof Sample.ChatPreference p) {
+        line.put("prompt", maps(p.prompt()));
+        line.put("chosen", maps(p.chosen()));
+        line.put("rejected", maps(p.rejected()));
       } else {
-        line.put(
-            "messages",
-            ((Sample.Conversation) sample)
-                .messages().stream()
-                    .map(m -> Map.of("role", m.role(), "content", m.content()))
-                    .toList());
+        line.put("messages", maps(((Sample.Conversation) sample).messages()));
       }
       line.putAll(data.columns());
       out.append(JSON.writeValueAsString(line)).append('\n');

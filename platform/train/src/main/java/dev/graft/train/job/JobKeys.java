@@ -88,6 +88,17 @@ public final class JobKeys {
               "what to do with samples longer than max_length",
               "warn",
               "fail"),
+          key(
+              "max_prompt_length",
+              OptionType.INT,
+              "0",
+              "keep at most this many prompt tokens, the prompt's end (TRL's DPO); 0 keeps all"),
+          OptionDescriptor.choice(
+              "truncation_mode",
+              "keep_start",
+              "which part of a sample longer than max_length is kept",
+              "keep_start",
+              "keep_end"),
           key("learning_rate", OptionType.FLOAT, "5e-5", "peak learning rate of AdamW"),
           OptionDescriptor.choice(
               "lr_scheduler_type",

@@ -14,13 +14,19 @@ import java.util.Locale;
 
 /**
  * A job's {@code metrics.csv}: one row per optimizer step, flushed as it is written so that a crash
- * loses at most the step in flight. A resumed job keeps the rows up to its checkpoint.
+ * loses at most the step in flight. A resumed job keeps the rows up to its checkpoint. The
+ * objective's own metrics (DPO's {@code rewards/chosen}, …) follow the fixed columns, one column
+ * each, named in the header.
  */
 final class Metrics {
   static final String HEADER =
       "step,loss,learning_rate,grad_norm,tokens,tokens_per_second,elapsed_seconds";
 
-  /** One row. {@code step} counts from 1 (steps done). */
+  /**
+   * One row. {@code step} counts from 1 (steps done).
+   *
+   * @param extra the objective's metrics, in the file's column order
+   */
   record Row(
       long step,
       double loss,
@@ -28,18 +34,45 @@ final class Metrics {
       double gradNorm,
       long tokens,
       double tokensPerSecond,
-      double elapsedSeconds) {
-    String csv() {
-      return String.format(
-          Locale.ROOT,
-          "%d,%.6f,%.6e,%.6f,%d,%.1f,%.3f",
+      double elapsedSeconds,
+      double[] extra) {
+    /** A row without metrics of the objective. */
+    Row(
+        long step,
+        double loss,
+        double learningRate,
+        double gradNorm,
+        long tokens,
+        double tokensPerSecond,
+        double elapsedSeconds) {
+      this(
           step,
           loss,
           learningRate,
           gradNorm,
           tokens,
           tokensPerSecond,
-          elapsedSeconds);
+          elapsedSeconds,
+          new double[0]);
+    }
+
+    String csv() {
+      StringBuilder line =
+          new StringBuilder(
+              String.format(
+                  Locale.ROOT,
+                  "%d,%.6f,%.6e,%.6f,%d,%.1f,%.3f",
+                  step,
+                  loss,
+                  learningRate,
+                  gradNorm,
+                  tokens,
+                  tokensPerSecond,
+                  elapsedSeconds));
+      for (double x : extra) {
+        line.append(String.format(Locale.ROOT, ",%.6g", x));
+      }
+      return line.toString();
     }
 
     /** A row, or none for a line a crash cut short while it was appended. */
@@ -53,6 +86,10 @@ final class Metrics {
 
     static Row parse(String line) {
       String[] f = line.split(",");
+      double[] extra = new double[f.length - 7];
+      for (int i = 0; i < extra.length; i++) {
+        extra[i] = Double.parseDouble(f[7 + i]);
+      }
       return new Row(
           Long.parseLong(f[0]),
           Double.parseDouble(f[1]),
@@ -60,30 +97,52 @@ final class Metrics {
           Double.parseDouble(f[3]),
           Long.parseLong(f[4]),
           Double.parseDouble(f[5]),
-          Double.parseDouble(f[6]));
+          Double.parseDouble(f[6]),
+          extra);
     }
   }
 
   private final Path file;
+  private final List<String> names;
   private final List<Row> rows = new ArrayList<>();
 
   /** Opens the file, keeping the rows of steps up to {@code keepUpTo} (0 starts afresh). */
   Metrics(Path file, long keepUpTo) {
+    this(file, keepUpTo, List.of());
+  }
+
+  /**
+   * Opens the file with a column for each of the objective's metrics {@code names}, keeping the
+   * rows of steps up to {@code keepUpTo} (0 starts afresh).
+   */
+  Metrics(Path file, long keepUpTo, List<String> names) {
     this.file = file;
+    this.names = List.copyOf(names);
+    String header = header(names);
     try {
       if (keepUpTo > 0 && Files.exists(file)) {
         for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-          if (!line.isBlank() && !line.equals(HEADER)) {
+          if (!line.isBlank() && !line.startsWith("step,")) {
             Row.tryParse(line).filter(row -> row.step() <= keepUpTo).ifPresent(rows::add);
           }
         }
       }
-      StringBuilder content = new StringBuilder(HEADER).append('\n');
+      StringBuilder content = new StringBuilder(header).append('\n');
       rows.forEach(r -> content.append(r.csv()).append('\n'));
       AtomicFiles.writeString(file, content);
     } catch (IOException e) {
       throw new UncheckedIOException("Could not write " + file + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The header line: the fixed columns, then one per metric of the objective. */
+  static String header(List<String> names) {
+    return names.isEmpty() ? HEADER : HEADER + "," + String.join(",", names);
+  }
+
+  /** The objective's metric names, the columns after the fixed ones. */
+  List<String> names() {
+    return names;
   }
 
   /** The last row of a metrics file, without changing it; empty when it has none or is absent. */
@@ -94,7 +153,7 @@ final class Metrics {
     try {
       List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
       for (int i = lines.size() - 1; i >= 0; i--) {
-        if (!lines.get(i).isBlank() && !lines.get(i).equals(HEADER)) {
+        if (!lines.get(i).isBlank() && !lines.get(i).startsWith("step,")) {
           java.util.Optional<Row> row = Row.tryParse(lines.get(i));
           if (row.isPresent()) {
             return row;

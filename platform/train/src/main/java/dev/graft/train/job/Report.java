@@ -22,8 +22,18 @@ final class Report {
 
   private Report() {}
 
+  /**
+   * Writes the report.
+   *
+   * @param names the objective's metrics in the rows' {@code extra} columns, one chart each
+   */
   static void write(
-      Path file, String id, Map<String, String> spec, List<Metrics.Row> rows, JobStatus status) {
+      Path file,
+      String id,
+      Map<String, String> spec,
+      List<String> names,
+      List<Metrics.Row> rows,
+      JobStatus status) {
     StringBuilder html = new StringBuilder();
     html.append(
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Graft job ")
@@ -58,6 +68,13 @@ final class Report {
     html.append("<h2>Loss</h2>\n").append(chart(rows, Metrics.Row::loss, "#c0392b"));
     html.append("<h2>Learning rate</h2>\n")
         .append(chart(rows, Metrics.Row::learningRate, "#2471a3"));
+    for (int i = 0; i < names.size(); i++) {
+      int column = i;
+      html.append("<h2>")
+          .append(escape(names.get(i)))
+          .append("</h2>\n")
+          .append(chart(rows, r -> r.extra()[column], "#7d3c98"));
+    }
     html.append("<h2>Configuration</h2>\n<table>\n");
     new TreeMap<>(spec)
         .forEach(

@@ -7,6 +7,14 @@ import java.nio.file.Path;
  * progress, cancellation, checkpoints and failures are its business; the numbers are the run's.
  */
 public interface Run extends AutoCloseable {
+  /**
+   * The names of the metrics each {@link StepResult} reports beside the loss (the objective's, such
+   * as DPO's rewards), in column order; none by default.
+   */
+  default java.util.List<String> metricNames() {
+    return java.util.List.of();
+  }
+
   /** Optimizer steps the job makes in all. */
   long totalSteps();
 
@@ -44,6 +52,8 @@ public interface Run extends AutoCloseable {
    * @param nonFinite what became NaN or infinite, e.g. {@code "loss became NaN"}, or empty
    * @param skipped whether the step was skipped without applying its update ({@code
    *     skip_nonfinite_steps}); a non-finite step that was not skipped ends the job
+   * @param metrics the objective's metrics by name ({@link Run#metricNames()}), averaged over the
+   *     step's micro-batches
    */
   record StepResult(
       double loss,
@@ -51,16 +61,32 @@ public interface Run extends AutoCloseable {
       double gradNorm,
       long tokens,
       String nonFinite,
-      boolean skipped) {
+      boolean skipped,
+      java.util.Map<String, Double> metrics) {
+    public StepResult {
+      metrics = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(metrics));
+    }
+
     /** A step that was applied; it names a non-finite loss when it has one. */
     public StepResult(double loss, double learningRate, double gradNorm, long tokens) {
+      this(loss, learningRate, gradNorm, tokens, java.util.Map.of());
+    }
+
+    /** An applied step with the objective's metrics. */
+    public StepResult(
+        double loss,
+        double learningRate,
+        double gradNorm,
+        long tokens,
+        java.util.Map<String, Double> metrics) {
       this(
           loss,
           learningRate,
           gradNorm,
           tokens,
           Double.isFinite(loss) ? "" : "loss became " + loss,
-          false);
+          false,
+          metrics);
     }
   }
 }

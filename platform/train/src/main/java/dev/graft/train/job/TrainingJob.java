@@ -119,7 +119,7 @@ public final class TrainingJob implements Job, Runnable {
       if (resumeFrom.isPresent()) {
         done = run.restore(resumeFrom.get());
       }
-      metrics = new Metrics(outputDir.resolve("metrics.csv"), done);
+      metrics = new Metrics(outputDir.resolve("metrics.csv"), done, run.metricNames());
       update(JobState.RUNNING, done, total, Double.NaN, 0, "");
       publish("STARTED");
       long started = System.nanoTime();
@@ -177,7 +177,10 @@ public final class TrainingJob implements Job, Runnable {
                 r.gradNorm(),
                 r.tokens(),
                 tps,
-                elapsedBefore + seconds));
+                elapsedBefore + seconds,
+                metrics.names().stream()
+                    .mapToDouble(n -> r.metrics().getOrDefault(n, Double.NaN))
+                    .toArray()));
         update(
             JobState.RUNNING,
             done,
@@ -185,7 +188,7 @@ public final class TrainingJob implements Job, Runnable {
             r.loss(),
             tps,
             r.skipped() ? "Step " + done + " was skipped: its " + r.nonFinite() + "." : "");
-        publish("PROGRESS");
+        publish("PROGRESS", r.metrics());
         if (saveSteps > 0 && done % saveSteps == 0 && done < total) {
           saveCheckpoint(run, done);
         }
@@ -222,7 +225,8 @@ public final class TrainingJob implements Job, Runnable {
     JobStatus end = new JobStatus(state, done, total, last.loss(), last.tokensPerSecond(), message);
     if (metrics != null) {
       try {
-        Report.write(outputDir.resolve("report.html"), id, spec, metrics.rows(), end);
+        Report.write(
+            outputDir.resolve("report.html"), id, spec, metrics.names(), metrics.rows(), end);
         if (state == JobState.COMPLETED && !"false".equalsIgnoreCase(spec.get("report_png"))) {
           screenshot(outputDir.resolve("report.html"), outputDir.resolve("report.png"));
         }
@@ -266,6 +270,14 @@ public final class TrainingJob implements Job, Runnable {
   }
 
   private void publish(String suffix) {
+    publish(suffix, Map.of());
+  }
+
+  /**
+   * Posts the job's status under {@code TOPIC + suffix}, with the objective's {@code metrics} of
+   * the step as properties of their own names (e.g. {@code rewards/margins}).
+   */
+  private void publish(String suffix, Map<String, Double> metrics) {
     JobStatus s = status;
     Map<String, Object> properties = new LinkedHashMap<>();
     properties.put("id", id);
@@ -275,6 +287,7 @@ public final class TrainingJob implements Job, Runnable {
     properties.put("loss", s.loss());
     properties.put("tokens_per_second", s.tokensPerSecond());
     properties.put("message", s.message());
+    properties.putAll(metrics);
     events.publish(JobEvents.TOPIC + suffix, properties);
   }
 }

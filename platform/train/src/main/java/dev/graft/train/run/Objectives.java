@@ -8,6 +8,9 @@ import dev.graft.graph.GraphOps;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.train.data.Batches;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * The loss of a training or evaluation graph: the learned tokens' log-probabilities from the logits
@@ -21,6 +24,8 @@ public final class Objectives {
    * it.
    */
   public static final String REFERENCE = "reference_logprobs";
+
+  private static final Pattern METRIC_NAME = Pattern.compile("[a-z0-9_/]+");
 
   /**
    * The default objective: the mean of {@code −log p} over every learned token of the batch (as
@@ -52,6 +57,40 @@ public final class Objectives {
     Objective o = objective == null ? CROSS_ENTROPY : objective;
     return o.loss(graph, logProbs(graph, logits, o));
   }
+
+  /**
+   * The objective's loss and its {@link Objective#metrics metrics} over {@code logits} (B, T, V),
+   * built on one set of log-probabilities.
+   *
+   * @param objective the job's objective, or null for {@link #CROSS_ENTROPY}
+   */
+  public static Built build(Graph graph, Tensor logits, Objective objective) {
+    Objective o = objective == null ? CROSS_ENTROPY : objective;
+    LogProbs logProbs = logProbs(graph, logits, o);
+    Tensor loss = o.loss(graph, logProbs);
+    Map<String, Tensor> metrics = new LinkedHashMap<>(o.metrics(graph, logProbs));
+    for (Map.Entry<String, Tensor> m : metrics.entrySet()) {
+      if (!METRIC_NAME.matcher(m.getKey()).matches() || m.getValue().shape().rank() != 0) {
+        throw new IllegalArgumentException(
+            "Objective "
+                + o
+                + " reports metric \""
+                + m.getKey()
+                + "\" of shape "
+                + m.getValue().shape()
+                + "; metric names are lower-case [a-z0-9_/] and values scalars.");
+      }
+    }
+    return new Built(loss, metrics);
+  }
+
+  /**
+   * An objective's tensors in a graph.
+   *
+   * @param loss the scalar loss
+   * @param metrics metric name → scalar, in the objective's order
+   */
+  public record Built(Tensor loss, Map<String, Tensor> metrics) {}
 
   /**
    * The learned tokens' log-probabilities under {@code logits} (B, T, V) as {@code objective} sees

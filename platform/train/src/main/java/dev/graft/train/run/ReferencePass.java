@@ -28,8 +28,10 @@ import java.util.Set;
  * the step, so no gradient flows back. That is one extra forward per micro-step — no backward, no
  * optimizer, no dropout — about a third of a training step's compute, with its activations freed
  * when the run returns. Its weights come from the same checkpoint files as the training program's
- * frozen weights, read in once when the session opens: the base weights are held a second time
- * (ONNX Runtime copies external data into each session).
+ * frozen weights, as external data that ONNX Runtime reads where they lie: like a training step, a
+ * run multiplies them by many rows, so the session keeps no prepacked copies ({@link
+ * dev.graft.api.backend.Program#training}), and the process holds the base weights once, in the
+ * page cache of the checkpoint mapping both sessions read.
  */
 final class ReferencePass implements AutoCloseable {
   private static final String SUMS = "reference_sums";
@@ -52,7 +54,7 @@ final class ReferencePass implements AutoCloseable {
     this.session =
         backend.open(
             base.program(
-                checkpoint, Map.of(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL), false));
+                checkpoint, Map.of(), Set.of(DType.FLOAT32, DType.INT64, DType.BOOL), true));
   }
 
   /** The reference model's per-row sums of learned-token log-probabilities for {@code batch}. */

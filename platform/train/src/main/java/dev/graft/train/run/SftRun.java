@@ -249,6 +249,30 @@ public final class SftRun implements Run {
     }
   }
 
+  /**
+   * The objective a job's methods set, or null for the default cross-entropy: the job's model graph
+   * adapted by its methods, without data or a session. Tells a caller which data the job takes
+   * ({@link RowLayout#of}) before it writes or picks any.
+   *
+   * @throws IllegalArgumentException as the methods do for a model they cannot adapt
+   */
+  public static Objective objective(JobSpec spec, MethodRegistry registry) {
+    Path dir = Path.of(spec.job().getString("model"));
+    try (SafetensorsReader checkpoint = SafetensorsReader.open(dir)) {
+      ModelGraph model =
+          ModelGraph.build(ModelConfig.read(dir.resolve(ModelConfig.FILE)), DType.FLOAT32);
+      GraphAdaptation adaptation =
+          new GraphAdaptation(new ModelGraphModel(model, checkpoint), true, DType.FLOAT32);
+      for (Map.Entry<String, Options> m : spec.methods().entrySet()) {
+        adaptation.adapting(m.getKey());
+        registry.require(m.getKey()).method().create(m.getValue()).adapt(adaptation);
+      }
+      return adaptation.objective();
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + e.getMessage(), e);
+    }
+  }
+
   private boolean needsReference() {
     Objective objective = program.adaptation().objective();
     return objective != null && objective.needsReference();
@@ -284,7 +308,9 @@ public final class SftRun implements Run {
             job.getInt("max_length"),
             job.getBoolean("completion_only_loss"),
             job.getBoolean("assistant_only_loss"),
-            job.getString("truncation").equals("fail"));
+            job.getString("truncation").equals("fail"),
+            maxPromptLength(job),
+            job.getString("truncation_mode").equals("keep_end"));
     if (settings.maxLength() > context) {
       log.accept(
           "max_length "
@@ -332,6 +358,21 @@ public final class SftRun implements Run {
             job.getBoolean("packing")),
         seed,
         pad);
+  }
+
+  /** The job's {@code max_prompt_length}: 0 or more. */
+  private static int maxPromptLength(Options job) {
+    int n = job.getInt("max_prompt_length");
+    if (n < 0) {
+      throw new IllegalArgumentException(
+          "max_prompt_length must be 0 (keep whole prompts) or more, not " + n + ".");
+    }
+    return n;
+  }
+
+  @Override
+  public List<String> metricNames() {
+    return List.copyOf(program.metricNames());
   }
 
   @Override

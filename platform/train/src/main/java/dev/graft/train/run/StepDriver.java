@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -91,6 +92,8 @@ final class StepDriver {
     boolean hooksDue = adaptation.hooks().stream().anyMatch(h -> due(h, index + 1, end));
     Map<String, HostTensor> fetched = Map.of();
     String nonFinite = "";
+    List<String> metricNames = program.metricNames();
+    double[] metricSums = new double[metricNames.size()];
     for (int micro = 0; micro < accumulation; micro++) {
       Batches.Batch b = batches.batch(index * accumulation + micro);
       Map<String, HostTensor> feeds = new LinkedHashMap<>(b.feeds());
@@ -116,6 +119,9 @@ final class StepDriver {
       boolean last = micro == accumulation - 1;
       Set<String> fetch = new HashSet<>();
       fetch.add("loss");
+      for (int m = 0; m < metricSums.length; m++) {
+        fetch.add(StepProgram.METRIC + m);
+      }
       if (fetchGradNorm && last) {
         fetch.add("grad_norm");
       }
@@ -131,6 +137,9 @@ final class StepDriver {
       lossSum += loss;
       if (nonFinite.isEmpty() && !Float.isFinite(loss)) {
         nonFinite = "loss became " + loss;
+      }
+      for (int m = 0; m < metricSums.length; m++) {
+        metricSums[m] += out.get(StepProgram.METRIC + m).floats()[0];
       }
       if (out.containsKey("grad_norm")) {
         gradNorm = out.get("grad_norm").floats()[0];
@@ -160,7 +169,11 @@ final class StepDriver {
         }
       }
     }
-    return new StepResult(lossSum / accumulation, lr, gradNorm, tokens, nonFinite, skip);
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    for (int m = 0; m < metricSums.length; m++) {
+      metrics.put(metricNames.get(m), metricSums[m] / accumulation);
+    }
+    return new StepResult(lossSum / accumulation, lr, gradNorm, tokens, nonFinite, skip, metrics);
   }
 
   /** Whether a hook runs after step {@code done} (from 1) of the phase. */

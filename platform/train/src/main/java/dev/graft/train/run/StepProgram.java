@@ -36,6 +36,11 @@ final class StepProgram implements AutoCloseable {
   private final TrainingStep step;
   private final Session session;
   private final Map<String, Double> groupScale = new LinkedHashMap<>();
+
+  /** Output-name prefix of the objective's metrics: {@code metric.0}, {@code metric.1}, … */
+  static final String METRIC = "metric.";
+
+  private final List<String> metricNames = new java.util.ArrayList<>();
   private final long seed;
 
   /**
@@ -144,7 +149,15 @@ final class StepProgram implements AutoCloseable {
    * state and exposed gradients.
    */
   private TrainingStep trainingStep(Graph graph, Options job) {
-    Tensor loss = Objectives.loss(graph, model.logits(), adaptation.objective());
+    Objectives.Built objective = Objectives.build(graph, model.logits(), adaptation.objective());
+    Tensor loss = objective.loss();
+    objective
+        .metrics()
+        .forEach(
+            (name, value) -> {
+              graph.output(METRIC + metricNames.size(), value);
+              metricNames.add(name);
+            });
     graph.removeOutput(ModelGraph.LOGITS); // a step fetches the loss, not (batch, seq, vocab)
     for (GraphAdaptation.LossTerm term : adaptation.losses()) {
       loss = graph.add(loss, graph.mul(term.term(), term.weight()));
@@ -224,6 +237,11 @@ final class StepProgram implements AutoCloseable {
       largest = Math.max(largest, t.shape().numel().size() * t.dtype().byteSize());
     }
     return Math.toIntExact(largest);
+  }
+
+  /** The objective's metric names; metric i is the step's output {@value #METRIC}i. */
+  List<String> metricNames() {
+    return metricNames;
   }
 
   ModelGraph model() {

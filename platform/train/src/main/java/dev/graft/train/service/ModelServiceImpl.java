@@ -12,6 +12,7 @@ import dev.graft.api.model.EvaluationSettings;
 import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
+import dev.graft.api.model.PreferenceEvaluation;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.model.AtomicFiles;
@@ -256,6 +257,24 @@ public final class ModelServiceImpl implements ModelService {
     }
     int evaluated = (int) encoded.stream().filter(Encoded::teaches).count();
     return new Evaluation(loss, Math.exp(loss), exactMatch, evaluated, targets);
+  }
+
+  @Override
+  public Optional<PreferenceEvaluation> evaluatePreferences(
+      Path modelDir, Path adapterDir, Path data, EvaluationSettings settings, double beta) {
+    ModelConfig config = config(modelDir);
+    requireAdapter(adapterDir);
+    return PreferenceEval.evaluate(
+        methods,
+        backends.requireAvailable(settings.backend()),
+        modelDir,
+        adapterDir,
+        data,
+        settings,
+        beta,
+        tokenizer(modelDir),
+        chatTemplate(modelDir),
+        config.maxPositionEmbeddings());
   }
 
   /**

@@ -45,6 +45,7 @@ class ReportInBrowserTest {
         report,
         "job-1",
         Map.of("method", "lora", "learning_rate", "1e-3"),
+        List.of(),
         rows,
         new JobStatus(JobState.COMPLETED, STEPS, STEPS, rows.get(STEPS - 1).loss(), 1000, ""));
   }

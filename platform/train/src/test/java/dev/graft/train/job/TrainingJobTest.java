@@ -26,7 +26,7 @@ class TrainingJobTest {
    * A run whose loss depends on state carried from step to step (x ← 0.9·x + 1/(step+1)), which it
    * checkpoints, so that a resumed run can only match an uninterrupted one if the state came back.
    */
-  static final class ToyRun implements Run {
+  static class ToyRun implements Run {
     final long total;
     final Runnable onStep;
     final long nanAt;
