@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.graft.api.FineTuningMethod;
 import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.api.train.JobState;
@@ -23,6 +24,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -44,6 +46,24 @@ class MethodMatrixTest {
   private static final double ROUNDING = 1e-5;
 
   @TempDir Path dir;
+
+  @Test
+  void aCompositionLeftOutOfTheMatrixIsRefusedInOneSentenceNamingBothMethods() {
+    for (FineTuningMethod m : Fixtures.METHODS) {
+      if (m.companion().isEmpty()) {
+        continue;
+      }
+      for (FineTuningMethod c : Fixtures.METHODS) {
+        MatrixRow.refusal(m, c)
+            .ifPresent(
+                message -> {
+                  assertTrue(message.contains("\"" + m.info().name() + "\""), message);
+                  assertTrue(message.contains("\"" + c.info().name() + "\""), message);
+                  assertFalse(message.contains("\n"), message);
+                });
+      }
+    }
+  }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("dev.graft.conformance.MatrixRow#rows")

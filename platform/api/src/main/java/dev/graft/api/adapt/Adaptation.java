@@ -139,7 +139,10 @@ public interface Adaptation {
   /** The names of every parameter: the model's own and those methods declared. */
   List<String> parameters();
 
-  /** A base weight's current values, row-major (e.g. W for PiSSA's SVD or QLoRA's quantiser). */
+  /**
+   * A base weight's values as stored, row-major (e.g. W for PiSSA's SVD or QLoRA's quantiser), also
+   * after another method replaced it in the graph.
+   */
   float[] weight(String parameter);
 
   /**
@@ -171,6 +174,7 @@ public interface Adaptation {
   /**
    * Replaces a base weight by a subgraph of the same shape and dtype that computes it, e.g. W_res =
    * W − s·B·A (PiSSA) or NF4 dequantisation (QLoRA). The original weight is dropped from the graph.
+   * A weight is replaced once: a second method replacing it is refused in one sentence naming both.
    */
   void replaceWeight(String parameter, Tensor replacement);
 

@@ -71,6 +71,7 @@ public final class GraphAdaptation implements Adaptation {
   private final List<Hook> hooks = new ArrayList<>();
   private final Map<String, HostTensor> frozen = new LinkedHashMap<>();
   private final Map<String, Tensor> replacedWeights = new LinkedHashMap<>();
+  private final Map<String, String> replacedBy = new LinkedHashMap<>();
   private final Set<String> frozenNames = new LinkedHashSet<>();
   private final Map<String, HostTensor> state = new LinkedHashMap<>();
   private final Set<String> exposedGradients = new LinkedHashSet<>();
@@ -287,6 +288,9 @@ public final class GraphAdaptation implements Adaptation {
 
   @Override
   public float[] weight(String parameter) {
+    if (replacedWeights.containsKey(parameter)) {
+      return model.weight(parameter); // as stored, before another method replaced it in the graph
+    }
     if (!parameters().contains(parameter) || inits.containsKey(parameter)) {
       throw new IllegalArgumentException(
           "\"" + parameter + "\" is not a base weight of this model.");
@@ -342,8 +346,21 @@ public final class GraphAdaptation implements Adaptation {
 
   @Override
   public void replaceWeight(String parameter, Tensor replacement) {
+    String first = replacedBy.get(parameter);
+    if (first != null) {
+      throw new IllegalArgumentException(
+          "Method \""
+              + method
+              + "\" cannot replace \""
+              + parameter
+              + "\": method \""
+              + first
+              + "\" already replaced it, and replacing it again would drop that change; use one of"
+              + " the two.");
+    }
     graph().replaceUses(weightTensor(parameter), replacement);
     replacedWeights.put(parameter, replacement);
+    replacedBy.put(parameter, method);
   }
 
   @Override

@@ -169,6 +169,10 @@ public final class Adapters {
           ModelGraph.build(ModelConfig.read(modelDir.resolve(ModelConfig.FILE)), DType.FLOAT32);
       GraphAdaptation adaptation =
           new GraphAdaptation(new ModelGraphModel(model, base), false, DType.FLOAT32);
+      if (Calibrator.recorded(checkpointDir)) {
+        // The graph the job trained after its calibration (LoRA-drop's shared layers).
+        new Calibrator().replay(checkpointDir, List.copyOf(methods.values()));
+      }
       methods.forEach(
           (name, instance) -> {
             adaptation.adapting(name);
