@@ -78,8 +78,7 @@ record MatrixRow(FineTuningMethod method, FineTuningMethod companion, Model mode
         k -> {
           try {
             Path dir = Files.createTempDirectory("graft-compose");
-            Map<String, String> spec = Fixtures.spec(dir, job, 1);
-            spec.put("model", Fixtures.shared("models/stories260K").toString());
+            Map<String, String> spec = new MatrixRow(m, c, Model.LLAMA).spec(dir, 1);
             try (SftRun run = run(spec)) {
               return Optional.empty();
             }

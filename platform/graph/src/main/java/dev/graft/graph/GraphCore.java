@@ -26,6 +26,7 @@ abstract class GraphCore implements GraphOps {
   private final List<Tensor> inputs = new ArrayList<>();
   private final Map<Tensor, Boolean> parameters = new LinkedHashMap<>();
   private final Map<String, Tensor> outputs = new LinkedHashMap<>();
+  private final Map<String, Tensor> replacedNames = new LinkedHashMap<>();
   private int counter;
 
   // ---------------------------------------------------------------- declarations and structure
@@ -150,6 +151,28 @@ abstract class GraphCore implements GraphOps {
   }
 
   /**
+   * What stands for the parameter or input {@code name} now: the tensor itself, or, once {@link
+   * #replaceUses} has rewired all of its uses away and it has left the graph, its replacement
+   * (followed through later replacements). A graph built in passes (the virtual tokens' pass
+   * through a model's blocks) reads a weight a method has replaced this way.
+   *
+   * @throws IllegalArgumentException when no tensor has had this name
+   */
+  public Tensor current(String name) {
+    Tensor t = byName.get(name);
+    if (t != null) {
+      return t;
+    }
+    Tensor replacement = replacedNames.get(name);
+    if (replacement == null) {
+      throw new IllegalArgumentException("No tensor named \"" + name + "\" in this graph");
+    }
+    return byName.get(replacement.name()) == replacement
+        ? replacement
+        : current(replacement.name());
+  }
+
+  /**
    * Rewires every use of {@code old} (node inputs and graph outputs) to {@code replacement}, except
    * uses inside the computation of {@code replacement} itself. This is how a method swaps a frozen
    * weight for a dequantised one ({@code W -> nf4Dequantize(...)}) or wraps an op's result ({@code
@@ -187,6 +210,7 @@ abstract class GraphCore implements GraphOps {
       parameters.remove(old);
       inputs.remove(old);
       byName.remove(old.name());
+      replacedNames.put(old.name(), replacement);
     }
   }
 

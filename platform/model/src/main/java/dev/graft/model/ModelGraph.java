@@ -200,8 +200,7 @@ public final class ModelGraph {
    * and {@link #blocks()}, nor key/value prefixes.
    *
    * @param embeddings (n, hidden_size) in the compute type
-   * @throws IllegalArgumentException for another shape or dtype, or when a method has removed a
-   *     base weight the pass reads
+   * @throws IllegalArgumentException for another shape or dtype
    */
   public void prependVirtualTokens(Tensor embeddings) {
     built.prefixes().prependVirtualTokens(embeddings);

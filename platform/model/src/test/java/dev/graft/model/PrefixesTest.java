@@ -8,6 +8,7 @@ import dev.graft.api.backend.HostTensor;
 import dev.graft.backend.cpu.CpuBackend;
 import dev.graft.backend.cpu.Steps;
 import dev.graft.graph.DType;
+import dev.graft.graph.Graph;
 import dev.graft.graph.NdArray;
 import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
@@ -54,6 +55,28 @@ class PrefixesTest {
     Map<String, HostTensor> weights = new HashMap<>(Runs.weights(m, folder, DType.FLOAT64));
     addVirtualTokens(m, weights);
     assertEquals(AHEAD.length, m.prefixLength());
+    double[] logits = Runs.interpret(m, weights, feeds());
+    assertMatchesTheSamplesAfterTheTokensAhead(folder, logits);
+  }
+
+  @Test
+  void theVirtualTokensPassReadsWeightsReplacedBeforeIt() throws IOException {
+    Path folder = TinyModels.write(dir, TinyModels.LLAMA, 37);
+    ModelGraph m = ModelGraph.build(ModelConfig.read(folder), DType.FLOAT64);
+    Map<String, HostTensor> weights = new HashMap<>(Runs.weights(m, folder, DType.FLOAT64));
+    Graph g = m.graph();
+    for (ModelGraph.Linear l : m.linears()) {
+      // A method's computed weight (QLoRA's dequantisation): here 2 · (W / 2), the original gone.
+      String half = l.module() + ".half";
+      Tensor stored = g.parameter(half, DType.FLOAT64, l.weight().shape(), false);
+      g.replaceUses(l.weight(), g.mul(stored, g.scalar(2.0, DType.FLOAT64)));
+      double[] w = weights.remove(l.weight().name()).doubles();
+      for (int i = 0; i < w.length; i++) {
+        w[i] /= 2;
+      }
+      weights.put(half, HostTensor.ofDoubles(l.weight().shape().sizes(), w));
+    }
+    addVirtualTokens(m, weights);
     double[] logits = Runs.interpret(m, weights, feeds());
     assertMatchesTheSamplesAfterTheTokensAhead(folder, logits);
   }

@@ -159,7 +159,13 @@ public interface Adaptation {
     throw new UnsupportedOperationException("This Adaptation cannot hand out weight tensors.");
   }
 
-  /** Makes the parameters whose names match trainable or frozen. Returns how many matched. */
+  /**
+   * Makes the parameters whose names match trainable or frozen. Returns how many matched. Integer
+   * tensors and {@link #frozen} tensors never become trainable (a broad predicate skips them).
+   *
+   * @throws IllegalArgumentException when asked to train a weight another method has replaced
+   *     ({@link #replaceWeight}): one sentence naming both methods
+   */
   int setTrainable(Predicate<String> parameters, boolean trainable);
 
   /**
@@ -174,7 +180,8 @@ public interface Adaptation {
   /**
    * Replaces a base weight by a subgraph of the same shape and dtype that computes it, e.g. W_res =
    * W − s·B·A (PiSSA) or NF4 dequantisation (QLoRA). The original weight is dropped from the graph.
-   * A weight is replaced once: a second method replacing it is refused in one sentence naming both.
+   * A weight is replaced once: a second method replacing it, or replacing a weight another method
+   * made trainable, is refused in one sentence naming both.
    */
   void replaceWeight(String parameter, Tensor replacement);
 

@@ -495,20 +495,11 @@ public final class Decoder {
 
   /**
    * A frozen weight named and shaped as in the checkpoint; a second pass (virtual tokens) reads the
-   * parameter the first declared.
-   *
-   * @throws IllegalArgumentException when a method has removed the weight from the graph since
+   * parameter the first declared, or what a method has replaced it by ({@link Graph#current}).
    */
   private Tensor param(String name) {
     if (names.containsKey(name)) {
-      if (!g.parameters().stream().anyMatch(p -> p.name().equals(name))) {
-        throw new IllegalArgumentException(
-            "Weight \""
-                + name
-                + "\" was replaced by a method before virtual tokens were added; add virtual"
-                + " tokens first.");
-      }
-      return g.tensor(name);
+      return g.current(name);
     }
     names.put(name, name);
     return g.parameter(name, dt, Shape.of(shapes.get(name)), false);

@@ -300,10 +300,27 @@ public final class GraphAdaptation implements Adaptation {
 
   @Override
   public int setTrainable(Predicate<String> parameters, boolean trainable) {
+    if (trainable) {
+      replacedBy.forEach(
+          (weight, by) -> {
+            if (parameters.test(weight)) {
+              throw new IllegalArgumentException(
+                  "Method \""
+                      + method
+                      + "\" cannot train \""
+                      + weight
+                      + "\": method \""
+                      + by
+                      + "\" replaced it by a weight it computes; use one of the two.");
+            }
+          });
+    }
     int count = 0;
     for (Tensor p : graph().parameters()) {
-      // Integer tensors (quantised codes) never train: a broad predicate leaves them frozen.
-      if (parameters.test(p.name()) && (!trainable || p.dtype().isFloating())) {
+      // Integer tensors (quantised codes) and methods' frozen constants never train: a broad
+      // predicate leaves them frozen.
+      if (parameters.test(p.name())
+          && (!trainable || (p.dtype().isFloating() && !frozenNames.contains(p.name())))) {
         graph().setTrainable(p, trainable);
         if (trainable) {
           owners.putIfAbsent(p.name(), method);
@@ -357,6 +374,17 @@ public final class GraphAdaptation implements Adaptation {
               + first
               + "\" already replaced it, and replacing it again would drop that change; use one of"
               + " the two.");
+    }
+    String trainer = owners.get(parameter);
+    if (trainer != null) {
+      throw new IllegalArgumentException(
+          "Method \""
+              + method
+              + "\" cannot replace \""
+              + parameter
+              + "\": method \""
+              + trainer
+              + "\" trains it, and a replaced weight cannot train; use one of the two.");
     }
     graph().replaceUses(weightTensor(parameter), replacement);
     replacedWeights.put(parameter, replacement);

@@ -65,6 +65,35 @@ class GraphAdaptationTest {
   }
 
   @Test
+  void aReplacedWeightDoesNotTrainAndATrainedOneIsNotReplaced() {
+    GraphAdaptation first = new GraphAdaptation(twoWeights(), true, DType.FLOAT32);
+    first.adapting("quantises");
+    Tensor codes = first.frozen("", "codes", HostTensor.ofFloats(new long[] {2, 2}, 1, 2, 3, 4));
+    first.replaceWeight("w", first.graph().mul(codes, first.graph().scalar(2, DType.FLOAT32)));
+    first.adapting("full");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> first.setTrainable(p -> true, true));
+    assertEquals(
+        "Method \"full\" cannot train \"w\": method \"quantises\" replaced it by a weight it"
+            + " computes; use one of the two.",
+        e.getMessage());
+    assertEquals(1, first.setTrainable(p -> !p.equals("w"), true), "b; the constant stays frozen");
+    assertEquals(List.of("b"), first.tensorsOf("full"));
+
+    GraphAdaptation second = new GraphAdaptation(twoWeights(), true, DType.FLOAT32);
+    second.adapting("full");
+    second.setTrainable(p -> true, true);
+    second.adapting("quantises");
+    Tensor w =
+        second.graph().mul(second.graph().tensor("w"), second.graph().scalar(1, DType.FLOAT32));
+    e = assertThrows(IllegalArgumentException.class, () -> second.replaceWeight("w", w));
+    assertEquals(
+        "Method \"quantises\" cannot replace \"w\": method \"full\" trains it, and a replaced"
+            + " weight cannot train; use one of the two.",
+        e.getMessage());
+  }
+
+  @Test
   void twoMethodsThatBothFormatSamplesAreAClearError() {
     GraphAdaptation adaptation = new GraphAdaptation(null, true, DType.FLOAT32);
     SampleFormat format = (sample, context) -> List.of();
