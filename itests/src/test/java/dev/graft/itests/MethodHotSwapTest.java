@@ -183,9 +183,9 @@ class MethodHotSwapTest {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> shell("graft:method alpah"));
     // The installed list is every registered method, sorted: the shipped bundles and alpha.
-    String installed =
-        String.join(", ", registry.methods().stream().map(m -> m.info().name()).sorted().toList());
-    assertTrue(installed.startsWith("alpha, ") && installed.contains(", full, "), installed);
+    List<String> names = registry.methods().stream().map(m -> m.info().name()).sorted().toList();
+    assertTrue(names.contains("alpha") && names.contains("full"), names.toString());
+    String installed = String.join(", ", names);
     assertEquals(
         "Unknown method \"alpah\". Installed: "
             + installed
