@@ -132,7 +132,7 @@ public final class SftRun implements Run {
                 ? job.getInt("max_steps")
                 : Math.max(1, (long) Math.ceil(job.getDouble("num_train_epochs") * perEpoch));
         this.schedule = schedule(totalSteps);
-        this.reference = needsReference() ? new ReferencePass(config, checkpoint, backend) : null;
+        this.reference = reference(registry);
         this.driver = trainDriver();
         if (job.has("adapter")) {
           continueFrom(Path.of(job.getString("adapter")));
@@ -273,9 +273,54 @@ public final class SftRun implements Run {
     }
   }
 
-  private boolean needsReference() {
+  /**
+   * The reference pass of an objective that needs one, as the job keys {@code ref_adapter} and
+   * {@code precompute_ref_log_probs} set it up, or null.
+   *
+   * @throws IllegalArgumentException when either key is set and the objective compares against no
+   *     reference
+   */
+  private ReferencePass reference(MethodRegistry registry) throws IOException {
     Objective objective = program.adaptation().objective();
-    return objective != null && objective.needsReference();
+    boolean precompute = job.getBoolean("precompute_ref_log_probs");
+    if (objective == null || !objective.needsReference()) {
+      if (job.has("ref_adapter") || precompute) {
+        throw new IllegalArgumentException(
+            (job.has("ref_adapter") ? "ref_adapter" : "precompute_ref_log_probs")
+                + " sets up the reference model of an objective that compares against one, and"
+                + " the methods "
+                + names
+                + " set none; add such an objective (dpo) or remove the key.");
+      }
+      return null;
+    }
+    ReferencePass pass;
+    if (job.has("ref_adapter")) {
+      Path dir = Path.of(job.getString("ref_adapter"));
+      AtomicFiles.recover(dir);
+      pass = ReferencePass.withAdapter(modelDir, dir, registry, checkpoint, backend);
+      log.accept("Reference model: the base model with the adapter " + dir + ".");
+    } else {
+      pass = ReferencePass.base(config, checkpoint, backend);
+    }
+    if (precompute) {
+      long start = System.nanoTime();
+      int rows;
+      try {
+        rows = pass.precompute(batches);
+      } catch (RuntimeException e) {
+        pass.close();
+        throw e;
+      }
+      log.accept(
+          String.format(
+              Locale.ROOT,
+              "Reference log-probabilities of %,d rows precomputed in %.1f s; the reference"
+                  + " session is closed.",
+              rows,
+              (System.nanoTime() - start) / 1e9));
+    }
+    return pass;
   }
 
   private static ChatTemplate chatTemplate(Path dir) throws IOException {

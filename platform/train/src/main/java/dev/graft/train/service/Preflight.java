@@ -10,12 +10,13 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Reads what a job names before its folder is made: the model's config.json, its safetensors
- * headers against that config, its tokenizer, the data lines and the adapter folder to continue
- * from. A bad file is refused here, in one sentence naming it, and nothing is written under the
- * output path. Tensor data is not read; the run maps it later.
+ * headers against that config, its tokenizer, the data lines, the adapter folder to continue from
+ * and the reference adapter's folder. A bad file is refused here, in one sentence naming it, and
+ * nothing is written under the output path. Tensor data is not read; the run maps it later.
  */
 final class Preflight {
   private Preflight() {}
@@ -61,13 +62,17 @@ final class Preflight {
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + e.getMessage(), e);
     }
-    if (job.has("adapter")) {
-      Path adapter = Path.of(job.getString("adapter"));
-      if (!Files.isRegularFile(adapter.resolve("adapter_config.json"))) {
-        throw new IllegalArgumentException(
-            "Adapter folder "
-                + adapter
-                + " has no adapter_config.json; set adapter to a job's adapter/ folder.");
+    for (String key : List.of("adapter", "ref_adapter")) {
+      if (job.has(key)) {
+        Path adapter = Path.of(job.getString(key));
+        if (!Files.isRegularFile(adapter.resolve("adapter_config.json"))) {
+          throw new IllegalArgumentException(
+              "Adapter folder "
+                  + adapter
+                  + " has no adapter_config.json; set "
+                  + key
+                  + " to a job's adapter/ folder.");
+        }
       }
     }
   }
