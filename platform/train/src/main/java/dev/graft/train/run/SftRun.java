@@ -274,24 +274,30 @@ public final class SftRun implements Run {
   }
 
   /**
+   * Refuses the job keys that set up the reference model ({@code ref_adapter}, {@code
+   * precompute_ref_log_probs}) when the job's objective compares against none.
+   *
+   * @param objective the objective the job's methods set ({@link #objective}), or null
+   * @throws IllegalArgumentException naming the key
+   */
+  public static void checkReferenceKeys(Options job, Objective objective) {
+    boolean used = job.has("ref_adapter") || job.getBoolean("precompute_ref_log_probs");
+    if (used && (objective == null || !objective.needsReference())) {
+      throw new IllegalArgumentException(
+          (job.has("ref_adapter") ? "ref_adapter" : "precompute_ref_log_probs")
+              + " sets up the reference model of an objective that compares against one, and"
+              + " this job's methods set none; add such a method (dpo) or remove the key.");
+    }
+  }
+
+  /**
    * The reference pass of an objective that needs one, as the job keys {@code ref_adapter} and
    * {@code precompute_ref_log_probs} set it up, or null.
-   *
-   * @throws IllegalArgumentException when either key is set and the objective compares against no
-   *     reference
    */
   private ReferencePass reference(MethodRegistry registry) throws IOException {
     Objective objective = program.adaptation().objective();
-    boolean precompute = job.getBoolean("precompute_ref_log_probs");
+    checkReferenceKeys(job, objective);
     if (objective == null || !objective.needsReference()) {
-      if (job.has("ref_adapter") || precompute) {
-        throw new IllegalArgumentException(
-            (job.has("ref_adapter") ? "ref_adapter" : "precompute_ref_log_probs")
-                + " sets up the reference model of an objective that compares against one, and"
-                + " the methods "
-                + names
-                + " set none; add such an objective (dpo) or remove the key.");
-      }
       return null;
     }
     ReferencePass pass;
@@ -303,7 +309,7 @@ public final class SftRun implements Run {
     } else {
       pass = ReferencePass.base(config, checkpoint, backend);
     }
-    if (precompute) {
+    if (job.getBoolean("precompute_ref_log_probs")) {
       long start = System.nanoTime();
       int rows;
       try {

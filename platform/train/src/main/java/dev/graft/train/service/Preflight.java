@@ -1,11 +1,13 @@
 package dev.graft.train.service;
 
+import dev.graft.api.MethodRegistry;
 import dev.graft.api.Options;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.data.Jsonl;
 import dev.graft.train.job.JobSpec;
+import dev.graft.train.run.SftRun;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -22,7 +24,7 @@ final class Preflight {
   private Preflight() {}
 
   /** Checks the files of a parsed job; see the class comment. */
-  static void check(JobSpec spec) {
+  static void check(JobSpec spec, MethodRegistry registry) {
     Options job = spec.job();
     Path model = Path.of(job.getString("model"));
     if (!Files.isRegularFile(model.resolve(ModelConfig.FILE))) {
@@ -74,6 +76,9 @@ final class Preflight {
                   + " to a job's adapter/ folder.");
         }
       }
+    }
+    if (job.has("ref_adapter") || job.getBoolean("precompute_ref_log_probs")) {
+      SftRun.checkReferenceKeys(job, SftRun.objective(spec, registry));
     }
   }
 }
