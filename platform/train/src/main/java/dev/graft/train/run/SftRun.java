@@ -44,7 +44,8 @@ import java.util.function.Function;
  * unless a method sets another, such as a preference loss over paired rows) plus any method loss
  * terms, and one ONNX program per optimizer step (forward, backward, AdamW) runs on the chosen
  * backend; an objective that needs reference log-probabilities gets them from a {@link
- * ReferencePass} before each micro-step.
+ * ReferencePass} before each micro-step, or, with {@code precompute_ref_log_probs}, from what it
+ * computed for every row before the first step.
  */
 public final class SftRun implements Run {
 
