@@ -17,8 +17,9 @@ import java.util.List;
 /**
  * Reads what a job names before its folder is made: the model's config.json, its safetensors
  * headers against that config, its tokenizer, the data lines, the adapter folder to continue from
- * and the reference adapter's folder. A bad file is refused here, in one sentence naming it, and
- * nothing is written under the output path. Tensor data is not read; the run maps it later.
+ * and the reference adapter's folder, and that the reference keys have an objective that uses them.
+ * A bad file is refused here, in one sentence naming it, and nothing is written under the output
+ * path. Tensor data is not read; the run maps it later.
  */
 final class Preflight {
   private Preflight() {}
