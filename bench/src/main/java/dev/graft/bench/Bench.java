@@ -59,10 +59,10 @@ import java.util.SplittableRandom;
  *   <li>{@code row dir=D workload=W batch=B seq=S warmup=W steps=N threads=T [profile=PREFIX]
  *       [lockstep=true]}, W one of lora-qv, lora-all, full, infer, adalora, adapter, bitfit,
  *       prompt-tuning, prefix-tuning, delta-lora-qv, moelora-qv, lora-drop-qv, dora, dora-expanded,
- *       qlora, lora-dpo: training rows build and run exactly {@link SftRun} (graph, methods,
- *       cross-entropy, backward, AdamW, one ONNX program per step on the CPU backend); {@code
- *       infer} runs the forward graph of {@link ModelGraph#build} and fetches the logits. Prints
- *       one {@code RESULT {json}} line.
+ *       qlora, lora-dpo, lora-dpo-precompute: training rows build and run exactly {@link SftRun}
+ *       (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step on the CPU
+ *       backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and fetches the
+ *       logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -389,8 +389,10 @@ public final class Bench {
           spec.put("method", workload);
           spec.put(workload + ".num_virtual_tokens", "20");
         }
-        case "lora-dpo" -> {
-          // lora-qv's adapter under DPO: batch rows = batch / 2 pairs, plus the reference pass.
+        case "lora-dpo", "lora-dpo-precompute" -> {
+          // lora-qv's adapter under DPO: batch rows = batch / 2 pairs, plus the reference pass
+          // before each step, or (precompute) once over all pairs during setup.
+          spec.put("precompute_ref_log_probs", Boolean.toString(workload.endsWith("precompute")));
           spec.put("method", "lora,dpo");
           spec.put("lora.r", "8");
           spec.put("lora.lora_alpha", "16");
@@ -438,6 +440,7 @@ public final class Bench {
     out.put("tokens_per_s", round((double) batch * seq * steps / total));
     out.put("peak_rss_bytes", procStatus("VmHWM"));
     out.put("peak_rss_after_setup_bytes", setupPeak);
+    out.put("rss_after_steps_bytes", procStatus("VmRSS"));
     out.put("rss_file_after_setup_bytes", setupFile);
     out.put("weights_bytes", weightsBytes(dir));
     out.put("device", backend.device());

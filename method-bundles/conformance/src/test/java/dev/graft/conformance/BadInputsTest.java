@@ -462,6 +462,21 @@ class BadInputsTest {
             "adapter_config.json"));
     all.add(
         train(
+            "ref_adapter folder without adapter_config.json",
+            c -> c.jobKey("ref_adapter=" + Files.createDirectories(c.dir().resolve("reference"))),
+            "ref_adapter"));
+    all.add(
+        train(
+            "precompute_ref_log_probs that is not a boolean",
+            c -> c.jobKey("precompute_ref_log_probs=yes"),
+            "precompute_ref_log_probs"));
+    all.add(
+        train(
+            "precompute_ref_log_probs without an objective that has a reference",
+            c -> c.jobKey("precompute_ref_log_probs=true"),
+            "precompute_ref_log_probs"));
+    all.add(
+        train(
             "output_dir inside the model folder",
             c -> c.jobKey("output_dir=" + c.model().resolve("out")),
             "inside the model folder"));

@@ -197,16 +197,40 @@ public final class Batches {
     return (units.size() + batchSize - 1) / batchSize;
   }
 
-  /** Batch number {@code index}, counted across epochs from 0. */
-  public Batch batch(long index) {
+  /**
+   * The shuffling units: each one row, or a pair's two rows ({@link RowLayout#sequences()} rows
+   * each); {@link #unitsOf} numbers them from 0.
+   */
+  public int units() {
+    return units.size();
+  }
+
+  /**
+   * The units that batch {@code index} holds, in the order of its rows: a value computed per row
+   * once, in any batch, is found again for the rows of every later batch, whatever the epoch's
+   * shuffle.
+   */
+  public int[] unitsOf(long index) {
     long epoch = index / perEpoch();
     int within = (int) (index % perEpoch());
-    List<List<List<Encoded>>> order = new ArrayList<>(units);
+    List<Integer> order = new ArrayList<>();
+    for (int u = 0; u < units.size(); u++) {
+      order.add(u);
+    }
     Collections.shuffle(order, new Random(seed + epoch));
-    List<List<Encoded>> chosen = new ArrayList<>();
-    order
+    return order
         .subList(within * batchSize, Math.min(order.size(), (within + 1) * batchSize))
-        .forEach(chosen::addAll);
+        .stream()
+        .mapToInt(Integer::intValue)
+        .toArray();
+  }
+
+  /** Batch number {@code index}, counted across epochs from 0. */
+  public Batch batch(long index) {
+    List<List<Encoded>> chosen = new ArrayList<>();
+    for (int u : unitsOf(index)) {
+      chosen.addAll(units.get(u));
+    }
     int length = 0;
     for (List<Encoded> r : chosen) {
       length = Math.max(length, r.stream().mapToInt(e -> e.ids().length).sum());

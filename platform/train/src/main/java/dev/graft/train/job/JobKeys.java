@@ -57,6 +57,18 @@ public final class JobKeys {
               OptionType.STRING,
               "",
               "an adapter folder to continue training from, made by this job's methods"),
+          key(
+              "ref_adapter",
+              OptionType.STRING,
+              "",
+              "an objective with a reference model (dpo): the base model with this adapter folder,"
+                  + " frozen, is the reference (TRL's ref_adapter_name); default the base model"),
+          key(
+              "precompute_ref_log_probs",
+              OptionType.BOOLEAN,
+              "false",
+              "an objective with a reference model (dpo): compute the reference's log-probabilities"
+                  + " of every training row once before training, then free the reference model"),
           key("backend", OptionType.STRING, "cpu", "compute backend, see graft:backends"),
           key(
               "output_dir",

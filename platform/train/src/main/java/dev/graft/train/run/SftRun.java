@@ -44,7 +44,8 @@ import java.util.function.Function;
  * unless a method sets another, such as a preference loss over paired rows) plus any method loss
  * terms, and one ONNX program per optimizer step (forward, backward, AdamW) runs on the chosen
  * backend; an objective that needs reference log-probabilities gets them from a {@link
- * ReferencePass} before each micro-step.
+ * ReferencePass} before each micro-step, or, with {@code precompute_ref_log_probs}, from what it
+ * computed for every row before the first step.
  */
 public final class SftRun implements Run {
 
@@ -132,7 +133,7 @@ public final class SftRun implements Run {
                 ? job.getInt("max_steps")
                 : Math.max(1, (long) Math.ceil(job.getDouble("num_train_epochs") * perEpoch));
         this.schedule = schedule(totalSteps);
-        this.reference = needsReference() ? new ReferencePass(config, checkpoint, backend) : null;
+        this.reference = reference(registry);
         this.driver = trainDriver();
         if (job.has("adapter")) {
           continueFrom(Path.of(job.getString("adapter")));
@@ -273,9 +274,60 @@ public final class SftRun implements Run {
     }
   }
 
-  private boolean needsReference() {
+  /**
+   * Refuses the job keys that set up the reference model ({@code ref_adapter}, {@code
+   * precompute_ref_log_probs}) when the job's objective compares against none.
+   *
+   * @param objective the objective the job's methods set ({@link #objective}), or null
+   * @throws IllegalArgumentException naming the key
+   */
+  public static void checkReferenceKeys(Options job, Objective objective) {
+    boolean used = job.has("ref_adapter") || job.getBoolean("precompute_ref_log_probs");
+    if (used && (objective == null || !objective.needsReference())) {
+      throw new IllegalArgumentException(
+          (job.has("ref_adapter") ? "ref_adapter" : "precompute_ref_log_probs")
+              + " sets up the reference model of an objective that compares against one, and"
+              + " this job's methods set none; add such a method (dpo) or remove the key.");
+    }
+  }
+
+  /**
+   * The reference pass of an objective that needs one, as the job keys {@code ref_adapter} and
+   * {@code precompute_ref_log_probs} set it up, or null.
+   */
+  private ReferencePass reference(MethodRegistry registry) throws IOException {
     Objective objective = program.adaptation().objective();
-    return objective != null && objective.needsReference();
+    checkReferenceKeys(job, objective);
+    if (objective == null || !objective.needsReference()) {
+      return null;
+    }
+    ReferencePass pass;
+    if (job.has("ref_adapter")) {
+      Path dir = Path.of(job.getString("ref_adapter"));
+      AtomicFiles.recover(dir);
+      pass = ReferencePass.withAdapter(modelDir, dir, registry, checkpoint, backend);
+      log.accept("Reference model: the base model with the adapter " + dir + ".");
+    } else {
+      pass = ReferencePass.base(config, checkpoint, backend);
+    }
+    if (job.getBoolean("precompute_ref_log_probs")) {
+      long start = System.nanoTime();
+      int rows;
+      try {
+        rows = pass.precompute(batches);
+      } catch (RuntimeException e) {
+        pass.close();
+        throw e;
+      }
+      log.accept(
+          String.format(
+              Locale.ROOT,
+              "Reference log-probabilities of %,d rows precomputed in %.1f s; the reference"
+                  + " session is closed.",
+              rows,
+              (System.nanoTime() - start) / 1e9));
+    }
+    return pass;
   }
 
   private static ChatTemplate chatTemplate(Path dir) throws IOException {

@@ -95,10 +95,11 @@ final class StepDriver {
     List<String> metricNames = program.metricNames();
     double[] metricSums = new double[metricNames.size()];
     for (int micro = 0; micro < accumulation; micro++) {
-      Batches.Batch b = batches.batch(index * accumulation + micro);
+      long batch = index * accumulation + micro;
+      Batches.Batch b = batches.batch(batch);
       Map<String, HostTensor> feeds = new LinkedHashMap<>(b.feeds());
       if (reference != null) {
-        feeds.put(Objectives.REFERENCE, reference.sums(b));
+        feeds.put(Objectives.REFERENCE, reference.sums(batch, b));
       }
       feeds.put("step", HostTensor.ofFloats(new long[0], index + 1 - skipped));
       program

@@ -1,27 +1,31 @@
 package dev.graft.train.service;
 
+import dev.graft.api.MethodRegistry;
 import dev.graft.api.Options;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.data.Jsonl;
 import dev.graft.train.job.JobSpec;
+import dev.graft.train.run.SftRun;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Reads what a job names before its folder is made: the model's config.json, its safetensors
- * headers against that config, its tokenizer, the data lines and the adapter folder to continue
- * from. A bad file is refused here, in one sentence naming it, and nothing is written under the
- * output path. Tensor data is not read; the run maps it later.
+ * headers against that config, its tokenizer, the data lines, the adapter folder to continue from
+ * and the reference adapter's folder, and that the reference keys have an objective that uses them.
+ * A bad file is refused here, in one sentence naming it, and nothing is written under the output
+ * path. Tensor data is not read; the run maps it later.
  */
 final class Preflight {
   private Preflight() {}
 
   /** Checks the files of a parsed job; see the class comment. */
-  static void check(JobSpec spec) {
+  static void check(JobSpec spec, MethodRegistry registry) {
     Options job = spec.job();
     Path model = Path.of(job.getString("model"));
     if (!Files.isRegularFile(model.resolve(ModelConfig.FILE))) {
@@ -61,14 +65,21 @@ final class Preflight {
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + e.getMessage(), e);
     }
-    if (job.has("adapter")) {
-      Path adapter = Path.of(job.getString("adapter"));
-      if (!Files.isRegularFile(adapter.resolve("adapter_config.json"))) {
-        throw new IllegalArgumentException(
-            "Adapter folder "
-                + adapter
-                + " has no adapter_config.json; set adapter to a job's adapter/ folder.");
+    for (String key : List.of("adapter", "ref_adapter")) {
+      if (job.has(key)) {
+        Path adapter = Path.of(job.getString(key));
+        if (!Files.isRegularFile(adapter.resolve("adapter_config.json"))) {
+          throw new IllegalArgumentException(
+              "Adapter folder "
+                  + adapter
+                  + " has no adapter_config.json; set "
+                  + key
+                  + " to a job's adapter/ folder.");
+        }
       }
+    }
+    if (job.has("ref_adapter") || job.getBoolean("precompute_ref_log_probs")) {
+      SftRun.checkReferenceKeys(job, SftRun.objective(spec, registry));
     }
   }
 }

@@ -201,7 +201,7 @@ public final class TrainingServiceImpl implements TrainingService {
   private Prepared prepare(Map<String, String> spec) {
     JobSpec checked = JobSpec.parse(spec, methods);
     ComputeBackend backend = backends.requireAvailable(checked.job().getString("backend"));
-    Preflight.check(checked);
+    Preflight.check(checked, methods);
     String out = checked.job().has("output_dir") ? checked.job().getString("output_dir") : "";
     return new Prepared(
         checked, backend, folders.create(out.isEmpty() ? null : Path.of(out), spec));

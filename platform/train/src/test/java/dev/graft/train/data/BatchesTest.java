@@ -73,4 +73,48 @@ class BatchesTest {
         new Batches(List.of(sample(new int[] {1, 2}, true, false), a), 4, 8, false, 0, 0);
     assertEquals(1, batches.batch(0).rows());
   }
+
+  /** The first token of each row of {@code batch}. */
+  private static long[] rowStarts(Batches.Batch batch) {
+    long[] starts = new long[batch.rows()];
+    java.util.Arrays.setAll(starts, r -> batch.inputIds()[r * batch.length()]);
+    return starts;
+  }
+
+  @Test
+  void theUnitsOfABatchNameItsRowsInEveryEpochWithPackingAndWithPairs() {
+    List<Encoded> many = new java.util.ArrayList<>();
+    for (int i = 0; i < 9; i++) {
+      many.add(sample(new int[] {i, i + 100, i + 200}, false, true, true));
+    }
+    // Packing puts samples 2k and 2k+1 in one row (unit k); pairs put both sequences of a sample
+    // in two rows (one unit).
+    Batches packed = new Batches(many, 2, 6, true, 5, 0);
+    Batches pairs =
+        new Batches(
+            many.stream().map(e -> List.of(e, sample(new int[] {-1, -2}, false, true))).toList(),
+            RowLayout.PAIRS,
+            List.of(),
+            new Batches.Sizes(2, 6, false),
+            5,
+            0);
+    assertEquals(5, packed.units());
+    assertEquals(9, pairs.units());
+    for (long index = 0; index < 3 * packed.perEpoch(); index++) {
+      long[] want = java.util.Arrays.stream(packed.unitsOf(index)).mapToLong(u -> 2L * u).toArray();
+      assertArrayEquals(want, rowStarts(packed.batch(index)), "packed batch " + index);
+    }
+    for (long index = 0; index < 3 * pairs.perEpoch(); index++) {
+      long[] want =
+          java.util.Arrays.stream(pairs.unitsOf(index))
+              .mapToObj(u -> new long[] {u, -1})
+              .flatMapToLong(java.util.Arrays::stream)
+              .toArray();
+      assertArrayEquals(want, rowStarts(pairs.batch(index)), "pair batch " + index);
+    }
+    assertNotEquals(
+        java.util.Arrays.toString(pairs.unitsOf(0)),
+        java.util.Arrays.toString(pairs.unitsOf(pairs.perEpoch())),
+        "the second epoch is shuffled anew");
+  }
 }
