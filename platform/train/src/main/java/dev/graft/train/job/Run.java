@@ -45,7 +45,8 @@ public interface Run extends AutoCloseable {
   /**
    * What one optimizer step did.
    *
-   * @param loss the mean training loss of the step
+   * @param loss the mean training loss of the step: its micro-batches' losses weighed by their
+   *     learned tokens (pairs, for a pairwise objective)
    * @param learningRate the learning rate it used
    * @param gradNorm the gradient norm before clipping, or NaN when not computed
    * @param tokens tokens the step trained on
@@ -53,7 +54,7 @@ public interface Run extends AutoCloseable {
    * @param skipped whether the step was skipped without applying its update ({@code
    *     skip_nonfinite_steps}); a non-finite step that was not skipped ends the job
    * @param metrics the objective's metrics by name ({@link Run#metricNames()}), averaged over the
-   *     step's micro-batches
+   *     step's micro-batches with the loss's weights
    */
   record StepResult(
       double loss,
