@@ -38,6 +38,25 @@ public interface Run extends AutoCloseable {
   /** Writes the job's result (for example the PEFT adapter) into {@code outputDir}. */
   void finish(Path outputDir);
 
+  /**
+   * Whether the job has validation samples ({@code eval_data}, or those {@code validation_split}
+   * holds out) whose loss {@link #evaluate} computes; none by default.
+   */
+  default boolean evaluates() {
+    return false;
+  }
+
+  /**
+   * Writes the result so far into {@code dir}, an empty folder, as {@link #finish} does, and
+   * returns the validation loss under it: the mean token cross-entropy of the validation samples.
+   * Nothing the training carries changes.
+   *
+   * @throws IllegalStateException when the run does not {@link #evaluates() evaluate}
+   */
+  default double evaluate(Path dir) {
+    throw new IllegalStateException("The job has no validation samples to evaluate.");
+  }
+
   /** Releases the run's sessions and buffers. */
   @Override
   void close();
