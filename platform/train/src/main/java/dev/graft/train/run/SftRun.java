@@ -356,8 +356,15 @@ public final class SftRun implements Run {
                 + (job.getInt("eval_steps") > 0
                     ? "every " + job.getInt("eval_steps") + " steps and at the end."
                     : "at the end."));
+      } else if (job.getInt("eval_steps") > 0
+          || job.getBoolean("save_best")
+          || job.getInt("early_stopping_patience") > 0) {
+        throw new IllegalArgumentException(
+            "eval_steps, save_best and early_stopping_patience need a validation loss, but "
+                + refused
+                + "; remove them.");
       } else {
-        log.accept("Validation is skipped: " + refused);
+        log.accept("Validation is skipped: " + refused + ".");
       }
     }
     int[] truncated = {0};
@@ -421,12 +428,10 @@ public final class SftRun implements Run {
     if (objective != null && objective.pairwise()) {
       return "the pairwise objective "
           + objective
-          + " has no token cross-entropy to validate with; use graft:eval on the result.";
+          + " has no token cross-entropy to validate with (graft:eval evaluates its pairs)";
     }
     if (!columns.isEmpty()) {
-      return "the methods read the per-sample inputs "
-          + columns
-          + ", which a saved adapter does not take.";
+      return "the methods read the per-sample inputs " + columns + ", which only training feeds";
     }
     return "";
   }
