@@ -1,5 +1,6 @@
 package dev.graft.train.job;
 
+import dev.graft.api.Options;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
@@ -10,9 +11,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
+import java.util.stream.Stream;
 
 /**
  * One training job: drives its {@link Run} step by step on the calling thread, writes metrics, a
@@ -84,7 +87,7 @@ public final class TrainingJob implements Job, Runnable {
     public static final Validation AT_END = new Validation(0, false, 0, 0);
 
     /** The job's {@code eval_steps}, {@code save_best} and {@code early_stopping_*} keys. */
-    public static Validation of(dev.graft.api.Options job) {
+    public static Validation of(Options job) {
       return new Validation(
           job.getInt("eval_steps"),
           job.getBoolean("save_best"),
@@ -302,12 +305,11 @@ public final class TrainingJob implements Job, Runnable {
       if (best.offer(done, loss) && validation.saveBest()) {
         Files.writeString(
             evaluated.resolve(BEST_FILE),
-            String.format(
-                java.util.Locale.ROOT, "{\"step\": %d, \"eval_loss\": %.6f}%n", done, loss));
+            String.format(Locale.ROOT, "{\"step\": %d, \"eval_loss\": %.6f}%n", done, loss));
         AtomicFiles.replaceFolder(
             outputDir.resolve(BEST),
             into -> {
-              try (java.util.stream.Stream<Path> files = Files.list(evaluated)) {
+              try (Stream<Path> files = Files.list(evaluated)) {
                 for (Path f : files.toList()) {
                   Files.move(f, into.resolve(f.getFileName()));
                 }
@@ -324,7 +326,7 @@ public final class TrainingJob implements Job, Runnable {
   /** The reason an early stop gives, in the job's final message. */
   private String stoppedEarly(long done, Best best) {
     return String.format(
-        java.util.Locale.ROOT,
+        Locale.ROOT,
         "Stopped early after step %d: eval_loss has not fallen more than %s below its best, %.4f"
             + " at step %d, in %d evaluation%s (early_stopping_patience=%d).%s",
         done,

@@ -28,6 +28,7 @@ import dev.graft.train.job.Run;
 import dev.graft.train.step.Schedule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -44,7 +45,8 @@ import java.util.function.Function;
  * unless a method sets another, such as a preference loss over paired rows) plus any method loss
  * terms, and one ONNX program per optimizer step (forward, backward, AdamW) runs on the chosen
  * backend; an objective that needs reference log-probabilities gets them from a {@link
- * ReferencePass} before each micro-step.
+ * ReferencePass} before each micro-step. A job with validation samples ({@code eval_data} or {@code
+ * validation_split}) has their loss measured on the result so far by {@link LossPass}.
  */
 public final class SftRun implements Run {
 
@@ -570,8 +572,8 @@ public final class SftRun implements Run {
     try (LossPass pass =
         new LossPass(
             backend,
-            java.nio.file.Files.isDirectory(model) ? model : modelDir,
-            java.nio.file.Files.isDirectory(adapter) ? adapter : null,
+            Files.isDirectory(model) ? model : modelDir,
+            Files.isDirectory(adapter) ? adapter : null,
             registry,
             Map.of())) {
       return pass.mean(evaluation).loss();
