@@ -415,6 +415,16 @@ class BadInputsTest {
             "gradient_accumulation_steps zero",
             c -> c.jobKey("gradient_accumulation_steps=0"),
             "gradient_accumulation_steps must be at least 1"));
+    all.add(
+        train(
+            "save_best without validation samples",
+            c -> c.jobKey("save_best=true"),
+            "save_best=true needs validation samples; set eval_data"));
+    all.add(
+        train(
+            "eval_data that does not exist",
+            c -> c.jobKey("eval_data=/nowhere/valid.jsonl"),
+            "eval_data file /nowhere/valid.jsonl does not exist"));
     all.add(train("max_steps zero", c -> c.jobKey("max_steps=0"), "max_steps must be at least 1"));
     all.add(
         train("max_steps negative", c -> c.jobKey("max_steps=-5"), "max_steps must be at least 1"));

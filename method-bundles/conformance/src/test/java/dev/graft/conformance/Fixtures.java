@@ -140,6 +140,7 @@ final class Fixtures {
             spec,
             out,
             checked.job().getInt("save_steps"),
+            TrainingJob.Validation.of(checked.job()),
             () -> new SftRun(checked, registry, cpu(), n -> {}),
             (t, p) -> {});
     job.run();

@@ -33,6 +33,15 @@ public final class Graph extends CompositeOps {
   }
 
   /**
+   * The gradients of {@code scale · loss}, as {@link #gradients(Tensor)} computes them with the
+   * backward pass started from {@code scale}, a scalar of this graph (a micro-step's weight in an
+   * accumulated step), so that the forward graph needs no scaled copy of the loss.
+   */
+  public Map<Tensor, Tensor> gradients(Tensor loss, Tensor scale) {
+    return Autodiff.gradients(this, own(loss), own(scale), trainables());
+  }
+
+  /**
    * This graph as ONNX {@code ModelProto} bytes (IR version 8, opset 17). Inputs and trainable
    * parameters become graph inputs, frozen parameters external-data initializers, constants inline
    * initializers, symbolic dimensions {@code dim_param}.

@@ -24,17 +24,22 @@ import java.util.Map;
  * / (||g|| + 1e-6))} with the norm over all trainables.
  *
  * <p>The graph computes the same with as few passes over parameter-sized tensors as it can: the
- * gradient's scalar factor s (the clipping factor, and 1/N with accumulation) goes into the moment
- * coefficients, {@code m <- b1 m + ((1 - b1) s) g} and {@code v <- b2 v + ((1 - b2) s^2) g^2} (g^2
- * is also the square the norm sums), the bias corrections into scalars as in torch's {@code
- * step_size / denom} algebra, {@code p <- p (1 - lr wd) - (lr sqrt(1 - b2^t) / (1 - b1^t)) m /
- * (sqrt(v) + eps sqrt(1 - b2^t))}, and a group without weight decay skips its multiply.
+ * gradient's scalar factor s (the clipping factor) goes into the moment coefficients, {@code m <-
+ * b1 m + ((1 - b1) s) g} and {@code v <- b2 v + ((1 - b2) s^2) g^2} (g^2 is also the square the
+ * norm sums), the bias corrections into scalars as in torch's {@code step_size / denom} algebra,
+ * {@code p <- p (1 - lr wd) - (lr sqrt(1 - b2^t) / (1 - b1^t)) m / (sqrt(v) + eps sqrt(1 - b2^t))},
+ * and a group without weight decay skips its multiply.
  *
  * <p>Gradient accumulation over N micro-steps keeps accumulators {@code acc.p} as inputs and {@code
- * next.acc.p} as outputs, plus a BOOL scalar input {@code apply}. Every micro-step adds its
- * gradient; when {@code apply} is true the update uses the mean {@code (acc + g) / N} and the
- * accumulators reset to zero, otherwise parameters and moments pass through unchanged. The caller
- * sets {@code apply} on every N-th micro-step and advances {@code step} only then.
+ * next.acc.p} as outputs, plus a BOOL scalar input {@code apply} and a scalar input {@code
+ * micro_weight} w, the micro-step's share of the effective batch. Every micro-step adds the
+ * gradient of {@code w · loss}; when {@code apply} is true the update uses {@code acc + w g} and
+ * the accumulators reset to zero, otherwise parameters and moments pass through unchanged. The
+ * caller sets {@code apply} on every N-th micro-step and advances {@code step} only then. With w
+ * the micro-batch's learned tokens over those of all N (shares that sum to 1), a loss that is a
+ * mean over learned tokens accumulates to the gradient of the mean over every learned token of the
+ * effective batch, whatever the micro-batches' sizes (Transformers' 2024 fix); w = 1/N gives the
+ * mean of the micro-steps' gradients.
  *
  * <p>With {@link Builder#skipNonFinite()} the step also outputs a BOOL scalar {@code finite}: false
  * when the loss or the (accumulated) gradient holds a NaN or an infinity, and then parameters and
@@ -190,8 +195,8 @@ public final class TrainingStep {
 
     /**
      * Outputs the gradient of trainable {@code p} as {@code grad.<name>}: the gradient the update
-     * uses, averaged over accumulated micro-steps and clipped (meaningful on the runs that apply
-     * the update).
+     * uses, summed over accumulated micro-steps by their weights and clipped (meaningful on the
+     * runs that apply the update).
      */
     public Builder exposeGradient(Tensor p) {
       if (!graph.isTrainable(p)) {
@@ -220,15 +225,20 @@ public final class TrainingStep {
       if (!unknown.isEmpty()) {
         throw new IllegalArgumentException("Parameter groups without parameters: " + unknown);
       }
-      Map<Tensor, Tensor> grads = graph.gradients(loss);
+      Tensor apply =
+          accumulationSteps > 1 ? graph.input("apply", DType.BOOL, Shape.scalar()) : null;
+      // Accumulating, each micro-step's gradient is that of w · loss: backward starts from w, with
+      // no pass over the parameter-sized gradients.
+      Map<Tensor, Tensor> grads =
+          apply == null
+              ? graph.gradients(loss)
+              : graph.gradients(loss, graph.input("micro_weight", f, Shape.scalar()));
       Map<String, String> carry = new LinkedHashMap<>();
       graph.output("loss", loss);
       Tensor step = graph.input("step", f, Shape.scalar());
-      Tensor apply =
-          accumulationSteps > 1 ? graph.input("apply", DType.BOOL, Shape.scalar()) : null;
 
-      // The update uses s g: g the (accumulated) gradient, s the scalar 1/N times the clipping
-      // factor, which goes into Adam's scalar coefficients instead of a pass over g.
+      // The update uses s g: g the (accumulated, weighted) gradient, s the clipping factor, which
+      // goes into Adam's scalar coefficients instead of a pass over g.
       Map<Tensor, Tensor> summed = new LinkedHashMap<>();
       Map<Tensor, Tensor> squares = new LinkedHashMap<>(); // g², for the norm and for v
       for (Tensor p : trainables) {
@@ -244,18 +254,14 @@ public final class TrainingStep {
         summed.put(p, gp);
         squares.put(p, graph.mul(gp, gp));
       }
-      double mean = 1.0 / accumulationSteps;
       Tensor clipped = null; // the clipping factor, for exposed gradients
-      Tensor c1 = graph.scalar((1 - beta1) * mean, f); // (1 - b1) s
-      Tensor c2 = graph.scalar((1 - beta2) * mean * mean, f); // (1 - b2) s²
+      Tensor c1 = graph.scalar(1 - beta1, f); // (1 - b1) s
+      Tensor c2 = graph.scalar(1 - beta2, f); // (1 - b2) s²
       boolean clipping = !Double.isNaN(maxGradNorm) && !summed.isEmpty();
       Tensor sumSq = clipping || skipNonFinite ? sumOfSquares(squares) : null; // ||g||², scalar
       if (clipping) {
-        // ||g / N|| over all trainables; clip = min(1, max_norm / (||g / N|| + 1e-6))
+        // ||g|| over all trainables; clip = min(1, max_norm / (||g|| + 1e-6))
         Tensor norm = graph.sqrt(sumSq);
-        if (apply != null) {
-          norm = graph.mul(norm, mean);
-        }
         graph.output("grad_norm", norm);
         Tensor clip =
             graph.min(
@@ -277,10 +283,7 @@ public final class TrainingStep {
         Tensor gp = summed.get(p);
         graph.output(
             "grad." + p.name(),
-            gp == null
-                ? graph.mul(p, 0.0)
-                : graph.mul(
-                    gp, clipped == null ? graph.scalar(mean, f) : graph.mul(clipped, mean)));
+            gp == null ? graph.mul(p, 0.0) : clipped == null ? gp : graph.mul(gp, clipped));
       }
       for (Tensor input : state) {
         declare("next." + input.name(), input, input, carry);

@@ -74,8 +74,8 @@ public final class TestModels {
    * Random values for every input of a {@link #tinyTransformer} training step with the given batch
    * and sequence sizes: token ids, labels (every third ignored), an attention mask that hides the
    * last token, RoPE tables, seed, {@code step} 1, {@code lr.default} 1e-3, {@code apply} true,
-   * parameters uniform in [-0.5, 0.5] and zero moments and accumulators. FLOAT32 values are rounded
-   * to float.
+   * {@code micro_weight} 1/2, parameters uniform in [-0.5, 0.5] and zero moments and accumulators.
+   * FLOAT32 values are rounded to float.
    */
   public static Map<String, NdArray> tinyTransformerFeeds(
       Graph g, long batch, long seq, Random rnd) {
@@ -98,6 +98,7 @@ public final class TestModels {
     feeds.put("step", NdArray.scalar(f, 1));
     feeds.put("lr.default", NdArray.scalar(f, rounded(f, 1e-3)));
     feeds.put("apply", NdArray.scalar(DType.BOOL, 1));
+    feeds.put("micro_weight", NdArray.scalar(f, 0.5));
     for (String name : List.of("rope_cos", "rope_sin")) {
       feeds.put(name, GradCheck.random(rnd, GradCases.any(seq, HEAD_SIZE), f));
     }

@@ -301,7 +301,7 @@ class TrainingStepTest {
   }
 
   @Test
-  void accumulationAppliesTheMeanGradientEveryNthMicroStep() {
+  void accumulationAppliesTheWeightedSumOfGradientsEveryNthMicroStep() {
     Tensor[] ab = new Tensor[2];
     Graph g = quadratic(ab);
     TrainingStep step =
@@ -309,12 +309,14 @@ class TrainingStepTest {
     double[] a = {0.5, -1.0, 2.0};
     double[] b = {0.7, -0.3};
     double[][] cs = {{0.1, 0.2, 0.3}, {1.0, -1.0, 0.0}, {-0.5, 0.5, 2.5}};
+    double[] w = {0.2, 0.3, 0.5}; // the micro-steps' shares, e.g. of the learned tokens
     Map<String, NdArray> feeds = initialFeeds(step, a, b, cs[0]);
     feeds.put("step", NdArray.scalar(F, 1));
     feeds.put("lr.default", NdArray.scalar(F, 0.1));
     Map<String, NdArray> out = null;
     for (int micro = 0; micro < 3; micro++) {
       feeds.put("c", vec(new long[] {3}, cs[micro]));
+      feeds.put("micro_weight", NdArray.scalar(F, w[micro]));
       feeds.put("apply", NdArray.scalar(DType.BOOL, micro == 2 ? 1 : 0));
       out = Interpreter.run(step.graph(), feeds);
       if (micro < 2) {
@@ -326,12 +328,12 @@ class TrainingStepTest {
     assertArrayEquals(
         new double[3], out.get("next.acc.a").data(), 0, "accumulators reset after an update");
     for (int i = 0; i < 3; i++) {
-      double mean = 0;
-      for (double[] c : cs) {
-        mean += 2 * (a[i] - c[i]) / 3;
+      double weighted = 0;
+      for (int micro = 0; micro < 3; micro++) {
+        weighted += w[micro] * 2 * (a[i] - cs[micro][i]);
       }
       assertEquals(
-          Reference.adamw(a[i], mean, 0, 0, 1, 0.1, 0.01)[0], out.get("next.a").get(i), 1e-15);
+          Reference.adamw(a[i], weighted, 0, 0, 1, 0.1, 0.01)[0], out.get("next.a").get(i), 1e-15);
     }
     assertEquals(
         Reference.adamw(b[1], b[1] * b[1], 0, 0, 1, 0.1, 0.01)[0], out.get("next.b").get(1), 1e-15);
@@ -363,6 +365,7 @@ class TrainingStepTest {
         }
       }
       feeds.put("c", vec(new long[] {3}, cs[micro]));
+      feeds.put("micro_weight", NdArray.scalar(F, 0.5));
       feeds.put("apply", NdArray.scalar(DType.BOOL, micro == 1 ? 1 : 0));
       out = Interpreter.run(step.graph(), feeds);
       feedBack(step, out, feeds);
@@ -479,6 +482,7 @@ class TrainingStepTest {
     feeds.put("step", NdArray.scalar(F, 1));
     feeds.put("lr.default", NdArray.scalar(F, 0.1));
     feeds.put("apply", NdArray.scalar(DType.BOOL, 0));
+    feeds.put("micro_weight", NdArray.scalar(F, 0.5));
     Map<String, NdArray> out = Interpreter.run(step.graph(), feeds);
     feedBack(step, out, feeds);
     feeds.put("c", vec(new long[] {3}, 0.1, 0.2, 0.3));

@@ -77,6 +77,7 @@ final class LocalTraining implements TrainingService {
             spec,
             dir,
             checked.job().getInt("save_steps"),
+            TrainingJob.Validation.of(checked.job()),
             () -> new SftRun(checked, METHOD_REGISTRY, CPU, System.err::println),
             (topic, properties) -> {});
     jobs.add(0, job);

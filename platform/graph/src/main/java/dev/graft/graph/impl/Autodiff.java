@@ -59,6 +59,15 @@ public final class Autodiff {
 
   /** Gradients of {@code loss} (one element) for each tensor of {@code wrt} that it depends on. */
   public static Map<Tensor, Tensor> gradients(Graph graph, Tensor loss, List<Tensor> wrt) {
+    return gradients(graph, loss, null, wrt);
+  }
+
+  /**
+   * As {@link #gradients(Graph, Tensor, List)}, of {@code scale · loss}: the backward pass starts
+   * from {@code scale}, a scalar of the graph, instead of 1 (null starts from 1).
+   */
+  public static Map<Tensor, Tensor> gradients(
+      Graph graph, Tensor loss, Tensor scale, List<Tensor> wrt) {
     if (!loss.shape().isFixed() || loss.shape().numel().size() != 1 || !loss.dtype().isFloating()) {
       throw new IllegalArgumentException(
           "The loss must be one floating-point element, got " + loss);
@@ -81,7 +90,8 @@ public final class Autodiff {
     if (!live.contains(loss)) {
       return Map.of();
     }
-    ad.grads.put(loss, graph.fill(loss.shape(), loss.dtype(), 1.0));
+    Tensor ones = graph.fill(loss.shape(), loss.dtype(), 1.0);
+    ad.grads.put(loss, scale == null ? ones : graph.mul(ones, scale));
     for (int i = forward.size() - 1; i >= 0; i--) {
       Node n = forward.get(i);
       if (!ad.backwardSparse(n, live)) {

@@ -17,7 +17,8 @@ import java.util.regex.Pattern;
 /**
  * A job's checkpoints: {@code checkpoint-<steps>} folders, each written under a temporary name and
  * renamed into place, so that a crash or a full disk never leaves a half-written one. Only after
- * the new one is in place are older ones removed; the newest two are kept.
+ * the new one is in place are older ones removed; the newest two are kept, and the one {@link
+ * #keep} spares.
  */
 final class Checkpoints {
   private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
@@ -30,8 +31,19 @@ final class Checkpoints {
 
   private final Path dir;
 
+  /** The steps of a checkpoint that rotation spares (the best one, {@code save_best}), or -1. */
+  private long kept = -1;
+
   Checkpoints(Path dir) {
     this.dir = dir;
+  }
+
+  /**
+   * Spares {@code checkpoint-<steps>} from rotation from now on, in place of the one spared before,
+   * which rotation then removes unless it is among the newest.
+   */
+  void keep(long steps) {
+    kept = steps;
   }
 
   /**
@@ -48,6 +60,7 @@ final class Checkpoints {
           "Could not write checkpoint " + target + ": " + e.getMessage(), e);
     }
     List<Path> all = list();
+    all.removeIf(c -> steps(c) == kept);
     for (int i = 0; i < all.size() - KEEP; i++) {
       try {
         AtomicFiles.removeFolder(all.get(i));

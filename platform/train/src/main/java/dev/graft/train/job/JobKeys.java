@@ -51,6 +51,35 @@ public final class JobKeys {
               OptionType.FLOAT,
               "0.0",
               "fraction of the samples held out of training, written to validation.jsonl for graft:eval"),
+          key(
+              "eval_data",
+              OptionType.STRING,
+              "",
+              "validation data: a JSONL file read as data is (data_format, data_columns), in place"
+                  + " of validation_split"),
+          key(
+              "eval_steps",
+              OptionType.INT,
+              "0",
+              "evaluate the validation loss (eval_loss) every this many steps and at the end; 0"
+                  + " only at the end. Needs eval_data or validation_split"),
+          key(
+              "save_best",
+              OptionType.BOOLEAN,
+              "false",
+              "keep the result with the lowest eval_loss in best/ (best.json says its step), and"
+                  + " its checkpoint past rotation"),
+          key(
+              "early_stopping_patience",
+              OptionType.INT,
+              "0",
+              "stop after this many evaluations in a row without a better eval_loss; 0 never stops"
+                  + " early"),
+          key(
+              "early_stopping_threshold",
+              OptionType.FLOAT,
+              "0.0",
+              "how much eval_loss must fall below the best so far to count as better"),
           key("max_samples", OptionType.INT, "0", "use at most this many samples; 0 uses all"),
           key(
               "adapter",

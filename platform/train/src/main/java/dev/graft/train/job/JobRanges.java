@@ -36,9 +36,15 @@ final class JobRanges {
           new Range("max_grad_norm", v -> v >= 0, "0 (no clipping) or more"),
           new Range("save_steps", v -> v >= 0, "0 (only at the end) or more"),
           new Range("logging_steps", v -> v >= 1, "at least 1"),
-          new Range("skip_nonfinite_steps", v -> v >= 0, "0 or more"));
+          new Range("skip_nonfinite_steps", v -> v >= 0, "0 or more"),
+          new Range("eval_steps", v -> v >= 0, "0 (only at the end) or more"),
+          new Range("early_stopping_patience", v -> v >= 0, "0 (never stop early) or more"),
+          new Range("early_stopping_threshold", v -> v >= 0, "0 or more"));
 
-  /** Refuses the first key whose value is out of its range. */
+  /**
+   * Refuses the first key whose value is out of its range, and validation keys without validation
+   * samples to act on.
+   */
   static void check(Options job) {
     for (Range r : RANGES) {
       Object value = job.asMap().get(r.key());
@@ -47,5 +53,26 @@ final class JobRanges {
             r.key() + " must be " + r.must() + ", not " + value + ".");
       }
     }
+    boolean split = job.getDouble("validation_split") > 0;
+    if (job.has("eval_data") && split) {
+      throw new IllegalArgumentException(
+          "The job sets both eval_data and validation_split; validate on one of them, and remove"
+              + " the other.");
+    }
+    if (!job.has("eval_data") && !split) {
+      for (String key : List.of("eval_steps", "early_stopping_patience")) {
+        if (job.getInt(key) > 0) {
+          throw new IllegalArgumentException(needsValidation(key + "=" + job.getInt(key)));
+        }
+      }
+      if (job.getBoolean("save_best")) {
+        throw new IllegalArgumentException(needsValidation("save_best=true"));
+      }
+    }
+  }
+
+  private static String needsValidation(String setting) {
+    return setting
+        + " needs validation samples; set eval_data=<file.jsonl> or validation_split, e.g. 0.1.";
   }
 }

@@ -16,7 +16,8 @@ import java.util.Locale;
  * A job's {@code metrics.csv}: one row per optimizer step, flushed as it is written so that a crash
  * loses at most the step in flight. A resumed job keeps the rows up to its checkpoint. The
  * objective's own metrics (DPO's {@code rewards/chosen}, …) follow the fixed columns, one column
- * each, named in the header.
+ * each, named in the header, and then, for a job that validates, {@code eval_loss}, empty on the
+ * steps that were not evaluated.
  */
 final class Metrics {
   static final String HEADER =
@@ -70,7 +71,8 @@ final class Metrics {
                   tokensPerSecond,
                   elapsedSeconds));
       for (double x : extra) {
-        line.append(String.format(Locale.ROOT, ",%.6g", x));
+        // A column with no value at this step (eval_loss between evaluations) stays empty.
+        line.append(Double.isNaN(x) ? "," : String.format(Locale.ROOT, ",%.6g", x));
       }
       return line.toString();
     }
@@ -85,10 +87,10 @@ final class Metrics {
     }
 
     static Row parse(String line) {
-      String[] f = line.split(",");
+      String[] f = line.split(",", -1);
       double[] extra = new double[f.length - 7];
       for (int i = 0; i < extra.length; i++) {
-        extra[i] = Double.parseDouble(f[7 + i]);
+        extra[i] = f[7 + i].isEmpty() ? Double.NaN : Double.parseDouble(f[7 + i]);
       }
       return new Row(
           Long.parseLong(f[0]),

@@ -5,6 +5,7 @@ import dev.graft.model.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -65,10 +66,25 @@ final class Report {
     if (!status.message().isEmpty()) {
       html.append("<p>").append(escape(status.message())).append("</p>\n");
     }
-    html.append("<h2>Loss</h2>\n").append(chart(rows, Metrics.Row::loss, "#c0392b"));
+    int eval = names.indexOf(TrainingJob.EVAL_LOSS);
+    if (eval < 0) {
+      html.append("<h2>Loss</h2>\n").append(chart(rows, Metrics.Row::loss, "#c0392b"));
+    } else {
+      html.append("<h2>Loss</h2>\n<p><span style=\"color:#c0392b\">training loss</span>,")
+          .append(" <span style=\"color:#1e8449\">eval_loss</span></p>\n")
+          .append(
+              chart(
+                  rows,
+                  List.of(
+                      new Series(Metrics.Row::loss, "#c0392b"),
+                      new Series(r -> r.extra()[eval], "#1e8449"))));
+    }
     html.append("<h2>Learning rate</h2>\n")
         .append(chart(rows, Metrics.Row::learningRate, "#2471a3"));
     for (int i = 0; i < names.size(); i++) {
+      if (i == eval) {
+        continue; // drawn beside the training loss
+      }
       int column = i;
       html.append("<h2>")
           .append(escape(names.get(i)))
@@ -94,36 +110,67 @@ final class Report {
 
   /** A line chart of one metric against the step, with its range on the axis. */
   static String chart(List<Metrics.Row> rows, ToDoubleFunction<Metrics.Row> metric, String colour) {
-    // A skipped non-finite step has no point on the curve.
-    rows = rows.stream().filter(r -> Double.isFinite(metric.applyAsDouble(r))).toList();
-    if (rows.isEmpty()) {
+    return chart(rows, List.of(new Series(metric, colour)));
+  }
+
+  /** One curve of a chart: a metric of the rows and its colour. */
+  record Series(ToDoubleFunction<Metrics.Row> metric, String colour) {}
+
+  /**
+   * A line chart of metrics against the step, on one axis that spans them all; a row without a
+   * finite value (a skipped step, a step not evaluated) has no point on a curve.
+   */
+  static String chart(List<Metrics.Row> all, List<Series> series) {
+    List<List<Metrics.Row>> curves = new ArrayList<>();
+    double min = Double.POSITIVE_INFINITY;
+    double max = Double.NEGATIVE_INFINITY;
+    long first = Long.MAX_VALUE;
+    long last = Long.MIN_VALUE;
+    for (Series s : series) {
+      List<Metrics.Row> rows =
+          all.stream().filter(r -> Double.isFinite(s.metric().applyAsDouble(r))).toList();
+      curves.add(rows);
+      for (Metrics.Row r : rows) {
+        min = Math.min(min, s.metric().applyAsDouble(r));
+        max = Math.max(max, s.metric().applyAsDouble(r));
+        first = Math.min(first, r.step());
+        last = Math.max(last, r.step());
+      }
+    }
+    if (first == Long.MAX_VALUE) {
       return "<p>No steps yet.</p>\n";
     }
-    double min = rows.stream().mapToDouble(metric).min().orElse(0);
-    double max = rows.stream().mapToDouble(metric).max().orElse(1);
     if (max == min) {
       max = min + 1;
     }
-    long first = rows.get(0).step();
-    long last = Math.max(first + 1, rows.get(rows.size() - 1).step());
-    StringBuilder points = new StringBuilder();
-    for (Metrics.Row r : rows) {
-      double x = PAD + (double) (r.step() - first) / (last - first) * (WIDTH - 2 * PAD);
-      double y = HEIGHT - PAD - (metric.applyAsDouble(r) - min) / (max - min) * (HEIGHT - 2 * PAD);
-      points.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
+    last = Math.max(first + 1, last);
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < series.size(); i++) {
+      StringBuilder points = new StringBuilder();
+      for (Metrics.Row r : curves.get(i)) {
+        double x = PAD + (double) (r.step() - first) / (last - first) * (WIDTH - 2 * PAD);
+        double v = series.get(i).metric().applyAsDouble(r);
+        double y = HEIGHT - PAD - (v - min) / (max - min) * (HEIGHT - 2 * PAD);
+        points.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
+      }
+      lines.append(
+          String.format(
+              Locale.ROOT,
+              "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"%s\"/>",
+              series.get(i).colour(),
+              points.toString().trim()));
     }
     return String.format(
         Locale.ROOT,
         "<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">"
-            + "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"%s\"/>"
+            + "%s"
             + "<text class=\"axis\" x=\"4\" y=\"%d\">%.4g</text><text class=\"axis\" x=\"4\" y=\"%d\">%.4g</text>"
             + "<text class=\"axis\" x=\"%d\" y=\"%d\">step %d</text><text class=\"axis\" x=\"%d\" y=\"%d\">step %d</text></svg>\n",
         WIDTH,
         HEIGHT,
         WIDTH,
         HEIGHT,
-        colour,
-        points.toString().trim(),
+        lines,
         PAD - 6,
         max,
         HEIGHT - PAD + 4,

@@ -38,6 +38,25 @@ public interface Run extends AutoCloseable {
   /** Writes the job's result (for example the PEFT adapter) into {@code outputDir}. */
   void finish(Path outputDir);
 
+  /**
+   * Whether the job has validation samples ({@code eval_data}, or those {@code validation_split}
+   * holds out) whose loss {@link #evaluate} computes; none by default.
+   */
+  default boolean evaluates() {
+    return false;
+  }
+
+  /**
+   * Writes the result so far into {@code dir}, an empty folder, as {@link #finish} does, and
+   * returns the validation loss under it: the mean token cross-entropy of the validation samples.
+   * Nothing the training carries changes.
+   *
+   * @throws IllegalStateException when the run does not {@link #evaluates() evaluate}
+   */
+  default double evaluate(Path dir) {
+    throw new IllegalStateException("The job has no validation samples to evaluate.");
+  }
+
   /** Releases the run's sessions and buffers. */
   @Override
   void close();
@@ -45,7 +64,8 @@ public interface Run extends AutoCloseable {
   /**
    * What one optimizer step did.
    *
-   * @param loss the mean training loss of the step
+   * @param loss the mean training loss of the step: its micro-batches' losses weighed by their
+   *     learned tokens (pairs, for a pairwise objective)
    * @param learningRate the learning rate it used
    * @param gradNorm the gradient norm before clipping, or NaN when not computed
    * @param tokens tokens the step trained on
@@ -53,7 +73,7 @@ public interface Run extends AutoCloseable {
    * @param skipped whether the step was skipped without applying its update ({@code
    *     skip_nonfinite_steps}); a non-finite step that was not skipped ends the job
    * @param metrics the objective's metrics by name ({@link Run#metricNames()}), averaged over the
-   *     step's micro-batches
+   *     step's micro-batches with the loss's weights
    */
   record StepResult(
       double loss,

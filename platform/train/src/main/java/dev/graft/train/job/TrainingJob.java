@@ -1,15 +1,21 @@
 package dev.graft.train.job;
 
+import dev.graft.api.Options;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
+import dev.graft.model.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
+import java.util.stream.Stream;
 
 /**
  * One training job: drives its {@link Run} step by step on the calling thread, writes metrics, a
@@ -30,11 +36,13 @@ public final class TrainingJob implements Job, Runnable {
   private final Path outputDir;
   private final Supplier<Run> runs;
   private final long saveSteps;
+  private final Validation validation;
   private final JobEvents events;
   private final Checkpoints checkpoints;
   private volatile JobStatus status;
   private volatile String stopReason;
 
+  /** A job that validates at the end only, when its run has validation samples. */
   public TrainingJob(
       String id,
       Map<String, String> spec,
@@ -42,15 +50,68 @@ public final class TrainingJob implements Job, Runnable {
       long saveSteps,
       Supplier<Run> runs,
       JobEvents events) {
+    this(id, spec, outputDir, saveSteps, Validation.AT_END, runs, events);
+  }
+
+  /** A job that validates as {@code validation} says, when its run has validation samples. */
+  public TrainingJob(
+      String id,
+      Map<String, String> spec,
+      Path outputDir,
+      long saveSteps,
+      Validation validation,
+      Supplier<Run> runs,
+      JobEvents events) {
     this.id = id;
     this.spec = Map.copyOf(spec);
     this.outputDir = outputDir;
     this.saveSteps = saveSteps;
+    this.validation = validation;
     this.runs = runs;
     this.events = events;
     this.checkpoints = new Checkpoints(outputDir);
     this.status = new JobStatus(JobState.QUEUED, 0, 0, Double.NaN, 0, "");
   }
+
+  /**
+   * When and how a job validates, from its job keys ({@link JobKeys}).
+   *
+   * @param evalSteps evaluate every this many steps and at the end; 0 at the end only
+   * @param saveBest keep the result with the lowest {@code eval_loss} in {@value #BEST}, and its
+   *     checkpoint past rotation
+   * @param patience stop after this many evaluations in a row without a better loss; 0 never
+   * @param threshold how far below the best so far a loss must fall to count as better
+   */
+  public record Validation(long evalSteps, boolean saveBest, int patience, double threshold) {
+    /** At the end only; no best result kept, no early stop. */
+    public static final Validation AT_END = new Validation(0, false, 0, 0);
+
+    /** The job's {@code eval_steps}, {@code save_best} and {@code early_stopping_*} keys. */
+    public static Validation of(Options job) {
+      return new Validation(
+          job.getInt("eval_steps"),
+          job.getBoolean("save_best"),
+          job.getInt("early_stopping_patience"),
+          job.getDouble("early_stopping_threshold"));
+    }
+
+    /** Whether the job evaluates after step {@code done} of {@code total}. */
+    boolean due(long done, long total) {
+      return done == total || (evalSteps > 0 && done % evalSteps == 0);
+    }
+  }
+
+  /** The metrics column, and progress-event property, of the validation loss. */
+  public static final String EVAL_LOSS = "eval_loss";
+
+  /** The folder that holds the result with the lowest {@code eval_loss} ({@code save_best}). */
+  public static final String BEST = "best";
+
+  /** The file in {@value #BEST} that records its step and {@code eval_loss}. */
+  public static final String BEST_FILE = "best.json";
+
+  /** Where an evaluation writes the result it evaluates, removed after it. */
+  private static final String EVALUATED = ".evaluated";
 
   @Override
   public String id() {
@@ -119,7 +180,22 @@ public final class TrainingJob implements Job, Runnable {
       if (resumeFrom.isPresent()) {
         done = run.restore(resumeFrom.get());
       }
-      metrics = new Metrics(outputDir.resolve("metrics.csv"), done, run.metricNames());
+      List<String> columns = new ArrayList<>(run.metricNames());
+      if (run.evaluates()) {
+        columns.add(EVAL_LOSS);
+      }
+      metrics = new Metrics(outputDir.resolve("metrics.csv"), done, columns);
+      // A resumed job goes on from the evaluations its kept rows record.
+      Best best = new Best(validation.threshold());
+      int evalColumn = columns.indexOf(EVAL_LOSS);
+      for (Metrics.Row row : evalColumn < 0 ? List.<Metrics.Row>of() : metrics.rows()) {
+        if (!Double.isNaN(row.extra()[evalColumn])) {
+          best.offer(row.step(), row.extra()[evalColumn]);
+        }
+      }
+      if (validation.saveBest() && best.step > 0) {
+        checkpoints.keep(best.step);
+      }
       update(JobState.RUNNING, done, total, Double.NaN, 0, "");
       publish("STARTED");
       long started = System.nanoTime();
@@ -167,6 +243,13 @@ public final class TrainingJob implements Job, Runnable {
         }
         done++;
         tokens += r.tokens();
+        Map<String, Double> reported = new LinkedHashMap<>(r.metrics());
+        boolean improved = false;
+        if (run.evaluates() && validation.due(done, total)) {
+          double evalLoss = evaluate(run, done, best);
+          reported.put(EVAL_LOSS, evalLoss);
+          improved = best.step == done;
+        }
         double seconds = (System.nanoTime() - started) / 1e9;
         double tps = seconds > 0 ? tokens / seconds : 0;
         metrics.add(
@@ -179,7 +262,7 @@ public final class TrainingJob implements Job, Runnable {
                 tps,
                 elapsedBefore + seconds,
                 metrics.names().stream()
-                    .mapToDouble(n -> r.metrics().getOrDefault(n, Double.NaN))
+                    .mapToDouble(n -> reported.getOrDefault(n, Double.NaN))
                     .toArray()));
         update(
             JobState.RUNNING,
@@ -188,8 +271,14 @@ public final class TrainingJob implements Job, Runnable {
             r.loss(),
             tps,
             r.skipped() ? "Step " + done + " was skipped: its " + r.nonFinite() + "." : "");
-        publish("PROGRESS", r.metrics());
-        if (saveSteps > 0 && done % saveSteps == 0 && done < total) {
+        publish("PROGRESS", reported);
+        if (validation.patience() > 0 && best.since >= validation.patience() && done < total) {
+          saveCheckpoint(run, done);
+          run.finish(outputDir);
+          return new Ending(JobState.COMPLETED, done, total, stoppedEarly(done, best), metrics);
+        }
+        boolean periodic = saveSteps > 0 && done % saveSteps == 0;
+        if ((periodic || (improved && validation.saveBest())) && done < total) {
           saveCheckpoint(run, done);
         }
       }
@@ -199,6 +288,83 @@ public final class TrainingJob implements Job, Runnable {
     } catch (RuntimeException | IOException e) {
       String message = e.getMessage() == null ? e.toString() : e.getMessage();
       return new Ending(JobState.FAILED, done, total, message, metrics);
+    }
+  }
+
+  /**
+   * Evaluates the result after step {@code done} and offers its loss to {@code best}; with {@code
+   * save_best} a better result replaces {@value #BEST}, with {@value #BEST_FILE} beside it, and its
+   * checkpoint (written after this returns) outlives rotation.
+   */
+  private double evaluate(Run run, long done, Best best) throws IOException {
+    Path evaluated = outputDir.resolve(EVALUATED);
+    AtomicFiles.deleteTree(evaluated);
+    Files.createDirectories(evaluated);
+    try {
+      double loss = run.evaluate(evaluated);
+      if (best.offer(done, loss) && validation.saveBest()) {
+        Files.writeString(
+            evaluated.resolve(BEST_FILE),
+            String.format(Locale.ROOT, "{\"step\": %d, \"eval_loss\": %.6f}%n", done, loss));
+        AtomicFiles.replaceFolder(
+            outputDir.resolve(BEST),
+            into -> {
+              try (Stream<Path> files = Files.list(evaluated)) {
+                for (Path f : files.toList()) {
+                  Files.move(f, into.resolve(f.getFileName()));
+                }
+              }
+            });
+        checkpoints.keep(done);
+      }
+      return loss;
+    } finally {
+      AtomicFiles.deleteTree(evaluated);
+    }
+  }
+
+  /** The reason an early stop gives, in the job's final message. */
+  private String stoppedEarly(long done, Best best) {
+    return String.format(
+        Locale.ROOT,
+        "Stopped early after step %d: eval_loss has not fallen more than %s below its best, %.4f"
+            + " at step %d, in %d evaluation%s (early_stopping_patience=%d).%s",
+        done,
+        validation.threshold(),
+        best.loss,
+        best.step,
+        best.since,
+        best.since == 1 ? "" : "s",
+        validation.patience(),
+        validation.saveBest() ? " The best result is in " + outputDir.resolve(BEST) + "." : "");
+  }
+
+  /**
+   * The lowest validation loss so far and the evaluations since it, as Hugging Face's {@code
+   * EarlyStoppingCallback} counts them: a loss counts as better when it lies more than the
+   * threshold below the best.
+   */
+  private static final class Best {
+    private final double threshold;
+    private double loss = Double.POSITIVE_INFINITY;
+    private long step;
+    private int since;
+
+    Best(double threshold) {
+      this.threshold = threshold;
+    }
+
+    /** Records the loss after step {@code done}; true when it is the new best. */
+    boolean offer(long done, double value) {
+      // The first finite loss is below infinity less any threshold: the first best.
+      if (value < loss - threshold) {
+        loss = value;
+        step = done;
+        since = 0;
+        return true;
+      }
+      since++;
+      return false;
     }
   }
 

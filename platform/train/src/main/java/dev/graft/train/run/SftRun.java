@@ -28,6 +28,7 @@ import dev.graft.train.job.Run;
 import dev.graft.train.step.Schedule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -45,7 +46,8 @@ import java.util.function.Function;
  * terms, and one ONNX program per optimizer step (forward, backward, AdamW) runs on the chosen
  * backend; an objective that needs reference log-probabilities gets them from a {@link
  * ReferencePass} before each micro-step, or, with {@code precompute_ref_log_probs}, from what it
- * computed for every row before the first step.
+ * computed for every row before the first step. A job with validation samples ({@code eval_data} or
+ * {@code validation_split}) has their loss measured on the result so far by {@link LossPass}.
  */
 public final class SftRun implements Run {
 
@@ -91,6 +93,15 @@ public final class SftRun implements Run {
   private List<Jsonl.Line> validation = List.of();
 
   /**
+   * The validation batches ({@code eval_data}, else the held-out samples), or null when the job has
+   * none or its loss cannot be evaluated ({@link #evaluationRefused}).
+   */
+  private Batches evaluation;
+
+  /** The installed methods, which load the result an evaluation writes. */
+  private final MethodRegistry registry;
+
+  /**
    * Loads the model and data and opens the step program on the backend. Every site the methods use
    * is checked here: a job that cannot honour one fails before its first step.
    *
@@ -99,6 +110,7 @@ public final class SftRun implements Run {
   public SftRun(
       JobSpec spec, MethodRegistry registry, ComputeBackend backend, Consumer<String> log) {
     this.job = spec.job();
+    this.registry = registry;
     this.backend = backend;
     this.log = log;
     this.modelDir = Path.of(job.getString("model"));
@@ -340,19 +352,14 @@ public final class SftRun implements Run {
 
   /**
    * The training batches: samples read, the validation split held out, the rest encoded and cut to
-   * {@code max_length}, or to the model's {@code context} when that is shorter.
+   * {@code max_length}, or to the model's {@code context} when that is shorter. Sets the validation
+   * batches as well ({@link #evaluation}).
    */
   private Batches batches(
       Options job, Tokenizer tokenizer, ChatTemplate template, int context, Consumer<String> log) {
     // The methods' extra inputs are integer fields of the data, read (or missed) here at job start.
     List<String> columns = List.copyOf(program.adaptation().inputs().keySet());
-    List<Jsonl.Line> samples =
-        Jsonl.lines(
-            Path.of(job.getString("data")),
-            Jsonl.Format.parse(job.getString("data_format")),
-            job.getMap("data_columns"),
-            job.getInt("max_samples"),
-            program.adaptation().inputLabels());
+    List<Jsonl.Line> samples = lines(Path.of(job.getString("data")), job.getInt("max_samples"));
     Split<Jsonl.Line> split = Split.of(samples, job.getDouble("validation_split"), seed);
     validation = split.validation();
     Encoded.Settings settings =
@@ -375,20 +382,48 @@ public final class SftRun implements Run {
       settings = settings.within(context);
     }
     RowLayout layout = RowLayout.of(program.adaptation().objective());
-    List<List<Encoded>> encoded = new ArrayList<>();
-    int[] truncated = {0};
-    for (int i = 0; i < split.train().size(); i++) {
-      encoded.add(
-          Encoded.rows(
-              split.train().get(i),
-              i,
-              tokenizer,
-              template,
-              program.adaptation().sampleFormat(),
-              layout,
-              settings,
-              w -> truncated[0]++));
+    Batches.Sizes sizes =
+        new Batches.Sizes(
+            job.getInt("per_device_train_batch_size"),
+            settings.maxLength(),
+            job.getBoolean("packing"));
+    int pad = Batches.padId(tokenizer);
+    List<Jsonl.Line> held =
+        job.has("eval_data") ? lines(Path.of(job.getString("eval_data")), 0) : validation;
+    if (!held.isEmpty()) {
+      String refused = evaluationRefused(columns);
+      if (refused.isEmpty()) {
+        List<List<Encoded>> encoded = encode(held, tokenizer, template, layout, settings, w -> {});
+        // One sequence per row: packing would change nothing in a mean over learned tokens.
+        evaluation =
+            new Batches(
+                encoded,
+                layout,
+                columns,
+                new Batches.Sizes(sizes.batchSize(), settings.maxLength(), false),
+                seed,
+                pad);
+        log.accept(
+            "Validation: "
+                + held.size()
+                + " samples, evaluated "
+                + (job.getInt("eval_steps") > 0
+                    ? "every " + job.getInt("eval_steps") + " steps and at the end."
+                    : "at the end."));
+      } else if (job.getInt("eval_steps") > 0
+          || job.getBoolean("save_best")
+          || job.getInt("early_stopping_patience") > 0) {
+        throw new IllegalArgumentException(
+            "eval_steps, save_best and early_stopping_patience need a validation loss, but "
+                + refused
+                + "; remove them.");
+      } else {
+        log.accept("Validation is skipped: " + refused + ".");
+      }
     }
+    int[] truncated = {0};
+    List<List<Encoded>> encoded =
+        encode(split.train(), tokenizer, template, layout, settings, w -> truncated[0]++);
     if (truncated[0] > 0) {
       log.accept(
           truncated[0]
@@ -399,17 +434,60 @@ public final class SftRun implements Run {
               + settings.maxLength()
               + ".");
     }
-    int pad = Batches.padId(tokenizer);
-    return new Batches(
-        encoded,
-        layout,
-        columns,
-        new Batches.Sizes(
-            job.getInt("per_device_train_batch_size"),
-            settings.maxLength(),
-            job.getBoolean("packing")),
-        seed,
-        pad);
+    return new Batches(encoded, layout, columns, sizes, seed, pad);
+  }
+
+  /** The samples of a data file, as the job's format and columns read them. */
+  private List<Jsonl.Line> lines(Path file, int maxSamples) {
+    return Jsonl.lines(
+        file,
+        Jsonl.Format.parse(job.getString("data_format")),
+        job.getMap("data_columns"),
+        maxSamples,
+        program.adaptation().inputLabels());
+  }
+
+  /** Each sample's sequences, encoded; {@code truncated} hears of each one cut. */
+  private List<List<Encoded>> encode(
+      List<Jsonl.Line> lines,
+      Tokenizer tokenizer,
+      ChatTemplate template,
+      RowLayout layout,
+      Encoded.Settings settings,
+      Consumer<String> truncated) {
+    List<List<Encoded>> encoded = new ArrayList<>();
+    for (int i = 0; i < lines.size(); i++) {
+      encoded.add(
+          Encoded.rows(
+              lines.get(i),
+              i,
+              tokenizer,
+              template,
+              program.adaptation().sampleFormat(),
+              layout,
+              settings,
+              truncated));
+    }
+    return encoded;
+  }
+
+  /**
+   * Why this job's validation loss cannot be evaluated, or empty when it can: the loss is the mean
+   * token cross-entropy of the result so far, loaded as {@code graft:eval} loads it, which neither
+   * a pairwise objective (whose loss needs the reference model and pairs) nor a method that reads a
+   * per-sample input (which only training feeds) allows.
+   */
+  private String evaluationRefused(List<String> columns) {
+    Objective objective = program.adaptation().objective();
+    if (objective != null && objective.pairwise()) {
+      return "the pairwise objective "
+          + objective
+          + " has no token cross-entropy to validate with (graft:eval evaluates its pairs)";
+    }
+    if (!columns.isEmpty()) {
+      return "the methods read the per-sample inputs " + columns + ", which only training feeds";
+    }
+    return "";
   }
 
   /** The job's {@code max_prompt_length}: 0 or more. */
@@ -520,6 +598,44 @@ public final class SftRun implements Run {
             "Could not write " + outputDir.resolve("validation.jsonl") + ": " + e.getMessage(), e);
       }
     }
+    writeResult(outputDir);
+  }
+
+  @Override
+  public boolean evaluates() {
+    return evaluation != null;
+  }
+
+  /**
+   * Writes the result so far into {@code dir} and returns the mean token cross-entropy of the
+   * validation samples under it, computed as {@code graft:eval} computes it ({@link LossPass}) in a
+   * session of its own, so that nothing the training carries changes. Opening that session each
+   * time costs what {@code graft:eval} costs; for full fine-tuning that includes writing {@code
+   * model/}.
+   */
+  @Override
+  public double evaluate(Path dir) {
+    if (evaluation == null) {
+      throw new IllegalStateException("The job has no validation samples to evaluate.");
+    }
+    writeResult(dir);
+    Path model = dir.resolve("model");
+    Path adapter = dir.resolve("adapter");
+    try (LossPass pass =
+        new LossPass(
+            backend,
+            Files.isDirectory(model) ? model : modelDir,
+            Files.isDirectory(adapter) ? adapter : null,
+            registry,
+            Map.of())) {
+      return pass.mean(evaluation).loss();
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Writes what the job trained so far ({@link JobOutput}) into {@code outputDir}. */
+  private void writeResult(Path outputDir) {
     TrainingStep step = program.step();
     Set<String> carried = Set.copyOf(step.carry().values());
     // A frozen declared parameter keeps its initial value: all of them drawn once, on first need.

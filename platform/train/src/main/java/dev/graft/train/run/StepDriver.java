@@ -7,6 +7,7 @@ import dev.graft.graph.DType;
 import dev.graft.graph.Tensor;
 import dev.graft.train.adapt.GraphAdaptation;
 import dev.graft.train.data.Batches;
+import dev.graft.train.data.RowLayout;
 import dev.graft.train.job.Run.StepResult;
 import dev.graft.train.step.Schedule;
 import java.nio.ByteBuffer;
@@ -19,8 +20,10 @@ import java.util.Set;
 
 /**
  * Runs the optimizer steps of one phase on a {@link StepProgram}: feeds each micro-batch with the
- * step's learning rates, fetches the loss (and what hooks read on the steps they run), and calls
- * the methods' step hooks at their cadence, and once more when the phase ends.
+ * step's learning rates and its share of the step's learned tokens (pairs, for a pairwise
+ * objective), so that the accumulated gradient is that of the mean over the whole effective batch,
+ * fetches the loss (and what hooks read on the steps they run), and calls the methods' step hooks
+ * at their cadence, and once more when the phase ends.
  *
  * <p>With {@code skip_nonfinite_steps} the program leaves a step whose loss or gradient is not
  * finite unapplied; the driver counts it and does not advance the optimizer step count t for it, up
@@ -94,9 +97,17 @@ final class StepDriver {
     String nonFinite = "";
     List<String> metricNames = program.metricNames();
     double[] metricSums = new double[metricNames.size()];
+    Batches.Batch[] micros = new Batches.Batch[accumulation];
+    long units = 0;
+    for (int micro = 0; micro < accumulation; micro++) {
+      micros[micro] = batches.batch(index * accumulation + micro);
+      units += units(micros[micro]);
+    }
     for (int micro = 0; micro < accumulation; micro++) {
       long batch = index * accumulation + micro;
-      Batches.Batch b = batches.batch(batch);
+      Batches.Batch b = micros[micro];
+      // The micro-batch's share of the step: its gradient, loss and metrics weigh this much.
+      double share = (double) units(b) / units;
       Map<String, HostTensor> feeds = new LinkedHashMap<>(b.feeds());
       if (reference != null) {
         feeds.put(Objectives.REFERENCE, reference.sums(batch, b));
@@ -111,6 +122,7 @@ final class StepDriver {
         ByteBuffer flag = ByteBuffer.allocateDirect(1).order(ByteOrder.LITTLE_ENDIAN);
         flag.put(0, (byte) (micro == accumulation - 1 ? 1 : 0));
         feeds.put("apply", new HostTensor(DType.BOOL, new long[0], flag));
+        feeds.put("micro_weight", HostTensor.ofFloats(new long[0], (float) share));
       }
       if (adaptation.usesDropout()) {
         feeds.put(
@@ -135,12 +147,12 @@ final class StepDriver {
       }
       Map<String, HostTensor> out = program.session().run(feeds, fetch);
       float loss = out.get("loss").floats()[0];
-      lossSum += loss;
+      lossSum += share * loss;
       if (nonFinite.isEmpty() && !Float.isFinite(loss)) {
         nonFinite = "loss became " + loss;
       }
       for (int m = 0; m < metricSums.length; m++) {
-        metricSums[m] += out.get(StepProgram.METRIC + m).floats()[0];
+        metricSums[m] += share * out.get(StepProgram.METRIC + m).floats()[0];
       }
       if (out.containsKey("grad_norm")) {
         gradNorm = out.get("grad_norm").floats()[0];
@@ -172,9 +184,20 @@ final class StepDriver {
     }
     Map<String, Double> metrics = new LinkedHashMap<>();
     for (int m = 0; m < metricSums.length; m++) {
-      metrics.put(metricNames.get(m), metricSums[m] / accumulation);
+      metrics.put(metricNames.get(m), metricSums[m]);
     }
-    return new StepResult(lossSum / accumulation, lr, gradNorm, tokens, nonFinite, skip, metrics);
+    return new StepResult(lossSum, lr, gradNorm, tokens, nonFinite, skip, metrics);
+  }
+
+  /**
+   * What a micro-batch's loss is a mean over, so that weighting micro-batches by it makes the
+   * step's gradient that of the mean over the whole effective batch: the learned tokens, for
+   * token-level losses (the default cross-entropy); the pairs, for a pairwise objective (DPO),
+   * whose loss is a mean over pairs (a token-level term it adds, such as DPO's {@code sft_weight},
+   * is then weighed by pairs as well).
+   */
+  private long units(Batches.Batch b) {
+    return b.layout() == RowLayout.PAIRS ? b.rows() / 2 : b.targets();
   }
 
   /** Whether a hook runs after step {@code done} (from 1) of the phase. */

@@ -4,9 +4,6 @@ import dev.graft.api.MethodRegistry;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
-import dev.graft.api.backend.HostTensor;
-import dev.graft.api.backend.Program;
-import dev.graft.api.backend.Session;
 import dev.graft.api.model.Evaluation;
 import dev.graft.api.model.EvaluationSettings;
 import dev.graft.api.model.GenerationSettings;
@@ -14,12 +11,10 @@ import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
 import dev.graft.api.model.PreferenceEvaluation;
 import dev.graft.graph.DType;
-import dev.graft.graph.Graph;
 import dev.graft.model.AtomicFiles;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.Generator;
 import dev.graft.model.ModelConfig;
-import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.model.TensorInfo;
 import dev.graft.model.Tokenizer;
@@ -28,7 +23,7 @@ import dev.graft.train.data.Encoded;
 import dev.graft.train.data.Jsonl;
 import dev.graft.train.data.Sample;
 import dev.graft.train.run.Adapters;
-import dev.graft.train.run.Objectives;
+import dev.graft.train.run.LossPass;
 import dev.graft.train.run.SavedFormat;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -40,7 +35,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.stream.Stream;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -53,8 +47,6 @@ import org.osgi.service.component.annotations.Reference;
  */
 @Component(service = ModelService.class)
 public final class ModelServiceImpl implements ModelService {
-  private static final String LOSS = "loss";
-  private static final Set<DType> LOSS_DTYPES = Set.of(DType.FLOAT32, DType.INT64, DType.BOOL);
 
   private final MethodRegistry methods;
   private final BackendRegistry backends;
@@ -233,18 +225,13 @@ public final class ModelServiceImpl implements ModelService {
             false,
             0,
             Batches.padId(tokenizer));
-    double lossSum = 0;
-    long targets = 0;
-    try (Session session = lossSession(backend, modelDir, adapterDir, settings.task())) {
-      for (int i = 0; i < batches.perEpoch(); i++) {
-        Batches.Batch b = batches.batch(i);
-        Map<String, HostTensor> feeds = b.feeds();
-        // The batch loss is a mean over its targets; weighting by them gives the mean per token.
-        lossSum += (double) session.run(feeds, Set.of(LOSS)).get(LOSS).floats()[0] * b.targets();
-        targets += b.targets();
-      }
+    LossPass.Mean mean;
+    try (LossPass pass =
+        new LossPass(backend, modelDir, adapterDir, methods, taskSettings(settings.task()))) {
+      mean = pass.mean(batches);
+    } catch (IOException e) {
+      throw unreadable(modelDir, e);
     }
-    double loss = lossSum / targets;
     double exactMatch = Double.NaN;
     if (samples.stream()
         .allMatch(s -> s instanceof Sample.PromptCompletion || s instanceof Sample.Instruction)) {
@@ -256,7 +243,8 @@ public final class ModelServiceImpl implements ModelService {
       }
     }
     int evaluated = (int) encoded.stream().filter(Encoded::teaches).count();
-    return new Evaluation(loss, Math.exp(loss), exactMatch, evaluated, targets);
+    return new Evaluation(
+        mean.loss(), Math.exp(mean.loss()), exactMatch, evaluated, mean.targets());
   }
 
   @Override
@@ -275,39 +263,6 @@ public final class ModelServiceImpl implements ModelService {
         tokenizer(modelDir),
         chatTemplate(modelDir),
         config.maxPositionEmbeddings());
-  }
-
-  /**
-   * The forward graph (with the adapter, every weight frozen) plus {@code labels} (batch, seq) and
-   * the output {@code loss}: mean next-token cross-entropy over the labelled positions, as training
-   * computes it.
-   */
-  private Session lossSession(ComputeBackend backend, Path modelDir, Path adapterDir, String task) {
-    if (adapterDir != null) {
-      Adapters.Adapted adapted =
-          Adapters.load(modelDir, adapterDir, methods, false, taskSettings(task));
-      return backend.open(lossProgram(adapted.model(), adapted.weights()));
-    }
-    ModelGraph model = ModelGraph.build(config(modelDir), DType.FLOAT32);
-    try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
-      // The backend reads the weights in when it opens, while the checkpoint is still open.
-      lossOutput(model);
-      return backend.open(model.program(checkpoint, Map.of(), LOSS_DTYPES, false));
-    } catch (IOException e) {
-      throw unreadable(modelDir, e);
-    }
-  }
-
-  private static Program lossProgram(ModelGraph model, Map<String, HostTensor> weights) {
-    lossOutput(model);
-    return new Program(model.graph().toOnnx(), weights, Map.of(), LOSS_DTYPES);
-  }
-
-  /** The loss as the graph's one output, in place of the logits. */
-  private static void lossOutput(ModelGraph model) {
-    Graph graph = model.graph();
-    graph.output(LOSS, Objectives.loss(graph, model.logits(), null));
-    graph.removeOutput(ModelGraph.LOGITS);
   }
 
   private Generator generator(

@@ -16,10 +16,10 @@ import java.util.List;
 
 /**
  * Reads what a job names before its folder is made: the model's config.json, its safetensors
- * headers against that config, its tokenizer, the data lines, the adapter folder to continue from
- * and the reference adapter's folder, and that the reference keys have an objective that uses them.
- * A bad file is refused here, in one sentence naming it, and nothing is written under the output
- * path. Tensor data is not read; the run maps it later.
+ * headers against that config, its tokenizer, the data lines, the adapter folder to continue from,
+ * the reference adapter's folder and the validation data, and that the reference keys have an
+ * objective that uses them. A bad file is refused here, in one sentence naming it, and nothing is
+ * written under the output path. Tensor data is not read; the run maps it later.
  */
 final class Preflight {
   private Preflight() {}
@@ -37,6 +37,11 @@ final class Preflight {
     Path data = Path.of(job.getString("data"));
     if (!Files.isRegularFile(data)) {
       throw new IllegalArgumentException("Data file " + data + " does not exist.");
+    }
+    Path evalData = job.has("eval_data") ? Path.of(job.getString("eval_data")) : null;
+    if (evalData != null && !Files.isRegularFile(evalData)) {
+      throw new IllegalArgumentException(
+          "eval_data file " + evalData + " does not exist; point it at a JSONL file.");
     }
     String out = job.has("output_dir") ? job.getString("output_dir") : "";
     if (!out.isEmpty()
@@ -62,6 +67,13 @@ final class Preflight {
           Jsonl.Format.parse(job.getString("data_format")),
           job.getMap("data_columns"),
           job.getInt("max_samples"));
+      if (evalData != null) {
+        Jsonl.read(
+            evalData,
+            Jsonl.Format.parse(job.getString("data_format")),
+            job.getMap("data_columns"),
+            0);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + e.getMessage(), e);
     }

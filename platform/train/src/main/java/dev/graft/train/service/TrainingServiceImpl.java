@@ -215,6 +215,7 @@ public final class TrainingServiceImpl implements TrainingService {
             spec,
             dir,
             checked.job().getInt("save_steps"),
+            TrainingJob.Validation.of(checked.job()),
             () ->
                 new SftRun(
                     checked,

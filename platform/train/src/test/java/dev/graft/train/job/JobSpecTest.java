@@ -142,6 +142,66 @@ class JobSpecTest {
     assertEquals("logging_steps must be at least 1, not 0.", e.getMessage());
   }
 
+  /** The sentence a job with these keys beside model, method and data is refused with. */
+  private static String refusal(String... keyValues) {
+    Map<String, String> spec =
+        new java.util.HashMap<>(Map.of("model", "m", "method", "lora", "data", "d"));
+    for (int i = 0; i < keyValues.length; i += 2) {
+      spec.put(keyValues[i], keyValues[i + 1]);
+    }
+    return assertThrows(IllegalArgumentException.class, () -> JobSpec.parse(spec, REGISTRY))
+        .getMessage();
+  }
+
+  @Test
+  void validationKeysAreCheckedAtJobStartInOneSentence() {
+    assertEquals(
+        "eval_steps must be 0 (only at the end) or more, not -1.",
+        refusal("eval_steps", "-1", "validation_split", "0.1"));
+    assertEquals(
+        "early_stopping_patience must be 0 (never stop early) or more, not -2.",
+        refusal("early_stopping_patience", "-2"));
+    assertEquals(
+        "early_stopping_threshold must be 0 or more, not -0.5.",
+        refusal("early_stopping_threshold", "-0.5"));
+    assertEquals(
+        "save_best=true needs validation samples; set eval_data=<file.jsonl> or"
+            + " validation_split, e.g. 0.1.",
+        refusal("save_best", "true"));
+    assertEquals(
+        "early_stopping_patience=3 needs validation samples; set eval_data=<file.jsonl> or"
+            + " validation_split, e.g. 0.1.",
+        refusal("early_stopping_patience", "3"));
+    assertEquals(
+        "The job sets both eval_data and validation_split; validate on one of them, and remove"
+            + " the other.",
+        refusal("eval_data", "v.jsonl", "validation_split", "0.1"));
+  }
+
+  @Test
+  void validationKeysWithASourceParse() {
+    Map<String, String> spec =
+        Map.of(
+            "model",
+            "m",
+            "method",
+            "lora",
+            "data",
+            "d",
+            "eval_data",
+            "v.jsonl",
+            "eval_steps",
+            "10",
+            "save_best",
+            "true",
+            "early_stopping_patience",
+            "3",
+            "early_stopping_threshold",
+            "0.01");
+    TrainingJob.Validation v = TrainingJob.Validation.of(JobSpec.parse(spec, REGISTRY).job());
+    assertEquals(new TrainingJob.Validation(10, true, 3, 0.01), v);
+  }
+
   @Test
   void anUnknownKeyNamesTheNearestKnownOne() {
     IllegalArgumentException e =
