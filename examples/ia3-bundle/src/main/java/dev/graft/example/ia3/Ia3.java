@@ -4,6 +4,7 @@ import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.Init;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.MethodInstance;
+import dev.graft.api.adapt.TargetSpec;
 import dev.graft.api.adapt.WeightEditor;
 import dev.graft.graph.Tensor;
 import java.util.ArrayList;
@@ -11,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeSet;
 
 /**
  * (IA)³ (Liu et al. 2022, §3.3): learned vectors rescale activations elementwise, everything else
@@ -28,8 +28,13 @@ final class Ia3 implements MethodInstance {
 
   private final Ia3Config config;
 
-  /** What {@link #adapt} rescaled, for the adapter config and merging. */
+  /** What {@link #adapt} rescaled, for merging. */
   private final List<Site> sites = new ArrayList<>();
+
+  /** PEFT's {@code target_modules} and {@code feedforward_modules} as {@link #adapt} used them. */
+  private Object targetModules;
+
+  private Object feedforwardModules;
 
   /**
    * One rescaled linear layer.
@@ -48,9 +53,17 @@ final class Ia3 implements MethodInstance {
   public void adapt(Adaptation adaptation) {
     sites.clear();
     String architecture = adaptation.model().architecture();
-    List<LinearSite> targets = adaptation.linears(config.targets(architecture));
-    List<String> feedforward = config.feedforward(architecture);
+    List<String> targetPatterns = config.targets(architecture);
+    List<LinearSite> targets = adaptation.linears(TargetSpec.parse(targetPatterns));
     checkFeedforwardIsTargeted(targets);
+    // The default feedforward modules that are not targeted are left out, as PEFT's config
+    // requires feedforward_modules to be a subset of target_modules when it is read back.
+    List<String> feedforward =
+        config.feedforward(architecture).stream()
+            .filter(p -> targets.stream().anyMatch(s -> Ia3Config.matches(List.of(p), s)))
+            .toList();
+    targetModules = Ia3Config.asPeft(targetPatterns);
+    feedforwardModules = feedforward.isEmpty() ? List.of() : Ia3Config.asPeft(feedforward);
     Init init = config.initOnes() ? Init.constant(1f) : Init.normal(1.0);
     for (LinearSite site : targets) {
       boolean ff = Ia3Config.matches(feedforward, site);
@@ -94,27 +107,18 @@ final class Ia3 implements MethodInstance {
         : Optional.of("init_ia3_weights=false starts the vectors random, not at ones.");
   }
 
-  /** PEFT's {@code IA3Config} fields, with the modules actually rescaled. */
+  /** PEFT's {@code IA3Config} fields, with the defaults for the model filled in as PEFT does. */
   @Override
   public Map<String, Object> adapterConfig() {
     Map<String, Object> c = new LinkedHashMap<>();
     c.put("peft_type", "IA3");
     c.put("task_type", "CAUSAL_LM");
-    c.put("target_modules", suffixes(false));
-    c.put("feedforward_modules", suffixes(true));
+    c.put("target_modules", targetModules);
+    c.put("feedforward_modules", feedforwardModules);
     c.put("fan_in_fan_out", sites.stream().anyMatch(s -> s.site().fanInFanOut()));
     c.put("init_ia3_weights", config.initOnes());
     c.put("modules_to_save", null);
     return c;
-  }
-
-  /** The targets' suffixes as PEFT lists them; only the feedforward ones when asked. */
-  private List<String> suffixes(boolean feedforwardOnly) {
-    TreeSet<String> suffixes = new TreeSet<>();
-    sites.stream()
-        .filter(s -> !feedforwardOnly || s.feedforward())
-        .forEach(s -> suffixes.add(s.site().suffix()));
-    return List.copyOf(suffixes);
   }
 
   /** Rescaling by a fixed vector is a rescaling of W's rows or columns. */

@@ -35,15 +35,15 @@ record Ia3Config(List<String> targetModules, List<String> feedforwardModules, bo
         targets, o.getList("feedforward_modules"), o.getBoolean("init_ia3_weights"));
   }
 
-  /** The targets for a model of {@code architecture}. */
-  TargetSpec targets(String architecture) {
-    return TargetSpec.parse(
-        targetModules.isEmpty()
-            ? (gpt2(architecture) ? GPT2_TARGETS : LLAMA_TARGETS)
-            : targetModules);
+  /** The {@code target_modules} in effect for a model of {@code architecture}. */
+  List<String> targets(String architecture) {
+    if (!targetModules.isEmpty()) {
+      return targetModules;
+    }
+    return gpt2(architecture) ? GPT2_TARGETS : LLAMA_TARGETS;
   }
 
-  /** The feedforward patterns for a model of {@code architecture}. */
+  /** The {@code feedforward_modules} in effect for a model of {@code architecture}. */
   List<String> feedforward(String architecture) {
     if (!feedforwardModules.isEmpty()) {
       return feedforwardModules;
@@ -63,6 +63,11 @@ record Ia3Config(List<String> targetModules, List<String> feedforwardModules, bo
     }
     return patterns.stream()
         .anyMatch(p -> site.module().equals(p) || site.module().endsWith("." + p));
+  }
+
+  /** A list of patterns as PEFT's config holds it: one regular expression as a string. */
+  static Object asPeft(List<String> patterns) {
+    return TargetSpec.parse(patterns).kind() == TargetSpec.Kind.REGEX ? patterns.get(0) : patterns;
   }
 
   private static boolean gpt2(String architecture) {
