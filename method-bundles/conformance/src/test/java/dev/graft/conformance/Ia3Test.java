@@ -177,6 +177,24 @@ class Ia3Test {
     }
   }
 
+  /** all-linear: every linear of the blocks, the down projection still by its input. */
+  @Test
+  void allLinearRescalesEveryBlockLinearAndIsSavedAsPeftsString() throws Exception {
+    Path out =
+        Fixtures.train(
+            spec(Map.of("ia3.target_modules", "all-linear"), stories()),
+            dir.resolve("out"),
+            Fixtures.REGISTRY);
+    assertEquals("\"all-linear\"", adapterConfig(out).get("target_modules").toString());
+    try (SafetensorsReader adapter = adapter(out)) {
+      assertEquals(35, adapter.names().size(), adapter.names().toString());
+      assertArrayEquals(
+          new long[] {1, 172}, adapter.info(PREFIX + "model.layers.4.mlp.down_proj.ia3_l").shape());
+      assertArrayEquals(
+          new long[] {172, 1}, adapter.info(PREFIX + "model.layers.4.mlp.up_proj.ia3_l").shape());
+    }
+  }
+
   private static boolean moved(float[] l) {
     for (float v : l) {
       if (v != 1f) {

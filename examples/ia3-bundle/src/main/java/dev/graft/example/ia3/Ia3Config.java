@@ -25,14 +25,10 @@ record Ia3Config(List<String> targetModules, List<String> feedforwardModules, bo
   private static final List<String> GPT2_FEEDFORWARD = List.of("mlp.c_proj");
 
   static Ia3Config of(Options o) {
-    List<String> targets = o.getList("target_modules");
-    if (targets.equals(List.of("all-linear"))) {
-      throw new IllegalArgumentException(
-          "target_modules cannot be all-linear for (IA)³, which rescales chosen activations;"
-              + " name the modules, e.g. k_proj,v_proj,down_proj.");
-    }
     return new Ia3Config(
-        targets, o.getList("feedforward_modules"), o.getBoolean("init_ia3_weights"));
+        o.getList("target_modules"),
+        o.getList("feedforward_modules"),
+        o.getBoolean("init_ia3_weights"));
   }
 
   /** The {@code target_modules} in effect for a model of {@code architecture}. */
@@ -65,9 +61,12 @@ record Ia3Config(List<String> targetModules, List<String> feedforwardModules, bo
         .anyMatch(p -> site.module().equals(p) || site.module().endsWith("." + p));
   }
 
-  /** A list of patterns as PEFT's config holds it: one regular expression as a string. */
+  /** A list of patterns as PEFT's config holds it: one regex, or all-linear, as a string. */
   static Object asPeft(List<String> patterns) {
-    return TargetSpec.parse(patterns).kind() == TargetSpec.Kind.REGEX ? patterns.get(0) : patterns;
+    TargetSpec.Kind kind = TargetSpec.parse(patterns).kind();
+    return kind == TargetSpec.Kind.REGEX || kind == TargetSpec.Kind.ALL_LINEAR
+        ? patterns.get(0)
+        : patterns;
   }
 
   private static boolean gpt2(String architecture) {

@@ -38,7 +38,8 @@ public final class Ia3Method implements FineTuningMethod {
                   "target_modules",
                   OptionType.LIST,
                   "",
-                  "module names or suffixes, or one regex, whose activations are rescaled; empty:"
+                  "module names or suffixes, one regex, or all-linear, whose activations are rescaled;"
+                      + " empty:"
                       + " PEFT's default, k_proj, v_proj, down_proj (GPT-2: c_attn, mlp.c_proj)"),
               OptionDescriptor.of(
                   "feedforward_modules",
