@@ -63,7 +63,8 @@ final class Fixtures {
           new dev.graft.method.adapter.BottleneckAdapterMethod(),
           new dev.graft.method.bitfit.BitFitMethod(),
           new dev.graft.method.ptuning.PTuningMethod(),
-          new dev.graft.method.ptuningv2.PTuningV2Method());
+          new dev.graft.method.ptuningv2.PTuningV2Method(),
+          new dev.graft.example.ia3.Ia3Method());
 
   static final MethodRegistry REGISTRY = new FixedMethodRegistry(METHODS);
 
