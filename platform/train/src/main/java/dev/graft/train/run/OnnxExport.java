@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Writes a model's generation graph ({@link ModelGraph#buildWithCache}) as an ONNX model that plain
@@ -76,7 +77,7 @@ public final class OnnxExport {
       } else {
         applied = "in-graph";
         model = adapted.model();
-        writeGraph(model.graph(), adapted.weights(), temp);
+        writeGraph(model.graph(), adapted.weights()::get, temp);
         copyModelFiles(modelDir, temp);
       }
     }
@@ -102,7 +103,9 @@ public final class OnnxExport {
         ModelGraph.buildWithCache(
             ModelConfig.read(modelDir.resolve(ModelConfig.FILE)), DType.FLOAT32);
     try (SafetensorsReader reader = SafetensorsReader.open(modelDir)) {
-      writeGraph(model.graph(), model.weights(reader, DType.FLOAT32), temp);
+      model.config().check(reader);
+      // One weight at a time: a checkpoint in another dtype is never converted whole in memory.
+      writeGraph(model.graph(), p -> model.weight(reader, p, DType.FLOAT32), temp);
     }
     return model;
   }
@@ -111,7 +114,7 @@ public final class OnnxExport {
    * Writes {@value #DATA} with every frozen parameter's bytes, one after another, each at a
    * multiple of {@value #ALIGNMENT}, then {@value #MODEL} declaring them there.
    */
-  private static void writeGraph(Graph graph, Map<String, HostTensor> weights, Path temp)
+  private static void writeGraph(Graph graph, Function<String, HostTensor> weights, Path temp)
       throws IOException {
     Map<String, ExternalData> files = new LinkedHashMap<>();
     try (FileChannel out =
@@ -122,7 +125,7 @@ public final class OnnxExport {
         if (graph.isTrainable(p)) {
           continue;
         }
-        HostTensor t = weights.get(p.name());
+        HostTensor t = weights.apply(p.name());
         if (t == null || t.dtype() != p.dtype()) {
           throw new IllegalStateException(
               "Weight \"" + p.name() + "\" is missing or not " + p.dtype() + "; cannot export.");
