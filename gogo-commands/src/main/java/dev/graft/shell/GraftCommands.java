@@ -403,10 +403,15 @@ public final class GraftCommands {
       @Descriptor("an adapter folder, merged into the weights or else kept in the graph")
           @Parameter(names = "--adapter", absentValue = "")
           String adapter,
+      @Descriptor(
+              "keep the adapter in the graph and write its tensors as adapter.onnx_adapter, ONNX"
+                  + " Runtime's LoRA adapter file, to swap adapters of the same shape")
+          @Parameter(names = "--onnx-adapter", presentValue = "true", absentValue = "false")
+          boolean onnxAdapter,
       @Descriptor("a Hugging Face model folder") String modelDir,
       @Descriptor("the folder to write; must be new or empty, outside the model folder")
           String outDir) {
-    Path out = models.export(Path.of(modelDir), folder(adapter), Path.of(outDir));
+    Path out = models.export(Path.of(modelDir), folder(adapter), Path.of(outDir), onnxAdapter);
     return "Exported "
         + modelDir
         + (adapter.isEmpty() ? "" : " with adapter " + adapter)

@@ -33,6 +33,7 @@ class ModelCommandsTest {
     EvaluationSettings evaluation;
     String mergedTask;
     Path exportedAdapter;
+    boolean onnxAdapterFile;
 
     @Override
     public Optional<Path> sampleFormat(Path modelDir, Path adapterDir) {
@@ -67,8 +68,9 @@ class ModelCommandsTest {
     }
 
     @Override
-    public Path export(Path modelDir, Path adapterDir, Path outDir) {
+    public Path export(Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter) {
       exportedAdapter = adapterDir;
+      onnxAdapterFile = onnxAdapter;
       return outDir;
     }
 
@@ -174,11 +176,13 @@ class ModelCommandsTest {
     assertEquals(
         "Exported m with adapter a to out; export.json describes the inputs, outputs and cache of"
             + " model.onnx.\n",
-        commands.export("a", "m", "out"));
+        commands.export("a", true, "m", "out"));
     assertEquals(Path.of("a"), service.exportedAdapter);
+    assertTrue(service.onnxAdapterFile);
     assertEquals(
         "Exported m to out; export.json describes the inputs, outputs and cache of model.onnx.\n",
-        commands.export("", "m", "out"));
+        commands.export("", false, "m", "out"));
     assertEquals(null, service.exportedAdapter);
+    assertFalse(service.onnxAdapterFile);
   }
 }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoraAdapter;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -52,33 +53,77 @@ class OnnxExportTest {
   static Path model;
   static Tokenizer tokenizer;
 
+  /** LoRA adapters of the same shape, trained for 2 steps with other learning rates and seeds. */
+  static Path lora;
+
+  static Path otherLora;
+
   @BeforeAll
   static void load() throws Exception {
     model = Fixtures.shared("models/stories260K");
     tokenizer = Tokenizer.load(model);
+    lora = trainLora("lora", "1e-2", "3");
+    otherLora = trainLora("other-lora", "3e-2", "5");
+  }
+
+  private static Path trainLora(String name, String learningRate, String seed) throws Exception {
+    Map<String, String> spec = Fixtures.spec(dir, "lora", 2);
+    spec.put("lora.target_modules", "all-linear");
+    spec.put("learning_rate", learningRate);
+    spec.put("seed", seed);
+    return Fixtures.train(spec, dir.resolve(name), Fixtures.REGISTRY).resolve("adapter");
   }
 
   @Test
   void theBaseModelGeneratesAsGraftDoes() throws Exception {
-    Path out = SERVICE.export(model, null, dir.resolve("base"));
+    Path out = SERVICE.export(model, null, dir.resolve("base"), false);
     assertEquals("none", manifest(out).path("adapter").asText());
     assertGeneratesAsGraft(out, null);
   }
 
   @Test
   void aLoraAdapterIsMergedAndGeneratesAsGraftDoes() throws Exception {
-    Map<String, String> spec = Fixtures.spec(dir, "lora", 2);
-    spec.put("lora.target_modules", "all-linear");
-    Path adapter = Fixtures.train(spec, dir.resolve("lora"), Fixtures.REGISTRY).resolve("adapter");
-    Path out = SERVICE.export(model, adapter, dir.resolve("lora-export"));
+    Path out = SERVICE.export(model, lora, dir.resolve("lora-export"), false);
     assertEquals("merged", manifest(out).path("adapter").asText());
-    int[] tokens = assertGeneratesAsGraft(out, adapter);
+    int[] tokens = assertGeneratesAsGraft(out, lora);
     assertFalse(Arrays.equals(baseTokens(), tokens), "the adapter changed nothing");
   }
 
   @Test
+  void anOnnxAdapterFileSwapsInAnotherLoraOfTheSameShape() throws Exception {
+    Path out = SERVICE.export(model, lora, dir.resolve("swap"), true);
+    Path other = SERVICE.export(model, otherLora, dir.resolve("swap-other"), true);
+    JsonNode manifest = manifest(out);
+    assertEquals("in-graph", manifest.path("adapter").asText());
+    Path file = other.resolve(manifest.path("onnx_adapter").asText());
+    assertTrue(Files.isRegularFile(file), file.toString());
+    // Without an active adapter the inputs keep their defaults: the exported adapter's values.
+    int[] own = assertGeneratesAsGraft(out, lora);
+    int[] prompt = tokenizer.encode(PROMPT, true);
+    Set<Integer> eos = Set.of(2);
+    int[] swapped = ortGreedy(out, manifest, prompt, eos, file);
+    assertFalse(Arrays.equals(own, swapped), "the two adapters generate alike");
+    try (Generator generator = graftGenerator(otherLora)) {
+      assertArrayEquals(
+          generator
+              .generate(prompt, Generator.Options.greedy(NEW_TOKENS).withStopTokens(eos))
+              .ids(),
+          swapped);
+    }
+  }
+
+  @Test
+  void anOnnxAdapterFileNeedsAnAdapter() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> SERVICE.export(model, null, dir.resolve("no-adapter"), true));
+    assertTrue(e.getMessage().contains("--adapter"), e.getMessage());
+  }
+
+  @Test
   void promptTuningKeepsItsVirtualTokensInTheGraph() throws Exception {
-    Path out = SERVICE.export(model, PROMPT_TUNING, dir.resolve("prompt-export"));
+    Path out = SERVICE.export(model, PROMPT_TUNING, dir.resolve("prompt-export"), false);
     JsonNode manifest = manifest(out);
     assertEquals("in-graph", manifest.path("adapter").asText());
     assertEquals(8, manifest.path("prefix_length").asInt());
@@ -88,7 +133,7 @@ class OnnxExportTest {
 
   @Test
   void theExportHoldsItsWeightsAsExternalDataBesideTheTokenizer() throws Exception {
-    Path out = SERVICE.export(model, null, dir.resolve("files"));
+    Path out = SERVICE.export(model, null, dir.resolve("files"), false);
     Set<String> files = new HashSet<>();
     try (Stream<Path> list = Files.list(out)) {
       list.forEach(p -> files.add(p.getFileName().toString()));
@@ -115,13 +160,14 @@ class OnnxExportTest {
     Path full = Files.createDirectories(dir.resolve("full"));
     Files.writeString(full.resolve("notes.txt"), "keep");
     IllegalArgumentException notEmpty =
-        assertThrows(IllegalArgumentException.class, () -> SERVICE.export(model, null, full));
+        assertThrows(
+            IllegalArgumentException.class, () -> SERVICE.export(model, null, full, false));
     assertTrue(notEmpty.getMessage().contains("is not empty"), notEmpty.getMessage());
     assertEquals("keep", Files.readString(full.resolve("notes.txt")));
     IllegalArgumentException inside =
         assertThrows(
             IllegalArgumentException.class,
-            () -> SERVICE.export(model, null, model.resolve("onnx")));
+            () -> SERVICE.export(model, null, model.resolve("onnx"), false));
     assertTrue(inside.getMessage().contains("inside the model folder"), inside.getMessage());
     assertFalse(Files.exists(model.resolve("onnx")));
   }
@@ -161,7 +207,7 @@ class OnnxExportTest {
   private static int[] baseTokens() throws Exception {
     Path out = dir.resolve("base-for-comparison");
     if (!Files.exists(out)) {
-      SERVICE.export(model, null, out);
+      SERVICE.export(model, null, out, false);
     }
     Set<Integer> eos = new HashSet<>();
     manifest(out).path("eos_token_id").forEach(n -> eos.add(n.asInt()));
@@ -184,6 +230,13 @@ class OnnxExportTest {
    */
   static int[] ortGreedy(Path export, JsonNode manifest, int[] prompt, Set<Integer> eos)
       throws OrtException {
+    return ortGreedy(export, manifest, prompt, eos, null);
+  }
+
+  /** {@link #ortGreedy(Path, JsonNode, int[], Set)} with an active ONNX Runtime LoRA adapter. */
+  static int[] ortGreedy(
+      Path export, JsonNode manifest, int[] prompt, Set<Integer> eos, Path adapterFile)
+      throws OrtException {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     int slots = prompt.length + NEW_TOKENS - 1;
     long[] cacheShape = {
@@ -197,9 +250,15 @@ class OnnxExportTest {
         .forEachRemaining(e -> presentToPast.put(e.getKey(), e.getValue().asText()));
     List<Integer> out = new ArrayList<>();
     try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        OrtSession.RunOptions run = new OrtSession.RunOptions();
+        OrtLoraAdapter lora =
+            adapterFile == null ? null : OrtLoraAdapter.create(adapterFile.toString());
         OrtSession session =
             env.createSession(
                 export.resolve(manifest.path("model").asText()).toString(), options)) {
+      if (lora != null) {
+        run.addActiveLoraAdapter(lora);
+      }
       Map<String, OnnxTensor> past = new HashMap<>();
       for (String name : presentToPast.values()) {
         past.put(
@@ -228,7 +287,7 @@ class OnnxExportTest {
         feeds.put("position_ids", longs(env, positions, 1, n));
         feeds.put("cache_position", longs(env, positions, n));
         feeds.put("attention_mask", longs(env, mask, 1, slots));
-        OrtSession.Result result = session.run(feeds);
+        OrtSession.Result result = session.run(feeds, run);
         for (String input :
             List.of("input_ids", "position_ids", "cache_position", "attention_mask")) {
           feeds.get(input).close();

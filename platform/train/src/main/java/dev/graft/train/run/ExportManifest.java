@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The {@value #FILE} of an {@link OnnxExport}: what a program needs to run {@value
@@ -30,9 +31,12 @@ final class ExportManifest {
    * Writes the manifest of {@code model}'s exported graph into {@code folder}.
    *
    * @param adapter how an adapter was applied: {@code none}, {@code merged} or {@code in-graph}
+   * @param adapterInputs the adapter's tensors that are overridable inputs, with their values in
+   *     {@value OnnxAdapterFile#FILE}; empty for none
    * @param sampleFormat the copied sample format file, or null
    */
-  static void write(Path folder, ModelGraph model, String adapter, Path sampleFormat)
+  static void write(
+      Path folder, ModelGraph model, String adapter, Set<String> adapterInputs, Path sampleFormat)
       throws IOException {
     Graph g = model.graph();
     ModelConfig c = model.config();
@@ -41,6 +45,9 @@ final class ExportManifest {
     m.put("external_data", OnnxExport.DATA);
     m.put("architecture", c.architecture().hfName());
     m.put("adapter", adapter);
+    if (!adapterInputs.isEmpty()) {
+      m.put("onnx_adapter", OnnxAdapterFile.FILE);
+    }
     m.put("vocab_size", c.vocabSize());
     m.put("max_position_embeddings", c.maxPositionEmbeddings());
     m.put("prefix_length", model.prefixLength());
@@ -51,6 +58,8 @@ final class ExportManifest {
     m.put("eos_token_id", c.eosTokenIds());
     List<Map<String, Object>> inputs = new ArrayList<>();
     g.inputs().forEach(t -> inputs.add(value(t)));
+    // The adapter's tensors: inputs whose defaults are the exported adapter's values.
+    adapterInputs.forEach(name -> inputs.add(value(g.tensor(name))));
     m.put("inputs", inputs);
     List<Map<String, Object>> outputs = new ArrayList<>();
     g.outputs().values().forEach(t -> outputs.add(value(t)));

@@ -19,6 +19,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Function;
 
 /**
@@ -46,19 +48,26 @@ public final class OnnxExport {
    * Exports the model, with the adapter applied, into {@code outDir}, replacing it.
    *
    * @param adapterDir an adapter folder, or null for the model alone
+   * @param onnxAdapter keep the adapter in the graph, its tensors overridable inputs whose values
+   *     {@value OnnxAdapterFile#FILE} holds, so that a server swaps adapters of the same shape
+   *     (ONNX Runtime's multi-LoRA); only with an adapter
    * @throws IllegalArgumentException as {@link Adapters#load} does
    */
-  public static void write(Path modelDir, Path adapterDir, Path outDir, MethodRegistry registry) {
+  public static void write(
+      Path modelDir, Path adapterDir, Path outDir, MethodRegistry registry, boolean onnxAdapter) {
     try {
-      AtomicFiles.replaceFolder(outDir, temp -> writeFiles(modelDir, adapterDir, temp, registry));
+      AtomicFiles.replaceFolder(
+          outDir, temp -> writeFiles(modelDir, adapterDir, temp, registry, onnxAdapter));
     } catch (IOException e) {
       throw new UncheckedIOException(
           "Could not write the export to " + outDir + ": " + e.getMessage(), e);
     }
   }
 
-  private static void writeFiles(Path modelDir, Path adapterDir, Path temp, MethodRegistry registry)
+  private static void writeFiles(
+      Path modelDir, Path adapterDir, Path temp, MethodRegistry registry, boolean onnxAdapter)
       throws IOException {
+    Set<String> swapped = Set.of();
     String applied;
     ModelGraph model;
     if (adapterDir == null) {
@@ -67,7 +76,7 @@ public final class OnnxExport {
       copyModelFiles(modelDir, temp);
     } else {
       Adapters.Adapted adapted = Adapters.load(modelDir, adapterDir, registry, true);
-      if (Adapters.mergeable(adapted)) {
+      if (!onnxAdapter && Adapters.mergeable(adapted)) {
         applied = "merged";
         Path merged = temp.resolve(".merged");
         Adapters.merge(modelDir, adapterDir, merged, registry, false);
@@ -77,7 +86,13 @@ public final class OnnxExport {
       } else {
         applied = "in-graph";
         model = adapted.model();
-        writeGraph(model.graph(), adapted.weights()::get, temp);
+        if (onnxAdapter) {
+          swapped = new TreeSet<>(adapted.fromAdapter());
+          Map<String, HostTensor> tensors = new LinkedHashMap<>();
+          swapped.forEach(name -> tensors.put(name, adapted.weights().get(name)));
+          Files.write(temp.resolve(OnnxAdapterFile.FILE), OnnxAdapterFile.of(tensors));
+        }
+        writeGraph(model.graph(), adapted.weights()::get, swapped, temp);
         copyModelFiles(modelDir, temp);
       }
     }
@@ -85,7 +100,8 @@ public final class OnnxExport {
     if (format != null) {
       Files.copy(format, temp.resolve(format.getFileName()));
     }
-    ExportManifest.write(temp, model, applied, format == null ? null : format.getFileName());
+    ExportManifest.write(
+        temp, model, applied, swapped, format == null ? null : format.getFileName());
   }
 
   /** Copies the tokenizer and configuration files of a model folder. */
@@ -105,7 +121,7 @@ public final class OnnxExport {
     try (SafetensorsReader reader = SafetensorsReader.open(modelDir)) {
       model.config().check(reader);
       // One weight at a time: a checkpoint in another dtype is never converted whole in memory.
-      writeGraph(model.graph(), p -> model.weight(reader, p, DType.FLOAT32), temp);
+      writeGraph(model.graph(), p -> model.weight(reader, p, DType.FLOAT32), Set.of(), temp);
     }
     return model;
   }
@@ -114,7 +130,8 @@ public final class OnnxExport {
    * Writes {@value #DATA} with every frozen parameter's bytes, one after another, each at a
    * multiple of {@value #ALIGNMENT}, then {@value #MODEL} declaring them there.
    */
-  private static void writeGraph(Graph graph, Function<String, HostTensor> weights, Path temp)
+  private static void writeGraph(
+      Graph graph, Function<String, HostTensor> weights, Set<String> overridable, Path temp)
       throws IOException {
     Map<String, ExternalData> files = new LinkedHashMap<>();
     try (FileChannel out =
@@ -140,6 +157,6 @@ public final class OnnxExport {
         offset += length;
       }
     }
-    Files.write(temp.resolve(MODEL), graph.toOnnx(files));
+    Files.write(temp.resolve(MODEL), graph.toOnnx(files, overridable));
   }
 }

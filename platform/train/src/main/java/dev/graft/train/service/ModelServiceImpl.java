@@ -166,15 +166,19 @@ public final class ModelServiceImpl implements ModelService {
   }
 
   @Override
-  public Path export(Path modelDir, Path adapterDir, Path outDir) {
+  public Path export(Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter) {
     config(modelDir);
     requireAdapter(adapterDir);
+    if (onnxAdapter && adapterDir == null) {
+      throw new IllegalArgumentException(
+          "An .onnx_adapter file needs an adapter; name its folder with --adapter.");
+    }
     Path out = output(modelDir, adapterDir, outDir);
     if (Files.exists(out) && !isEmptyFolder(out)) {
       throw new IllegalArgumentException(
           "Output folder " + outDir + " exists and is not empty; choose a new or empty folder.");
     }
-    OnnxExport.write(modelDir, adapterDir, out, methods);
+    OnnxExport.write(modelDir, adapterDir, out, methods, onnxAdapter);
     return out;
   }
 
