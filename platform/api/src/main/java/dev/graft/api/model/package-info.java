@@ -8,7 +8,8 @@
  * {@code EvaluationSettings.task} and {@code ModelService.merge/unmerge(…, task)}; {@code
  * ModelService.evaluatePreferences} and {@code PreferenceEvaluation}.
  *
- * <p>1.3: {@code ModelService.export}, an ONNX Runtime model with a key-value cache.
+ * <p>1.3: {@code ModelService.export}, an ONNX Runtime model with a key-value cache (and optionally
+ * ONNX Runtime's LoRA adapter file).
  */
 @Export
 @Version("1.3.0")
