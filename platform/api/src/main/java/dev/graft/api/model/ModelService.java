@@ -106,15 +106,15 @@ public interface ModelService {
    * holds the complete export or, after a failure, nothing.
    *
    * @param adapterDir an adapter folder to apply, or null for the base model
-   * @param outDir the folder to write; it must not exist or be empty, and must lie outside the
-   *     model and adapter folders
+   * @param outDir the folder to write; it must not exist or be empty, must lie outside the model
+   *     folder, and must not hold the adapter folder
    * @param onnxAdapter keep the adapter in the graph even where it merges, with its tensors as
    *     inputs whose defaults are its values, and write those values as ONNX Runtime's LoRA adapter
    *     file {@code adapter.onnx_adapter}, so that a server swaps in the file of another adapter of
    *     the same method and shape; needs {@code adapterDir}
    * @return {@code outDir}, absolute
-   * @throws IllegalArgumentException as for every method, or for an output folder that is not
-   *     allowed
+   * @throws IllegalArgumentException as for every method, for an output folder that is not allowed,
+   *     or for {@code onnxAdapter} without an adapter
    * @since 1.3
    */
   default Path export(Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter) {
