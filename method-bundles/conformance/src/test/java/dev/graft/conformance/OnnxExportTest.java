@@ -53,9 +53,10 @@ class OnnxExportTest {
   static Path model;
   static Tokenizer tokenizer;
 
-  /** LoRA adapters of the same shape, trained for 2 steps with other learning rates and seeds. */
+  /** A LoRA adapter on all linear layers, trained for 2 steps. */
   static Path lora;
 
+  /** Another LoRA adapter of {@link #lora}'s shape. */
   static Path otherLora;
 
   @BeforeAll
@@ -66,6 +67,7 @@ class OnnxExportTest {
     otherLora = trainLora("other-lora", "3e-2", "5");
   }
 
+  /** A LoRA adapter on all linear layers trained for 2 steps; others differ in rate and seed. */
   private static Path trainLora(String name, String learningRate, String seed) throws Exception {
     Map<String, String> spec = Fixtures.spec(dir, "lora", 2);
     spec.put("lora.target_modules", "all-linear");
@@ -100,7 +102,8 @@ class OnnxExportTest {
     // Without an active adapter the inputs keep their defaults: the exported adapter's values.
     int[] own = assertGeneratesAsGraft(out, lora);
     int[] prompt = tokenizer.encode(PROMPT, true);
-    Set<Integer> eos = Set.of(2);
+    Set<Integer> eos = new HashSet<>();
+    manifest.path("eos_token_id").forEach(n -> eos.add(n.asInt()));
     int[] swapped = ortGreedy(out, manifest, prompt, eos, file);
     assertFalse(Arrays.equals(own, swapped), "the two adapters generate alike");
     try (Generator generator = graftGenerator(otherLora)) {
