@@ -58,6 +58,7 @@ import org.osgi.service.component.annotations.Reference;
       "osgi.command.function=generate",
       "osgi.command.function=inspect",
       "osgi.command.function=merge",
+      "osgi.command.function=export",
       "osgi.command.function=eval"
     })
 public final class GraftCommands {
@@ -392,6 +393,31 @@ public final class GraftCommands {
                     ", with the sample format " + f.getFileName() + " that generate and eval apply")
             .orElse("")
         + ".\n";
+  }
+
+  @Descriptor(
+      "export a model (optionally with an adapter) for ONNX Runtime: model.onnx with its weights"
+          + " as external data, a key-value cache, export.json and the tokenizer, e.g. graft:export"
+          + " --adapter jobs/1/adapter models/stories260K stories-onnx")
+  public String export(
+      @Descriptor("an adapter folder, merged into the weights or else kept in the graph")
+          @Parameter(names = "--adapter", absentValue = "")
+          String adapter,
+      @Descriptor(
+              "keep the adapter in the graph and write its tensors as adapter.onnx_adapter, ONNX"
+                  + " Runtime's LoRA adapter file, to swap adapters of the same shape")
+          @Parameter(names = "--onnx-adapter", presentValue = "true", absentValue = "false")
+          boolean onnxAdapter,
+      @Descriptor("a Hugging Face model folder") String modelDir,
+      @Descriptor("the folder to write; must be new or empty, outside the model folder")
+          String outDir) {
+    Path out = models.export(Path.of(modelDir), folder(adapter), Path.of(outDir), onnxAdapter);
+    return "Exported "
+        + modelDir
+        + (adapter.isEmpty() ? "" : " with adapter " + adapter)
+        + " to "
+        + out
+        + "; export.json describes the inputs, outputs and cache of model.onnx.\n";
   }
 
   @Descriptor(

@@ -94,6 +94,7 @@ class GraftCommandsTest {
             "backends",
             "cancel",
             "eval",
+            "export",
             "generate",
             "help",
             "inspect",

@@ -20,7 +20,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** graft:generate, graft:eval and graft:merge hand their arguments to the model service. */
+/**
+ * graft:generate, graft:eval, graft:merge and graft:export hand their arguments to the model
+ * service.
+ */
 class ModelCommandsTest {
   static final Path FORMAT = Path.of("/jobs/1/adapter/graft_sample_format.json");
 
@@ -29,6 +32,8 @@ class ModelCommandsTest {
     GenerationSettings generation;
     EvaluationSettings evaluation;
     String mergedTask;
+    Path exportedAdapter;
+    boolean onnxAdapterFile;
 
     @Override
     public Optional<Path> sampleFormat(Path modelDir, Path adapterDir) {
@@ -59,6 +64,13 @@ class ModelCommandsTest {
     @Override
     public Path merge(Path modelDir, Path adapterDir, Path outDir, String task) {
       mergedTask = task;
+      return outDir;
+    }
+
+    @Override
+    public Path export(Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter) {
+      exportedAdapter = adapterDir;
+      onnxAdapterFile = onnxAdapter;
       return outDir;
     }
 
@@ -157,5 +169,20 @@ class ModelCommandsTest {
     assertEquals("qa", service.evaluation.task());
     commands.merge(false, "qa", "m", "a", "out");
     assertEquals("qa", service.mergedTask);
+  }
+
+  @Test
+  void exportPassesTheAdapterOnlyWhenOneIsNamed() {
+    assertEquals(
+        "Exported m with adapter a to out; export.json describes the inputs, outputs and cache of"
+            + " model.onnx.\n",
+        commands.export("a", true, "m", "out"));
+    assertEquals(Path.of("a"), service.exportedAdapter);
+    assertTrue(service.onnxAdapterFile);
+    assertEquals(
+        "Exported m to out; export.json describes the inputs, outputs and cache of model.onnx.\n",
+        commands.export("", false, "m", "out"));
+    assertEquals(null, service.exportedAdapter);
+    assertFalse(service.onnxAdapterFile);
   }
 }

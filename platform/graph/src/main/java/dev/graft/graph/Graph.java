@@ -3,6 +3,7 @@ package dev.graft.graph;
 import dev.graft.graph.impl.Autodiff;
 import dev.graft.graph.impl.OnnxLowering;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A tensor graph under construction. Every op method checks dtypes and shapes at build time and
@@ -60,5 +61,18 @@ public final class Graph extends CompositeOps {
    */
   public byte[] toOnnx(Map<String, ExternalData> files) {
     return OnnxLowering.lower(this, files);
+  }
+
+  /**
+   * As {@link #toOnnx(Map)}, with the frozen parameters named in {@code overridable} also graph
+   * inputs: their initializers are defaults that a run may replace by feeding them, as ONNX
+   * Runtime's LoRA adapters ({@code .onnx_adapter} files) do.
+   *
+   * @throws IllegalArgumentException as {@link #toOnnx(Map)}, or when a name in {@code overridable}
+   *     is not a frozen parameter
+   * @since 1.4
+   */
+  public byte[] toOnnx(Map<String, ExternalData> files, Set<String> overridable) {
+    return OnnxLowering.lower(this, files, overridable);
   }
 }

@@ -265,6 +265,19 @@ class OnnxLoweringTest {
   }
 
   @Test
+  void overridableFrozenWeightsAreBothInitializersAndInputs() {
+    Graph g = TestModels.tinyTransformer(F).graph();
+    OnnxReader r = new OnnxReader(g.toOnnx(Map.of(), Set.of("wq")));
+    assertTrue(r.initializer("wq").external(), "wq keeps its initializer as the default");
+    List<String> inputs = r.inputs.stream().map(OnnxReader.ValueInfo::name).toList();
+    assertTrue(inputs.contains("wq"), inputs.toString());
+    assertFalse(inputs.contains("wk"), "only the named weights become inputs");
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> g.toOnnx(Map.of(), Set.of("lora_A")));
+    assertTrue(e.getMessage().contains("[lora_A]"), "a trainable is no frozen parameter");
+  }
+
+  @Test
   void outputNamesMayNotShadowOtherValues() {
     Graph g = new Graph();
     Tensor x = g.input("x", F, Shape.of(1));

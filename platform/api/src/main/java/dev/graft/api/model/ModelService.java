@@ -5,11 +5,11 @@ import java.util.Optional;
 import org.osgi.annotation.versioning.ProviderType;
 
 /**
- * Inspects, runs, merges and evaluates Hugging Face model folders and the adapter folders that
- * training writes. Every method checks its input first and throws {@link IllegalArgumentException}
- * with one sentence naming the folder, file or setting that is wrong: a missing model or adapter
- * folder, an unknown or unavailable backend, an adapter whose method is not installed or that does
- * not fit the model, data that is missing or holds no samples.
+ * Inspects, runs, merges, exports and evaluates Hugging Face model folders and the adapter folders
+ * that training writes. Every method checks its input first and throws {@link
+ * IllegalArgumentException} with one sentence naming the folder, file or setting that is wrong: a
+ * missing model or adapter folder, an unknown or unavailable backend, an adapter whose method is
+ * not installed or that does not fit the model, data that is missing or holds no samples.
  */
 @ProviderType
 public interface ModelService {
@@ -95,6 +95,30 @@ public interface ModelService {
       return unmerge(modelDir, adapterDir, outDir);
     }
     throw new UnsupportedOperationException("This model service merges no task adapters.");
+  }
+
+  /**
+   * Writes a model's generation graph, with an adapter applied, as an ONNX model that plain ONNX
+   * Runtime runs with a key-value cache: {@code model.onnx} with its weights in {@code
+   * model.onnx.data} (ONNX external data), {@code export.json} naming its inputs, outputs, cache
+   * layout and special token ids, and the tokenizer and configuration files. An adapter whose
+   * methods merge is merged into the weights; any other keeps its rewrite of the graph. The folder
+   * holds the complete export or, after a failure, nothing.
+   *
+   * @param adapterDir an adapter folder to apply, or null for the base model
+   * @param outDir the folder to write; it must not exist or be empty, must lie outside the model
+   *     folder, and must not hold the adapter folder
+   * @param onnxAdapter keep the adapter in the graph even where it merges, with its tensors as
+   *     inputs whose defaults are its values, and write those values as ONNX Runtime's LoRA adapter
+   *     file {@code adapter.onnx_adapter}, so that a server swaps in the file of another adapter of
+   *     the same method and shape; needs {@code adapterDir}
+   * @return {@code outDir}, absolute
+   * @throws IllegalArgumentException as for every method, for an output folder that is not allowed,
+   *     or for {@code onnxAdapter} without an adapter
+   * @since 1.3
+   */
+  default Path export(Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter) {
+    throw new UnsupportedOperationException("This model service exports no ONNX models.");
   }
 
   /**

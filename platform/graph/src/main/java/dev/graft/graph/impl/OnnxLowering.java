@@ -74,10 +74,35 @@ public final class OnnxLowering {
    * by the runtime from those files.
    */
   public static byte[] lower(Graph graph, Map<String, ExternalData> files) {
+    return lower(graph, files, Set.of());
+  }
+
+  /**
+   * The ModelProto bytes of {@link #lower(Graph, Map)}, with the frozen parameters named in {@code
+   * overridable} also declared as graph inputs: their initializers are defaults that a run may
+   * replace by feeding them (ONNX Runtime's LoRA adapters do).
+   *
+   * @throws IllegalArgumentException when a name in {@code overridable} is not a frozen parameter
+   */
+  public static byte[] lower(
+      Graph graph, Map<String, ExternalData> files, Set<String> overridable) {
     OnnxLowering l = new OnnxLowering(graph, "");
     List<Proto> inputs = new ArrayList<>();
     for (Tensor t : runtimeInputs(graph)) {
       inputs.add(valueInfo(t.name(), t.dtype(), t.shape().dims(), false));
+    }
+    Set<String> declared = new LinkedHashSet<>();
+    for (Tensor p : l.frozen) {
+      if (overridable.contains(p.name())) {
+        inputs.add(valueInfo(p.name(), p.dtype(), p.shape().dims(), false));
+        declared.add(p.name());
+      }
+    }
+    if (declared.size() != overridable.size()) {
+      Set<String> unknown = new LinkedHashSet<>(overridable);
+      unknown.removeAll(declared);
+      throw new IllegalArgumentException(
+          "Overridable " + unknown + " are not frozen parameters of the graph.");
     }
     l.frozenWeights(files);
     List<Proto> outputs = l.lowerNodesAndOutputs(graph.outputs().keySet());

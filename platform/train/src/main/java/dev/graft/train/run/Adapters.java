@@ -33,6 +33,17 @@ import java.util.TreeSet;
  * they adapt a fresh model graph in order, and the saved tensors fill it.
  */
 public final class Adapters {
+  /** The files besides the weights that a written model folder copies from its base. */
+  static final List<String> MODEL_FILES =
+      List.of(
+          ModelConfig.FILE,
+          "generation_config.json",
+          "tokenizer.json",
+          "tokenizer_config.json",
+          "special_tokens_map.json",
+          "vocab.json",
+          "merges.txt");
+
   private Adapters() {}
 
   /**
@@ -331,11 +342,7 @@ public final class Adapters {
       boolean subtract,
       Map<String, String> settings) {
     Adapted adapted = load(modelDir, adapterDir, registry, false, settings);
-    List<Method> merging =
-        new ArrayList<>(
-            adapted.methods().stream()
-                .filter(m -> !m.tensors().isEmpty() || m.instance().mergeable())
-                .toList());
+    List<Method> merging = new ArrayList<>(merging(adapted));
     for (Method m : merging) {
       if (!m.instance().mergeable()) {
         throw new IllegalArgumentException(
@@ -418,6 +425,21 @@ public final class Adapters {
         checkpointNames,
         changed,
         format.isNone() ? Map.of() : Map.of(SftRun.SAMPLE_FORMAT, format.settings()));
+  }
+
+  /**
+   * Whether {@link #merge} can fold this adapter into the base weights: every method that has
+   * tensors, or changes the base weights, is {@link MethodInstance#mergeable}.
+   */
+  public static boolean mergeable(Adapted adapted) {
+    return merging(adapted).stream().allMatch(m -> m.instance().mergeable());
+  }
+
+  /** The methods that a merge folds in, in order: those with tensors or that are mergeable. */
+  private static List<Method> merging(Adapted adapted) {
+    return adapted.methods().stream()
+        .filter(m -> !m.tensors().isEmpty() || m.instance().mergeable())
+        .toList();
   }
 
   private static long elements(long[] shape) {
@@ -510,15 +532,7 @@ public final class Adapters {
         Files.writeString(temp.resolve(ModelConfig.FILE), added.json());
       }
       writer.write(temp.resolve(SafetensorsReader.SINGLE_FILE));
-      for (String file :
-          List.of(
-              ModelConfig.FILE,
-              "generation_config.json",
-              "tokenizer.json",
-              "tokenizer_config.json",
-              "special_tokens_map.json",
-              "vocab.json",
-              "merges.txt")) {
+      for (String file : MODEL_FILES) {
         if (Files.exists(modelDir.resolve(file)) && !Files.exists(temp.resolve(file))) {
           Files.copy(modelDir.resolve(file), temp.resolve(file));
         }

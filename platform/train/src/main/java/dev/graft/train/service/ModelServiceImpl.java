@@ -24,6 +24,7 @@ import dev.graft.train.data.Jsonl;
 import dev.graft.train.data.Sample;
 import dev.graft.train.run.Adapters;
 import dev.graft.train.run.LossPass;
+import dev.graft.train.run.OnnxExport;
 import dev.graft.train.run.SavedFormat;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,9 +42,9 @@ import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
 /**
- * Inspection, generation, merging and evaluation over the model bundle, with adapters read back by
- * {@link Adapters}. Stateless: each call opens its backend sessions and closes them before it
- * returns.
+ * Inspection, generation, merging, export and evaluation over the model bundle, with adapters read
+ * back by {@link Adapters}. Stateless: each call opens its backend sessions and closes them before
+ * it returns.
  */
 @Component(service = ModelService.class)
 public final class ModelServiceImpl implements ModelService {
@@ -153,8 +154,40 @@ public final class ModelServiceImpl implements ModelService {
       throw new IllegalArgumentException("Name the adapter folder to merge.");
     }
     requireAdapter(adapterDir);
+    Path out = output(modelDir, adapterDir, outDir);
+    if (Files.exists(out) && !Files.exists(out.resolve(ModelConfig.FILE)) && !isEmptyFolder(out)) {
+      throw new IllegalArgumentException(
+          "Output folder "
+              + outDir
+              + " exists and is not a model folder; choose a new or empty folder.");
+    }
+    Adapters.merge(modelDir, adapterDir, out, methods, subtract, taskSettings(task));
+    return out;
+  }
+
+  @Override
+  public Path export(Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter) {
+    config(modelDir);
+    requireAdapter(adapterDir);
+    if (onnxAdapter && adapterDir == null) {
+      throw new IllegalArgumentException(
+          "An .onnx_adapter file needs an adapter; name its folder with --adapter.");
+    }
+    Path out = output(modelDir, adapterDir, outDir);
+    if (Files.exists(out) && !isEmptyFolder(out)) {
+      throw new IllegalArgumentException(
+          "Output folder " + outDir + " exists and is not empty; choose a new or empty folder.");
+    }
+    OnnxExport.write(modelDir, adapterDir, out, methods, onnxAdapter);
+    return out;
+  }
+
+  /**
+   * The absolute output folder, checked to lie outside the model folder and to hold neither input.
+   */
+  private static Path output(Path modelDir, Path adapterDir, Path outDir) {
     Path out = outDir.toAbsolutePath().normalize();
-    for (Path input : List.of(modelDir, adapterDir)) {
+    for (Path input : adapterDir == null ? List.of(modelDir) : List.of(modelDir, adapterDir)) {
       Path in = input.toAbsolutePath().normalize();
       if (in.startsWith(out)) {
         throw new IllegalArgumentException(
@@ -169,13 +202,6 @@ public final class ModelServiceImpl implements ModelService {
               + modelDir
               + "; choose a folder outside it.");
     }
-    if (Files.exists(out) && !Files.exists(out.resolve(ModelConfig.FILE)) && !isEmptyFolder(out)) {
-      throw new IllegalArgumentException(
-          "Output folder "
-              + outDir
-              + " exists and is not a model folder; choose a new or empty folder.");
-    }
-    Adapters.merge(modelDir, adapterDir, out, methods, subtract, taskSettings(task));
     return out;
   }
 
