@@ -13,7 +13,7 @@
  * GraphOps.
  */
 @Export
-@Version("1.4.0")
+@Version("1.3.0")
 package dev.graft.graph;
 
 import org.osgi.annotation.bundle.Export;
