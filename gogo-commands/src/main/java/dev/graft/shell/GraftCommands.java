@@ -83,7 +83,9 @@ public final class GraftCommands {
     this.context = context;
   }
 
-  @Descriptor("list the installed fine-tuning methods: name, family, bundle, version, state")
+  @Descriptor(
+      "list the installed fine-tuning methods: name, family, bundle, version, state"
+          + "\nExample: graft:methods")
   public String methods() {
     Table table = new Table("NAME", "FAMILY", "BUNDLE", "VERSION", "STATE");
     for (RegisteredMethod m : methods.methods()) {
@@ -110,7 +112,9 @@ public final class GraftCommands {
     return out.toString();
   }
 
-  @Descriptor("show one method: family, paper, bundle and its options with type, default and help")
+  @Descriptor(
+      "show one method: family, paper, bundle and its options with type, default and help"
+          + "\nExample: graft:method dora")
   public String method(@Descriptor("the method's name, as listed by graft:methods") String name) {
     RegisteredMethod m = methods.require(name);
     MethodInfo info = m.info();
@@ -142,7 +146,8 @@ public final class GraftCommands {
 
   @Descriptor(
       "list the compute backends: name, device, ONNX Runtime sessions open now, and whether each"
-          + " is available (and if not, why)")
+          + " is available (and if not, why)"
+          + "\nExample: graft:backends")
   public String backends() {
     Table table = new Table("NAME", "DEVICE", "SESSIONS", "STATUS");
     for (ComputeBackend b : backends.backends()) {
@@ -159,7 +164,9 @@ public final class GraftCommands {
 
   @Descriptor(
       "train: submit a job file (.properties, .yaml, .json) with key=value overrides, and follow it;"
-          + " Ctrl-C stops it after its current step with a checkpoint")
+          + " Ctrl-C stops it after its current step with a checkpoint"
+          + "\nExample: graft:train job.yaml learning_rate=1e-4 lora.r=16"
+          + "\nExample: graft:train --detach job.yaml")
   public String train(
       @Descriptor("run the job in a background process (log: job.log in its folder) and return")
           @Parameter(names = "--detach", presentValue = "true", absentValue = "false")
@@ -189,7 +196,7 @@ public final class GraftCommands {
     return follow(training.submit(Path.of(jobFile), settings), true);
   }
 
-  @Descriptor("list the training jobs, newest first")
+  @Descriptor("list the training jobs, newest first" + "\nExample: graft:jobs")
   public String jobs() {
     Table table = new Table("ID", "STATE", "STEP", "LOSS", "OUTPUT");
     for (Job j : training.jobs()) {
@@ -206,7 +213,9 @@ public final class GraftCommands {
         : table.render();
   }
 
-  @Descriptor("show one job: state, progress, loss, throughput, output folder")
+  @Descriptor(
+      "show one job: state, progress, loss, throughput, output folder"
+          + "\nExample: graft:job --follow 20261205-082306-1")
   public String job(
       @Descriptor("keep printing progress until the job ends")
           @Parameter(names = "--follow", presentValue = "true", absentValue = "false")
@@ -218,7 +227,8 @@ public final class GraftCommands {
 
   @Descriptor(
       "cancel a job, in this process or another: it stops after the current step and writes a"
-          + " checkpoint")
+          + " checkpoint"
+          + "\nExample: graft:cancel 20261205-082306-1")
   public String cancel(@Descriptor("the job's id, as listed by graft:jobs") String id) {
     Job job = require(id);
     JobStatus s = job.status();
@@ -238,7 +248,9 @@ public final class GraftCommands {
         + "'.\n";
   }
 
-  @Descriptor("resume a cancelled or failed job from its last checkpoint, and follow it")
+  @Descriptor(
+      "resume a cancelled or failed job from its last checkpoint, and follow it"
+          + "\nExample: graft:resume --detach 20261205-082306-1")
   public String resume(
       @Descriptor("run the job in a background process (log: job.log in its folder) and return")
           @Parameter(names = "--detach", presentValue = "true", absentValue = "false")
@@ -274,7 +286,8 @@ public final class GraftCommands {
   }
 
   @Descriptor(
-      "complete a prompt with a model, optionally with an adapter; prints prompt and completion")
+      "complete a prompt with a model, optionally with an adapter; prints prompt and completion"
+          + "\nExample: graft:generate --adapter .graft/jobs/<id>/adapter ../shared/models/stories260K \"Once upon a time\"")
   public String generate(
       @Descriptor("the most tokens to generate")
           @Parameter(names = "--max-tokens", absentValue = "128")
@@ -333,7 +346,8 @@ public final class GraftCommands {
   }
 
   @Descriptor(
-      "describe a model folder: architecture, parameters, dtypes, vocabulary, context, shape")
+      "describe a model folder: architecture, parameters, dtypes, vocabulary, context, shape"
+          + "\nExample: graft:inspect ../shared/models/stories260K")
   public String inspect(@Descriptor("a Hugging Face model folder") String modelDir) {
     ModelSummary s = models.inspect(Path.of(modelDir));
     List<String> dtypes = new ArrayList<>();
@@ -362,7 +376,9 @@ public final class GraftCommands {
         .render();
   }
 
-  @Descriptor("merge an adapter into a model's weights and write a model folder (or take it out)")
+  @Descriptor(
+      "merge an adapter into a model's weights and write a model folder (or take it out)"
+          + "\nExample: graft:merge ../shared/models/stories260K .graft/jobs/<id>/adapter merged/")
   public String merge(
       @Descriptor("take the adapter back out of a model it was merged into")
           @Parameter(names = "--unmerge", presentValue = "true", absentValue = "false")
@@ -398,7 +414,8 @@ public final class GraftCommands {
   @Descriptor(
       "export a model (optionally with an adapter) for ONNX Runtime: model.onnx with its weights"
           + " as external data, a key-value cache, export.json and the tokenizer, e.g. graft:export"
-          + " --adapter jobs/1/adapter models/stories260K stories-onnx")
+          + " --adapter jobs/1/adapter models/stories260K stories-onnx"
+          + "\nExample: graft:export --adapter .graft/jobs/<id>/adapter ../shared/models/stories260K exported/")
   public String export(
       @Descriptor("an adapter folder, merged into the weights or else kept in the graph")
           @Parameter(names = "--adapter", absentValue = "")
@@ -422,7 +439,8 @@ public final class GraftCommands {
 
   @Descriptor(
       "evaluate a model (optionally with an adapter) on JSONL data: loss, perplexity, exact match;"
-          + " on preference pairs, DPO's loss and rewards of the adapter against the base model")
+          + " on preference pairs, DPO's loss and rewards of the adapter against the base model"
+          + "\nExample: graft:eval --adapter .graft/jobs/<id>/adapter ../shared/models/stories260K validation.jsonl")
   public String eval(
       @Descriptor("an adapter folder to apply, such as a job's adapter/")
           @Parameter(names = "--adapter", absentValue = "")
@@ -519,12 +537,12 @@ public final class GraftCommands {
     return String.format(Locale.ROOT, "%,d", n);
   }
 
-  @Descriptor("list the graft commands")
+  @Descriptor("list the graft commands" + "\nExample: graft:help")
   public String help() {
     return overview(commands());
   }
 
-  @Descriptor("describe one graft command and its arguments")
+  @Descriptor("describe one graft command and its arguments" + "\nExample: graft:help train")
   public String help(@Descriptor("a command name, such as graft:method or method") String command) {
     String text = describe(commands(), command);
     if (command.equals("train") || command.equals(PREFIX + "train")) {
@@ -545,7 +563,8 @@ public final class GraftCommands {
   static String overview(List<Method> commands) {
     Table table = new Table("COMMAND", "DESCRIPTION");
     for (Method m : commands) {
-      table.row(usage(m, true), m.getAnnotation(Descriptor.class).value());
+      table.row(
+          usage(m, true), m.getAnnotation(Descriptor.class).value().lines().findFirst().orElse(""));
     }
     return table.render()
         + "\nRun one with './graft <command> [arguments]', or type it in the shell that './graft' opens.\n";
@@ -566,10 +585,12 @@ public final class GraftCommands {
     }
     StringBuilder out = new StringBuilder();
     for (Method m : matches) {
-      out.append(usage(m, false))
-          .append("\n  ")
-          .append(m.getAnnotation(Descriptor.class).value())
-          .append('\n');
+      out.append(usage(m, false)).append('\n');
+      // The description, then any lines after its first (examples), each indented.
+      m.getAnnotation(Descriptor.class)
+          .value()
+          .lines()
+          .forEach(l -> out.append("  ").append(l).append('\n'));
       for (java.lang.reflect.Parameter p : m.getParameters()) {
         Descriptor d = p.getAnnotation(Descriptor.class);
         out.append("  ")

@@ -75,6 +75,16 @@ class GraftCommandsTest {
   }
 
   @Test
+  void everyGraftCommandShowsAnExampleInItsHelpButNotInTheList() {
+    List<Method> own = GraftCommands.commands(Map.of(GraftCommands.class, List.of()));
+    for (Method m : own) {
+      String help = GraftCommands.describe(List.of(m), m.getName());
+      assertTrue(help.contains("\n  Example: graft:" + m.getName()), help);
+    }
+    assertFalse(GraftCommands.overview(own).contains("Example:"));
+  }
+
+  @Test
   void anUnknownCommandIsNamedWithTheNearestKnownOne() {
     var e =
         assertThrows(
