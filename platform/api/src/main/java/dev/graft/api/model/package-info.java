@@ -7,9 +7,12 @@
  * <p>1.2: the task of an adapter conditioned on tasks (MoELoRA): {@code GenerationSettings.task},
  * {@code EvaluationSettings.task} and {@code ModelService.merge/unmerge(…, task)}; {@code
  * ModelService.evaluatePreferences} and {@code PreferenceEvaluation}.
+ *
+ * <p>1.3: {@code ModelService.quantize} (a 4-bit copy of a model folder) and {@code
+ * ModelService.quantisation} (whether a folder is one), default methods.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package dev.graft.api.model;
 
 import org.osgi.annotation.bundle.Export;

@@ -7,6 +7,7 @@ import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
 import dev.graft.model.AddedWeights;
 import dev.graft.model.AtomicFiles;
+import dev.graft.model.FourBitCheckpoint;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -19,6 +20,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -446,7 +448,7 @@ public final class Adapters {
       return weightOf(adapted, parameter);
     }
     try (SafetensorsReader reader = SafetensorsReader.open(modelDir)) {
-      return reader.floats(checkpointNames.get(parameter));
+      return FourBitCheckpoint.floats(reader, checkpointNames.get(parameter));
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + e.getMessage(), e);
     }
@@ -484,9 +486,28 @@ public final class Adapters {
       throws IOException {
     {
       SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
+      // A 4-bit base is written as floats: its weights dequantised, their codes and scales dropped.
+      Set<String> layouts = new HashSet<>();
+      for (String name : base.names()) {
+        if (FourBitCheckpoint.isQuantised(base, name)) {
+          layouts.addAll(FourBitCheckpoint.describe(base, name).tensors());
+        }
+      }
+      if (!layouts.isEmpty()) {
+        Files.writeString(temp.resolve(ModelConfig.FILE), FourBitCheckpoint.floatConfig(modelDir));
+      }
       for (String name : base.names()) {
         float[] v = byCheckpointName.get(name);
-        if (v != null) {
+        boolean quantised = FourBitCheckpoint.isQuantised(base, name);
+        if (layouts.contains(name) && !quantised) {
+          continue;
+        }
+        if (quantised) {
+          writer.add(
+              name,
+              FourBitCheckpoint.describe(base, name).shape(),
+              v != null ? v : FourBitCheckpoint.floats(base, name));
+        } else if (v != null) {
           writer.add(name, base.info(name).shape(), v);
         } else {
           writer.add(name, base.info(name).dtype(), base.info(name).shape(), base.bytes(name));

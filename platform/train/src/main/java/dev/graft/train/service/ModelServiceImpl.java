@@ -10,13 +10,14 @@ import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
 import dev.graft.api.model.PreferenceEvaluation;
+import dev.graft.api.quant.FourBit;
 import dev.graft.graph.DType;
 import dev.graft.model.AtomicFiles;
 import dev.graft.model.ChatTemplate;
+import dev.graft.model.FourBitCheckpoint;
 import dev.graft.model.Generator;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.SafetensorsReader;
-import dev.graft.model.TensorInfo;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.data.Batches;
 import dev.graft.train.data.Encoded;
@@ -30,6 +31,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -66,11 +68,15 @@ public final class ModelServiceImpl implements ModelService {
     try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
       config.check(checkpoint);
       for (String name : config.expectedTensors().keySet()) {
-        TensorInfo info = checkpoint.info(config.nameIn(checkpoint, name));
-        parameters += info.numel();
+        String stored = config.nameIn(checkpoint, name);
+        boolean fourBit = FourBitCheckpoint.isQuantised(checkpoint, stored);
+        FourBitCheckpoint.Stored q =
+            fourBit ? FourBitCheckpoint.describe(checkpoint, stored) : null;
+        long numel = fourBit ? q.n() : checkpoint.info(stored).numel();
+        parameters += numel;
         dtypes.merge(
-            info.dtype().name(),
-            new ModelSummary.Count(1, info.numel()),
+            fourBit ? q.type().name() : checkpoint.info(stored).dtype().name(),
+            new ModelSummary.Count(1, numel),
             (a, b) -> new ModelSummary.Count(a.tensors() + 1, a.parameters() + b.parameters()));
       }
     } catch (IOException e) {
@@ -153,8 +159,19 @@ public final class ModelServiceImpl implements ModelService {
       throw new IllegalArgumentException("Name the adapter folder to merge.");
     }
     requireAdapter(adapterDir);
+    Path out = output(outDir, modelDir, adapterDir);
+    Adapters.merge(modelDir, adapterDir, out, methods, subtract, taskSettings(task));
+    return out;
+  }
+
+  /**
+   * {@code outDir}, absolute, checked: outside the input folders, and new, empty or a model folder.
+   */
+  private static Path output(Path outDir, Path modelDir, Path... others) {
     Path out = outDir.toAbsolutePath().normalize();
-    for (Path input : List.of(modelDir, adapterDir)) {
+    List<Path> inputs = new ArrayList<>(List.of(modelDir));
+    inputs.addAll(List.of(others));
+    for (Path input : inputs) {
       Path in = input.toAbsolutePath().normalize();
       if (in.startsWith(out)) {
         throw new IllegalArgumentException(
@@ -175,8 +192,32 @@ public final class ModelServiceImpl implements ModelService {
               + outDir
               + " exists and is not a model folder; choose a new or empty folder.");
     }
-    Adapters.merge(modelDir, adapterDir, out, methods, subtract, taskSettings(task));
     return out;
+  }
+
+  @Override
+  public Path quantize(
+      Path modelDir, Path outDir, String quantType, boolean doubleQuant, List<String> modules) {
+    config(modelDir);
+    FourBit.Type type = FourBit.Type.of(quantType);
+    Path out = output(outDir, modelDir);
+    try {
+      FourBitCheckpoint.write(modelDir, out, type, doubleQuant, modules);
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "Could not write the quantised model to " + outDir + ": " + e.getMessage(), e);
+    }
+    return out;
+  }
+
+  @Override
+  public Optional<String> quantisation(Path modelDir) {
+    config(modelDir);
+    try {
+      return FourBitCheckpoint.quantisation(modelDir).map(FourBit.Type::label);
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + modelDir + ": " + e.getMessage(), e);
+    }
   }
 
   @Override
