@@ -102,6 +102,7 @@ class GraftCommandsTest {
             "merge",
             "method",
             "methods",
+            "quantize",
             "resume",
             "train"),
         names);
