@@ -90,12 +90,13 @@ public final class FourBitCheckpoint {
   }
 
   /**
-   * Whether the checkpoint stores tensor {@code name} 4-bit quantised: as bytes (U8) or beside a
-   * quant_state. {@link #describe} checks that the layout is whole.
+   * Whether the checkpoint stores weight {@code name} 4-bit quantised: beside a quant_state, or as
+   * bytes (U8) under a {@code .weight} name. {@link #describe} checks that the layout is whole.
    */
   public static boolean isQuantised(SafetensorsReader reader, String name) {
     return reader.contains(name)
-        && (reader.info(name).dtype() == DType.U8 || quantState(reader, name) != null);
+        && (quantState(reader, name) != null
+            || (name.endsWith(".weight") && reader.info(name).dtype() == DType.U8));
   }
 
   /**
