@@ -307,7 +307,9 @@ public final class Adapters {
    * method without tensors that changes the base weights (QLoRA writes them dequantised); the
    * model's own weights that the adapter holds (trained biases) are written as they are, and
    * weights a method added (BitFit's biases on Llama) join the checkpoint with the config.json
-   * flags that declare them ({@link AddedWeights}).
+   * flags that declare them ({@link AddedWeights}). A 4-bit base ({@link FourBitCheckpoint}) gives
+   * a float folder: its weights dequantised (the model the adapter was trained on), their codes and
+   * scales and the config's quantization_config dropped.
    *
    * @param subtract unmerge instead: take the adapter back out of weights it was merged into
    * @throws IllegalArgumentException naming the method when one with tensors cannot be merged or
