@@ -61,7 +61,7 @@ submitted() { sed -n 's/^Submitted job \([^ ]*\) .*/\1/p'; }
 err=$(./graft graft:train "$job" per_device_train_batch_size=0 2>&1 >/dev/null)
 rc=$?
 check "a failing job exits non-zero" [ $rc -ne 0 ]
-check "a failing job says why" grep -q "per_device_train_batch_size must be positive" <<<"$err"
+check "a failing job says why" grep -q "per_device_train_batch_size must be at least 1" <<<"$err"
 
 # graft:quantize writes a 4-bit copy that a qlora job trains on; a bad type fails the command.
 q4="$GRAFT_HOME/q4"
