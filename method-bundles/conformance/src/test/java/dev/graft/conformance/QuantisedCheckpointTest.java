@@ -28,8 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A 4-bit checkpoint written by {@code graft:quantize} ({@link FourBitCheckpoint}): bitsandbytes'
  * layout, a job with {@code qlora} on it trains as one that quantises the float model at its start
- * (the same codes), a damaged folder is refused in one sentence, and merging writes the dequantised
- * weights plus the update.
+ * (the same codes), a job without it starts from the dequantised weights, a damaged folder is
+ * refused in one sentence, and merging writes the dequantised weights plus the update.
  */
 class QuantisedCheckpointTest {
   private static final String Q = "model.layers.0.self_attn.q_proj.weight";
@@ -87,6 +87,19 @@ class QuantisedCheckpointTest {
     for (int s = 0; s < 2; s++) {
       assertEquals(onTheFly.get(s), stored.get(s), 1e-5 * onTheFly.get(s), "step " + s);
     }
+  }
+
+  @Test
+  void aJobWithoutQloraOnTheFolderStartsFromTheDequantisedWeights() throws Exception {
+    Path q4 = quantised();
+    Map<String, String> spec = Fixtures.spec(dir, "qlora", 1);
+    spec.put("lora.target_modules", "all-linear");
+    double quantisedInTheGraph = GoldenCurveTest.losses(spec, 1).get(0);
+    spec.put("model", q4.toString());
+    spec.put("method", "lora");
+    double dequantisedAtStart = GoldenCurveTest.losses(spec, 1).get(0);
+    // B starts at zero: both first losses are the 4-bit base's.
+    assertEquals(quantisedInTheGraph, dequantisedAtStart, 1e-5 * quantisedInTheGraph);
   }
 
   @Test
