@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/run: the same workloads as Graft's Bench, in plain PyTorch, fp32.
 
-    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer|adalora|adapter|bitfit|prompt-tuning|prefix-tuning|delta-lora-qv|moelora-qv|lora-drop-qv|dora|qlora|lora-dpo \
+    python3 reference.py row --dir MODEL_DIR --workload lora-qv|lora-all|full|infer|adalora|adapter|bitfit|prompt-tuning|prefix-tuning|delta-lora-qv|moelora-qv|lora-drop-qv|dora|qlora|qlora-prequantised|lora-dpo \
         [--batch 4] [--seq 256] [--warmup 2] [--steps 3] [--threads 2]
     python3 reference.py gemm [--n 2048] [--threads 2]
     python3 reference.py blas
@@ -388,7 +388,7 @@ def build(config, workload):
     # lora-drop-qv trains lora-qv here: sharing one pair among layers changes no step's compute.
     # qlora: PyTorch on the CPU has no 4-bit kernels (bitsandbytes is GPU-first and not installed);
     # its row is LoRA all-linear on float32 weights, the compute a dequantised weight costs.
-    lora_like = ("lora-qv", "lora-all", "qlora", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded", "lora-dpo")
+    lora_like = ("lora-qv", "lora-all", "qlora", "qlora-prequantised", "delta-lora-qv", "moelora-qv", "lora-drop-qv", "dora", "dora-expanded", "lora-dpo")
     if workload in lora_like:
         layer = {"moelora-qv": MoeLoraLinear, "dora": DoraLinear, "dora-expanded": DoraLinear}.get(
             workload, LoraLinear
@@ -592,7 +592,7 @@ def main():
         choices=[
             "lora-qv", "lora-all", "full", "infer", "adalora", "adapter", "bitfit",
             "prompt-tuning", "prefix-tuning", "delta-lora-qv", "moelora-qv", "lora-drop-qv",
-            "dora", "dora-expanded", "qlora", "lora-dpo",
+            "dora", "dora-expanded", "qlora", "qlora-prequantised", "lora-dpo",
         ],
     )
     p.add_argument("--batch", type=int, default=4)

@@ -63,7 +63,7 @@ def flops(c, workload, batch, seq, r=8, virtual=20):
         return 2 * lin + 3 * att * (seq + virtual) / seq
     if workload == "lora-dpo":  # lora-qv's step plus the reference forward
         return flops(c, "lora-qv", batch, seq, r) + lin + att
-    adapted = [(i, o) for name, i, o in layer if workload in ("lora-all", "qlora") or name in qv]
+    adapted = [(i, o) for name, i, o in layer if workload in ("lora-all", "qlora", "qlora-prequantised") or name in qv]
     lora = n * sum(2 * t * r * (i + o) for i, o in adapted)
     # DoRA adds the detached row norm per step: W·Aᵀ and the (B·A·Aᵀ)⊙B terms, out·r·(in + r).
     norm = n * sum(2 * o * r * (i + r) for i, o in adapted) if workload.startswith("dora") else 0
@@ -83,6 +83,7 @@ NAMES = {
     "dora": "DoRA r=8, q,v",
     "dora-expanded": "DoRA r=8, q,v, expanded norm",
     "qlora": "QLoRA: LoRA r=8 all-linear on NF4 (PyTorch: fp32 weights)",
+    "qlora-prequantised": "QLoRA on the graft:quantize folder (PyTorch: fp32 weights)",
     "full": "full fine-tuning",
     "adapter": "adapter (houlsby, d/16)",
     "bitfit": "BitFit (all biases)",

@@ -3,7 +3,8 @@
 #   a job that fails its own checks exits non-zero; --detach leaves the job running in a background
 #   process with its log; other processes list, show and cancel it (with a checkpoint); Ctrl-C
 #   (SIGINT to the process group, as a terminal sends it) stops a followed job after its current step
-#   with a checkpoint and its adapter, and exits 130 with one line.
+#   with a checkpoint and its adapter, and exits 130 with one line; graft:quantize writes a 4-bit
+#   folder a qlora job trains on, and fails the command on a bad type.
 # Needs stories260K and GSM8K in ../shared (GRAFT_SHARED); skips without them. About a minute.
 set -uo pipefail
 set -m # background commands get a process group of their own, as a terminal's jobs do
@@ -61,6 +62,17 @@ err=$(./graft graft:train "$job" per_device_train_batch_size=0 2>&1 >/dev/null)
 rc=$?
 check "a failing job exits non-zero" [ $rc -ne 0 ]
 check "a failing job says why" grep -q "per_device_train_batch_size must be at least 1" <<<"$err"
+
+# graft:quantize writes a 4-bit copy that a qlora job trains on; a bad type fails the command.
+q4="$GRAFT_HOME/q4"
+check "graft:quantize writes a 4-bit folder" \
+  bash -c "./graft graft:quantize '$model' '$q4' | grep -q 'Quantised the linear weights'"
+check "a qlora job trains on the 4-bit folder" \
+  bash -c "./graft graft:train '$job' model='$q4' method=qlora max_steps=2 >/dev/null"
+err=$(./graft graft:quantize --quant-type nf5 "$model" "$GRAFT_HOME/q5" 2>&1 >/dev/null)
+rc=$?
+check "graft:quantize with an unknown type exits non-zero" [ $rc -ne 0 ]
+check "graft:quantize says which types there are" grep -q 'use nf4 or fp4' <<<"$err"
 
 # --detach: the job runs on in a background process after ./graft returns, and logs to job.log.
 id=$(./graft graft:train --detach "$job" | submitted)

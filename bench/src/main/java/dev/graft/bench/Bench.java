@@ -11,6 +11,7 @@ import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
+import dev.graft.api.quant.FourBit;
 import dev.graft.backend.cpu.CpuBackend;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
@@ -28,6 +29,7 @@ import dev.graft.method.moelora.MoeLoraMethod;
 import dev.graft.method.prefix.PrefixTuningMethod;
 import dev.graft.method.prompt.PromptTuningMethod;
 import dev.graft.method.qlora.QloraMethod;
+import dev.graft.model.FourBitCheckpoint;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -55,14 +57,15 @@ import java.util.SplittableRandom;
  * <ul>
  *   <li>{@code init dir=D shape=gpt2|llama [layers=L]}: a random-init Hugging Face model folder
  *       (config.json, model.safetensors, a byte-level tokenizer.json) and a JSONL file of samples
- *       longer than any benchmarked sequence, so that every row of every batch is full.
+ *       longer than any benchmarked sequence, so that every row of every batch is full; and its NF4
+ *       copy as {@code graft:quantize} writes it, in {@code D/nf4}.
  *   <li>{@code row dir=D workload=W batch=B seq=S warmup=W steps=N threads=T [profile=PREFIX]
  *       [lockstep=true]}, W one of lora-qv, lora-all, full, infer, adalora, adapter, bitfit,
  *       prompt-tuning, prefix-tuning, delta-lora-qv, moelora-qv, lora-drop-qv, dora, dora-expanded,
- *       qlora, lora-dpo, lora-dpo-precompute: training rows build and run exactly {@link SftRun}
- *       (graph, methods, cross-entropy, backward, AdamW, one ONNX program per step on the CPU
- *       backend); {@code infer} runs the forward graph of {@link ModelGraph#build} and fetches the
- *       logits. Prints one {@code RESULT {json}} line.
+ *       qlora, qlora-prequantised, lora-dpo, lora-dpo-precompute: training rows build and run
+ *       exactly {@link SftRun} (graph, methods, cross-entropy, backward, AdamW, one ONNX program
+ *       per step on the CPU backend); {@code infer} runs the forward graph of {@link
+ *       ModelGraph#build} and fetches the logits. Prints one {@code RESULT {json}} line.
  *   <li>{@code gemm n=2048 threads=T}: fp32 n³ MatMuls (four chained per run, the right-hand side a
  *       frozen weight) through the CPU backend (ORT/MLAS), the machine's GEMM ceiling as Graft sees
  *       it. Prints one {@code RESULT {json}} line.
@@ -70,6 +73,9 @@ import java.util.SplittableRandom;
  */
 public final class Bench {
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The folder under a model folder where init writes its NF4 copy. */
+  private static final String NF4 = "nf4";
 
   private Bench() {}
 
@@ -171,6 +177,8 @@ public final class Bench {
       lines.append("{\"text\": \"").append(text.toString().trim()).append("\"}\n");
     }
     Files.writeString(dir.resolve("data.jsonl"), lines);
+    // The same model quantised to NF4 as graft:quantize writes it, for qlora-prequantised.
+    FourBitCheckpoint.write(dir, dir.resolve(NF4), FourBit.Type.NF4, true, List.of());
     System.out.println(
         "RESULT "
             + JSON.writeValueAsString(
@@ -372,8 +380,13 @@ public final class Bench {
           spec.put("dora.r", "8");
           spec.put("dora.lora_alpha", "16");
         }
-        case "qlora" -> {
+        case "qlora", "qlora-prequantised" -> {
           // lora-all on the NF4 base (double-quantised scales): method=qlora means qlora,lora.
+          // Prequantised: on the 4-bit folder init wrote (graft:quantize), whose stored codes the
+          // step program is fed without a float copy.
+          if (workload.equals("qlora-prequantised")) {
+            spec.put("model", dir.resolve(NF4).toString());
+          }
           spec.put("method", "qlora");
           spec.put("lora.r", "8");
           spec.put("lora.lora_alpha", "16");

@@ -59,6 +59,7 @@ import org.osgi.service.component.annotations.Reference;
       "osgi.command.function=inspect",
       "osgi.command.function=merge",
       "osgi.command.function=export",
+      "osgi.command.function=quantize",
       "osgi.command.function=eval"
     })
 public final class GraftCommands {
@@ -399,6 +400,10 @@ public final class GraftCommands {
     return (unmerge
             ? "Took adapter " + adapter + " out of "
             : "Merged adapter " + adapter + " into ")
+        + models
+            .quantisation(model)
+            .map(type -> "the dequantised " + type + " weights of ")
+            .orElse("")
         + model
         + "; wrote "
         + out
@@ -413,8 +418,7 @@ public final class GraftCommands {
 
   @Descriptor(
       "export a model (optionally with an adapter) for ONNX Runtime: model.onnx with its weights"
-          + " as external data, a key-value cache, export.json and the tokenizer, e.g. graft:export"
-          + " --adapter jobs/1/adapter models/stories260K stories-onnx"
+          + " as external data, a key-value cache, export.json and the tokenizer"
           + "\nExample: graft:export --adapter .graft/jobs/<id>/adapter ../shared/models/stories260K exported/")
   public String export(
       @Descriptor("an adapter folder, merged into the weights or else kept in the graph")
@@ -435,6 +439,45 @@ public final class GraftCommands {
         + " to "
         + out
         + "; export.json describes the inputs, outputs and cache of model.onnx.\n";
+  }
+
+  @Descriptor(
+      "write a copy of a model folder with its linear weights quantised to 4 bits (bitsandbytes"
+          + " layout), which jobs train with method=qlora,<lora method>"
+          + "\nExample: graft:quantize ../shared/models/stories260K stories260K-nf4")
+  public String quantize(
+      @Descriptor("the 4-bit type: nf4 or fp4")
+          @Parameter(names = "--quant-type", absentValue = "nf4")
+          String quantType,
+      @Descriptor("quantise the block scales to 8 bits too: true or false")
+          @Parameter(names = "--double-quant", absentValue = "true")
+          String doubleQuant,
+      @Descriptor(
+              "linear layers to quantise, comma-separated names or suffixes (default: all but the head)")
+          @Parameter(names = "--modules", absentValue = "")
+          String modules,
+      @Descriptor("a Hugging Face model folder of float weights") String modelDir,
+      @Descriptor("the model folder to write; must be new, empty or a model folder")
+          String outDir) {
+    if (!doubleQuant.equals("true") && !doubleQuant.equals("false")) {
+      throw new IllegalArgumentException(
+          "--double-quant is \"" + doubleQuant + "\"; use true or false.");
+    }
+    List<String> list =
+        modules.isBlank()
+            ? List.of()
+            : Stream.of(modules.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
+    Path out =
+        models.quantize(
+            Path.of(modelDir), Path.of(outDir), quantType, Boolean.parseBoolean(doubleQuant), list);
+    return "Quantised the linear weights of "
+        + modelDir
+        + " to "
+        + quantType
+        + (doubleQuant.equals("true") ? " with double-quantised scales" : "")
+        + "; wrote "
+        + out
+        + ". Train it with method=qlora,<lora method>.\n";
   }
 
   @Descriptor(

@@ -113,6 +113,7 @@ class GraftCommandsTest {
             "merge",
             "method",
             "methods",
+            "quantize",
             "resume",
             "train"),
         names);

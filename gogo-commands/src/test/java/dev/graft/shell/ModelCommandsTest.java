@@ -2,6 +2,7 @@ package dev.graft.shell;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.graft.api.model.Evaluation;
@@ -14,6 +15,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
@@ -34,6 +36,7 @@ class ModelCommandsTest {
     String mergedTask;
     Path exportedAdapter;
     boolean onnxAdapterFile;
+    String quantised;
 
     @Override
     public Optional<Path> sampleFormat(Path modelDir, Path adapterDir) {
@@ -78,6 +81,19 @@ class ModelCommandsTest {
     public Evaluation evaluate(Path m, Path a, Path data, EvaluationSettings settings) {
       evaluation = settings;
       return new Evaluation(1, Math.E, Double.NaN, 1, 1);
+    }
+
+    @Override
+    public Path quantize(
+        Path modelDir, Path outDir, String quantType, boolean doubleQuant, List<String> modules) {
+      quantised = quantType + " " + doubleQuant + " " + modules;
+      return outDir;
+    }
+
+    /** Folders named {@code q4} are 4-bit. */
+    @Override
+    public Optional<String> quantisation(Path modelDir) {
+      return modelDir.toString().equals("q4") ? Optional.of("nf4") : Optional.empty();
     }
 
     /** Not preference data: graft:eval goes on to {@link #evaluate}. */
@@ -184,5 +200,30 @@ class ModelCommandsTest {
         commands.export("", false, "m", "out"));
     assertEquals(null, service.exportedAdapter);
     assertFalse(service.onnxAdapterFile);
+  }
+
+  @Test
+  void quantizeHandsTypeDoubleQuantAndModulesToTheService() {
+    assertEquals(
+        "Quantised the linear weights of m to fp4; wrote out. Train it with"
+            + " method=qlora,<lora method>.\n",
+        commands.quantize("fp4", "false", "q_proj, v_proj", "m", "out"));
+    assertEquals("fp4 false [q_proj, v_proj]", service.quantised);
+  }
+
+  @Test
+  void quantizeRefusesADoubleQuantThatIsNoBoolean() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> commands.quantize("nf4", "yes", "", "m", "out"));
+    assertEquals("--double-quant is \"yes\"; use true or false.", e.getMessage());
+  }
+
+  @Test
+  void mergeIntoAFourBitModelSaysItMergedIntoTheDequantisedWeights() {
+    assertTrue(
+        commands
+            .merge(false, "", "q4", "a", "out")
+            .startsWith("Merged adapter a into the dequantised nf4 weights of q4; wrote out"));
   }
 }

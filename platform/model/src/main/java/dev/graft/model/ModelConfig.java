@@ -333,7 +333,9 @@ public record ModelConfig(
 
   /**
    * Checks that a checkpoint holds every tensor this configuration expects, with the expected
-   * shape. Extra tensors (such as GPT-2's {@code attn.bias} buffers) are ignored.
+   * shape. Extra tensors (such as GPT-2's {@code attn.bias} buffers) are ignored. A weight stored
+   * 4-bit ({@link FourBitCheckpoint}) has the shape its quant_state gives, and every tensor of its
+   * layout is checked.
    *
    * @throws IllegalArgumentException naming the file, the tensor, the expected and the actual shape
    */
@@ -346,7 +348,10 @@ public record ModelConfig(
                 "%s: tensor \"%s\" is missing; %s expects it with shape %s.",
                 checkpoint.source(), name, FILE, Arrays.toString(e.getValue())));
       }
-      long[] actual = checkpoint.info(name).shape();
+      long[] actual =
+          FourBitCheckpoint.isQuantised(checkpoint, name)
+              ? FourBitCheckpoint.describe(checkpoint, name).shape()
+              : checkpoint.info(name).shape();
       if (!Arrays.equals(actual, e.getValue())) {
         throw new IllegalArgumentException(
             String.format(

@@ -5,6 +5,7 @@ import dev.graft.api.backend.Program;
 import dev.graft.graph.DType;
 import dev.graft.graph.ExternalData;
 import dev.graft.graph.Graph;
+import dev.graft.graph.Shape;
 import dev.graft.graph.Tensor;
 import dev.graft.model.impl.Decoder;
 import java.nio.ByteBuffer;
@@ -95,6 +96,9 @@ public final class ModelGraph {
   private final ModelConfig config;
   private final DType computeType;
   private final Decoder.Built built;
+
+  /** Parameters declared by {@link #storedTensor}: parameter name → checkpoint tensor name. */
+  private final Map<String, String> stored = new LinkedHashMap<>();
 
   private ModelGraph(ModelConfig config, DType computeType, boolean cached) {
     this.config = config;
@@ -231,6 +235,23 @@ public final class ModelGraph {
   }
 
   /**
+   * Declares a frozen parameter that holds checkpoint tensor {@code name} as the checkpoint stores
+   * it, of its element type and shape (a 4-bit checkpoint's codes and scales, {@link
+   * FourBitCheckpoint}); {@link #program} and {@link #weights} feed it from the checkpoint as they
+   * feed the model's weights, without a copy through Java where the backend reads the file.
+   *
+   * @throws IllegalArgumentException when the checkpoint lacks the tensor or the parameter name is
+   *     taken
+   */
+  public Tensor storedTensor(SafetensorsReader reader, String parameter, String name) {
+    TensorInfo info = reader.info(name);
+    Tensor t =
+        graph().parameter(parameter, info.dtype().graphType(), Shape.of(info.shape()), false);
+    stored.put(parameter, name);
+    return t;
+  }
+
+  /**
    * In the generation graph, each {@code present.i.key}/{@code .value} output → the {@code
    * past_key_values} input it feeds at the next run (a {@link dev.graft.api.backend.Program}'s
    * carry); empty for the training graph.
@@ -255,7 +276,12 @@ public final class ModelGraph {
     Map<String, HostTensor> out = new LinkedHashMap<>();
     Graph g = graph();
     for (Tensor p : g.parameters()) {
-      if (!g.isTrainable(p) && checkpointNames().containsKey(p.name())) {
+      if (g.isTrainable(p)) {
+        continue;
+      }
+      if (stored.containsKey(p.name())) {
+        out.put(p.name(), Weights.load(reader, stored.get(p.name()), p.dtype()));
+      } else if (checkpointNames().containsKey(p.name())) {
         out.put(p.name(), weight(reader, p.name(), computeType));
       }
     }
@@ -301,6 +327,10 @@ public final class ModelGraph {
       if (g.isTrainable(p) || supplied.containsKey(p.name())) {
         continue;
       }
+      if (stored.containsKey(p.name())) {
+        names.put(p.name(), stored.get(p.name()));
+        continue;
+      }
       if (!checkpointNames().containsKey(p.name())) {
         throw new IllegalArgumentException(
             "Frozen parameter \""
@@ -314,7 +344,7 @@ public final class ModelGraph {
     Set<Path> folders = new HashSet<>();
     names.forEach(
         (parameter, name) -> {
-          if (Weights.storedAs(reader, name, computeType)) {
+          if (Weights.storedAs(reader, name, g.tensor(parameter).dtype())) {
             files.put(parameter, reader.externalData(name));
             folders.add(reader.folder(name));
           }
@@ -331,7 +361,7 @@ public final class ModelGraph {
     names.forEach(
         (parameter, name) -> {
           if (!files.containsKey(parameter)) {
-            passed.put(parameter, Weights.load(reader, name, computeType));
+            passed.put(parameter, Weights.load(reader, name, g.tensor(parameter).dtype()));
           }
         });
     return files.isEmpty()

@@ -12,7 +12,8 @@ final class Weights {
   /**
    * The tensor {@code name} of {@code reader} as {@code to}: the memory-mapped bytes themselves
    * when the checkpoint already stores that type, else converted (through float32, which holds F16
-   * and BF16 exactly; F64 to FLOAT64 is passed through).
+   * and BF16 exactly; F64 to FLOAT64 is passed through). A weight stored 4-bit ({@link
+   * FourBitCheckpoint}) is dequantised, in the weight's shape.
    *
    * @throws IllegalArgumentException for a tensor that is not F32, F16, BF16 or F64
    */
@@ -21,7 +22,14 @@ final class Weights {
     if (storedAs(reader, name, to)) {
       return new HostTensor(to, info.shape(), reader.bytes(name));
     }
-    float[] v = reader.floats(name);
+    long[] shape = info.shape();
+    float[] v;
+    if (FourBitCheckpoint.isQuantised(reader, name)) {
+      shape = FourBitCheckpoint.describe(reader, name).shape();
+      v = FourBitCheckpoint.read(reader, name).dequantise();
+    } else {
+      v = reader.floats(name);
+    }
     ByteBuffer b =
         ByteBuffer.allocateDirect(v.length * to.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
     for (float x : v) {
@@ -35,7 +43,7 @@ final class Weights {
                 "Weights load as a floating-point type, not " + to + ".");
       }
     }
-    return new HostTensor(to, info.shape(), b.flip());
+    return new HostTensor(to, shape, b.flip());
   }
 
   /** Whether the checkpoint stores tensor {@code name} as {@code type}, byte for byte. */

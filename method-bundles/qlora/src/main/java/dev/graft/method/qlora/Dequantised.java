@@ -2,7 +2,9 @@ package dev.graft.method.qlora;
 
 import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.LinearSite;
+import dev.graft.api.adapt.QuantisedWeight;
 import dev.graft.api.backend.HostTensor;
+import dev.graft.api.quant.FourBit;
 import dev.graft.graph.DType;
 import dev.graft.graph.GraphOps;
 import dev.graft.graph.NdArray;
@@ -11,8 +13,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * One quantised linear weight in the graph: its codes and scales declared as frozen tensors (packed
- * UINT8, never INT64 indices), and the float32 weight computed from them inside the step:
+ * One quantised linear weight in the graph: its codes and scales as frozen tensors (packed UINT8,
+ * never INT64 indices) that the method declares from its own quantisation or the platform feeds
+ * from a 4-bit checkpoint, and the float32 weight computed from them inside the step:
  *
  * <pre>
  * code   = unpackNibbles(after(packed, x))                      INT32 (2·ceil(n/2))
@@ -30,32 +33,28 @@ final class Dequantised {
   private Dequantised() {}
 
   /**
-   * The frozen tensors of one quantised weight.
-   *
-   * @param packed UINT8 (ceil(n/2)), two codes a byte
-   * @param absmax FLOAT32 (blocks); null when double-quantised
-   * @param absmaxCodes UINT8 (blocks); null unless double-quantised
-   * @param nested FLOAT32 (ceil(blocks/256)); null unless double-quantised
-   */
-  record Leaves(Tensor packed, Tensor absmax, Tensor absmaxCodes, Tensor nested) {}
-
-  /**
    * Declares {@code q}'s tensors under {@code site.module()}: {@code weight.codes}, and {@code
    * weight.absmax} or {@code weight.absmax_codes} and {@code weight.nested_absmax}.
    */
-  static Leaves declare(Adaptation adaptation, LinearSite site, FourBit.Quantised q) {
+  static QuantisedWeight declare(Adaptation adaptation, LinearSite site, FourBit.Quantised q) {
     String owner = site.module();
     Tensor packed =
         adaptation.frozen(owner, "weight.codes", bytes(new long[] {q.packed().length}, q.packed()));
     if (!q.nested()) {
-      return new Leaves(
+      return new QuantisedWeight(
+          q.type(),
+          q.n(),
+          0f,
           packed,
           adaptation.frozen(
               owner, "weight.absmax", HostTensor.ofFloats(new long[] {q.blocks()}, q.absmax())),
           null,
           null);
     }
-    return new Leaves(
+    return new QuantisedWeight(
+        q.type(),
+        q.n(),
+        q.offset(),
         packed,
         null,
         adaptation.frozen(
@@ -67,25 +66,26 @@ final class Dequantised {
   }
 
   /**
-   * W computed from {@code leaves} after {@code x}.
+   * W computed from {@code q}'s tensors after {@code x}.
    *
-   * @param q the quantised weight (its type, size and offset)
    * @param shape W's shape as the graph holds it ((out, in), or (in, out) for a Conv1D)
    */
-  static Tensor weight(GraphOps g, Leaves leaves, FourBit.Quantised q, long[] shape, Tensor x) {
+  static Tensor weight(GraphOps g, QuantisedWeight q, long[] shape, Tensor x) {
     Tensor absmax =
         q.nested()
             ? nestedAbsmax(
                 g,
-                g.after(leaves.absmaxCodes(), x),
-                g.after(leaves.nested(), x),
+                g.after(q.absmaxCodes(), x),
+                g.after(q.nestedAbsmax(), x),
                 q.offset(),
                 q.blocks())
-            : g.after(leaves.absmax(), x);
-    Tensor codes = g.unpackNibbles(g.after(leaves.packed(), x)); // (2·ceil(n/2)), INT32
+            : g.reshape(g.after(q.absmax(), x), (long) q.blocks()); // (blocks)
+    long bytes = (q.n() + 1) / 2;
+    // (2·ceil(n/2)), INT32; a checkpoint stores the bytes as (ceil(n/2), 1)
+    Tensor codes = g.unpackNibbles(g.reshape(g.after(q.packed(), x), bytes));
     Tensor values = g.gather(g.constant(floats(q.type().code())), codes, 0); // (2·ceil(n/2))
     long padded = (long) q.blocks() * FourBit.BLOCK;
-    long unpacked = 2L * q.packed().length;
+    long unpacked = 2L * bytes;
     if (unpacked < padded) {
       values = g.pad(values, 0, 0, padded - unpacked); // (blocks·64)
     }
@@ -108,7 +108,7 @@ final class Dequantised {
   private static Tensor nestedAbsmax(
       GraphOps g, Tensor codes, Tensor nested, float offset, int blocks) {
     Tensor q =
-        g.gather(g.constant(floats(FourBit.DYNAMIC)), g.cast(codes, DType.INT32), 0); // (blocks)
+        g.gather(g.constant(floats(FourBit.dynamic())), g.cast(codes, DType.INT32), 0); // (blocks)
     int groups = (blocks + FourBit.NESTED_BLOCK - 1) / FourBit.NESTED_BLOCK;
     long padded = (long) groups * FourBit.NESTED_BLOCK;
     if (padded > blocks) {

@@ -3,7 +3,9 @@ package dev.graft.method.qlora;
 import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.MethodInstance;
+import dev.graft.api.adapt.QuantisedWeight;
 import dev.graft.api.adapt.WeightEditor;
+import dev.graft.api.quant.FourBit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -12,9 +14,12 @@ import java.util.Optional;
 /**
  * QLoRA's quantised base: each targeted linear weight W is quantised to 4 bits when the graph is
  * built ({@link FourBit}) and replaced by its dequantisation inside the step ({@link Dequantised});
- * the LoRA-family method of the job adds its update on top, unaware of it. QLoRA trains nothing and
- * saves nothing: the adapter is the LoRA method's, and the codes are computed again from W whenever
- * the graph is built (on resume, and when the adapter is loaded).
+ * the LoRA-family method of the job adds its update on top, unaware of it. On a 4-bit checkpoint
+ * ({@code graft:quantize}) the stored codes and scales are used as they are ({@link
+ * Adaptation#quantised}): no float copy of W is read, and the checkpoint's type and double
+ * quantisation win over the options. QLoRA trains nothing and saves nothing: the adapter is the
+ * LoRA method's, and the codes are computed again from W whenever the graph is built (on resume,
+ * and when the adapter is loaded).
  */
 final class Qlora implements MethodInstance {
   private final QloraConfig config;
@@ -28,8 +33,13 @@ final class Qlora implements MethodInstance {
   public void adapt(Adaptation adaptation) {
     sites.clear();
     for (LinearSite site : adaptation.linears(config.modules())) {
+      // A 4-bit checkpoint's own codes and scales, else those of W quantised now.
+      Optional<QuantisedWeight> stored = adaptation.quantised(site.weight());
       FourBit.Quantised q =
-          FourBit.quantise(adaptation.weight(site.weight()), config.type(), config.doubleQuant());
+          stored.isPresent()
+              ? null
+              : FourBit.quantise(
+                  adaptation.weight(site.weight()), config.type(), config.doubleQuant());
       long[] shape =
           site.fanInFanOut()
               ? new long[] {site.inFeatures(), site.outFeatures()}
@@ -38,11 +48,13 @@ final class Qlora implements MethodInstance {
       adaptation.rewriteLinear(
           site,
           (g, x, base, s) -> {
-            Dequantised.Leaves leaves = Dequantised.declare(adaptation, site, q);
-            adaptation.replaceWeight(site.weight(), Dequantised.weight(g, leaves, q, shape, x));
+            QuantisedWeight w = stored.orElseGet(() -> Dequantised.declare(adaptation, site, q));
+            adaptation.replaceWeight(site.weight(), Dequantised.weight(g, w, shape, x));
             return base;
           });
-      sites.add(site);
+      if (stored.isEmpty()) {
+        sites.add(site);
+      }
     }
   }
 
@@ -62,9 +74,10 @@ final class Qlora implements MethodInstance {
   }
 
   /**
-   * Writes each quantised W as the model computed it, dequantised, so that the adapter merged after
-   * it gives the outputs it was trained to give: the merged model is the dequantised base plus the
-   * update (PEFT dequantises too before it merges into a 4-bit layer).
+   * Writes each W it quantised as the model computed it, dequantised, so that the adapter merged
+   * after it gives the outputs it was trained to give: the merged model is the dequantised base
+   * plus the update (PEFT dequantises too before it merges into a 4-bit layer). A 4-bit
+   * checkpoint's weights the platform reads and writes dequantised already.
    */
   @Override
   public void merge(WeightEditor weights) {

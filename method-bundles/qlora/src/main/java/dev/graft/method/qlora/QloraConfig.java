@@ -2,6 +2,7 @@ package dev.graft.method.qlora;
 
 import dev.graft.api.Options;
 import dev.graft.api.adapt.TargetSpec;
+import dev.graft.api.quant.FourBit;
 import java.util.List;
 
 /**
@@ -26,7 +27,7 @@ record QloraConfig(FourBit.Type type, boolean doubleQuant, TargetSpec modules) {
     }
     List<String> modules = options.getList("modules");
     return new QloraConfig(
-        FourBit.Type.valueOf(options.getString("quant_type").toUpperCase(java.util.Locale.ROOT)),
+        FourBit.Type.of(options.getString("quant_type")),
         options.getBoolean("double_quant"),
         modules.isEmpty()
             ? new TargetSpec(TargetSpec.Kind.ALL_LINEAR, List.of(), List.of(), List.of())

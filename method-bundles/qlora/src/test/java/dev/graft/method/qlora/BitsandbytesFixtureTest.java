@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.api.quant.FourBit;
 import java.io.InputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -64,6 +65,6 @@ class BitsandbytesFixtureTest {
    */
   @Test
   void theEightBitDynamicMapEqualsBitsandbytesWithinOneUlp() throws Exception {
-    assertArrayEquals(floats(fixture().get("dynamic_map")), FourBit.DYNAMIC, 1.2e-7f);
+    assertArrayEquals(floats(fixture().get("dynamic_map")), FourBit.dynamic(), 1.2e-7f);
   }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.graft.api.quant.FourBit;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
@@ -66,7 +67,7 @@ class FourBitTest {
     assertEquals(2f, q.offset());
     assertArrayEquals(new float[] {1f}, q.nestedAbsmax());
     assertEquals(0, q.absmaxCodes()[0]);
-    assertEquals(-0.99296874f, FourBit.DYNAMIC[0]);
+    assertEquals(-0.99296874f, FourBit.dynamic()[0]);
     assertEquals(255, q.absmaxCodes()[1] & 0xff);
     assertArrayEquals(new float[] {-0.99296874f + 2f, 3f}, q.scales());
     assertEquals(-0.99296874f + 2f, q.dequantise()[0]);

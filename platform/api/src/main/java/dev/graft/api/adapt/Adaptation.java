@@ -146,6 +146,22 @@ public interface Adaptation {
   float[] weight(String parameter);
 
   /**
+   * The 4-bit form in which the checkpoint stores base weight {@code parameter} (a folder that
+   * {@code graft:quantize} wrote), its codes and scales declared as frozen tensors that the
+   * platform feeds from the checkpoint as stored (packed bytes, never floats); empty for a weight
+   * stored as floats. A method that replaces the weight by its dequantisation (QLoRA) reads it
+   * instead of quantising {@link #weight} itself. Without such a method the weight stays in the
+   * graph as floats, dequantised when the job starts, and {@link #weight} always gives it
+   * dequantised. The default: no weight is stored quantised.
+   *
+   * @throws IllegalArgumentException if the model has no such parameter
+   * @since 2.3
+   */
+  default Optional<QuantisedWeight> quantised(String parameter) {
+    return Optional.empty();
+  }
+
+  /**
    * A model parameter as the graph tensor that ops read, for rewrites that compute with a base
    * weight rather than the layer's output: DoRA's row norm of W + s·B·A and the layer's bias. It is
    * the weight as stored ((out, in), or (in, out) with {@link LinearSite#fanInFanOut}); after

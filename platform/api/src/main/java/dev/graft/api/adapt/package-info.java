@@ -84,9 +84,13 @@
  * (LoRA-drop) rebuilds the same graph; {@code Adaptation.weightTensor} (a base weight as a graph
  * tensor, for DoRA's row norm); {@code Objective.metrics} (named scalars reported beside the loss
  * at every step).
+ *
+ * <p>Version 2.3: {@code Adaptation.quantised(parameter)} (a default method) and {@link
+ * dev.graft.api.adapt.QuantisedWeight}: the codes and scales of a weight that the checkpoint stores
+ * 4-bit quantised, fed from the checkpoint, so that QLoRA on such a folder holds no float copy.
  */
 @Export
-@Version("2.2.0")
+@Version("2.3.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

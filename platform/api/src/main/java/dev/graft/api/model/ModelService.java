@@ -1,6 +1,7 @@
 package dev.graft.api.model;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -119,6 +120,39 @@ public interface ModelService {
    */
   default Path export(Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter) {
     throw new UnsupportedOperationException("This model service exports no ONNX models.");
+  }
+
+  /**
+   * Writes a copy of a model folder whose linear weights are quantised to 4 bits as bitsandbytes
+   * quantises them ({@code quantize_4bit}, blocks of 64), in bitsandbytes' serialised layout, with
+   * a {@code quantization_config} in {@code config.json} and the tokenizer files; the other tensors
+   * are copied as they are. A job, {@link #evaluate} and {@link #generate} accept the result as
+   * their model. The folder is written under a temporary name, then renamed.
+   *
+   * @param quantType {@code nf4} or {@code fp4}
+   * @param doubleQuant whether the block scales are quantised to 8 bits too
+   * @param modules the linear layers to quantise (module names or suffixes, such as {@code
+   *     q_proj}); empty: every linear layer except the output head
+   * @return {@code outDir}, absolute
+   * @throws IllegalArgumentException as for every method, for an unknown type, a module that
+   *     matches no linear layer, an already quantised model, or an output folder that is not new,
+   *     empty or a model folder
+   * @since 1.3
+   */
+  default Path quantize(
+      Path modelDir, Path outDir, String quantType, boolean doubleQuant, List<String> modules) {
+    throw new UnsupportedOperationException("This model service does not quantise models.");
+  }
+
+  /**
+   * The 4-bit type ({@code nf4}, {@code fp4}) in which a model folder that {@link #quantize} wrote
+   * stores its linear weights, or empty for a folder of float weights.
+   *
+   * @throws IllegalArgumentException when the folder is not a readable model folder
+   * @since 1.3
+   */
+  default Optional<String> quantisation(Path modelDir) {
+    return Optional.empty();
   }
 
   /**

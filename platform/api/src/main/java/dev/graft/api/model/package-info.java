@@ -9,7 +9,8 @@
  * ModelService.evaluatePreferences} and {@code PreferenceEvaluation}.
  *
  * <p>1.3: {@code ModelService.export}, an ONNX Runtime model with a key-value cache (and optionally
- * ONNX Runtime's LoRA adapter file).
+ * ONNX Runtime's LoRA adapter file); {@code ModelService.quantize} (a 4-bit copy of a model folder)
+ * and {@code ModelService.quantisation} (whether a folder is one), default methods.
  */
 @Export
 @Version("1.3.0")

@@ -3,9 +3,11 @@ package dev.graft.train.adapt;
 import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.ModelSpec;
+import dev.graft.api.adapt.QuantisedWeight;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Tensor;
 import java.util.List;
+import java.util.Optional;
 
 /** What {@link GraphAdaptation} needs from a model graph: its sites and its base weights. */
 public interface AdaptableModel {
@@ -19,8 +21,17 @@ public interface AdaptableModel {
   /** One entry per transformer block. */
   List<Block> blocks();
 
-  /** A base weight's values, row-major, as float32. */
+  /** A base weight's values, row-major, as float32 (dequantised when stored 4-bit). */
   float[] weight(String parameter);
+
+  /**
+   * The checkpoint's 4-bit codes and scales of base weight {@code parameter}, declared as frozen
+   * graph parameters fed from the checkpoint, as {@link Adaptation#quantised} says; empty for a
+   * weight stored as floats. Called once per weight. The default: every weight is stored as floats.
+   */
+  default Optional<QuantisedWeight> quantised(String parameter) {
+    return Optional.empty();
+  }
 
   /**
    * Puts virtual tokens (n, d) ahead of the input, as {@link Adaptation#prependVirtualTokens} says.

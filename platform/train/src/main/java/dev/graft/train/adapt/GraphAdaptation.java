@@ -8,6 +8,7 @@ import dev.graft.api.adapt.LinearRewrite;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.ModelSpec;
 import dev.graft.api.adapt.Objective;
+import dev.graft.api.adapt.QuantisedWeight;
 import dev.graft.api.adapt.SampleFormat;
 import dev.graft.api.adapt.StepHook;
 import dev.graft.api.adapt.TargetSpec;
@@ -22,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
@@ -32,6 +34,7 @@ import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import java.util.stream.Stream;
 
 /**
  * The platform's {@link Adaptation} over a model graph: it resolves targets, declares parameters,
@@ -73,6 +76,7 @@ public final class GraphAdaptation implements Adaptation {
   private final Map<String, Tensor> replacedWeights = new LinkedHashMap<>();
   private final Map<String, String> replacedBy = new LinkedHashMap<>();
   private final Set<String> frozenNames = new LinkedHashSet<>();
+  private final Map<String, Optional<QuantisedWeight>> quantised = new LinkedHashMap<>();
   private final Map<String, HostTensor> state = new LinkedHashMap<>();
   private final Set<String> exposedGradients = new LinkedHashSet<>();
   private int warmupSteps = -1;
@@ -288,14 +292,40 @@ public final class GraphAdaptation implements Adaptation {
 
   @Override
   public float[] weight(String parameter) {
-    if (replacedWeights.containsKey(parameter)) {
-      return model.weight(parameter); // as stored, before another method replaced it in the graph
-    }
-    if (!parameters().contains(parameter) || inits.containsKey(parameter)) {
+    return model.weight(weightName(parameter));
+  }
+
+  /**
+   * {@code parameter}, checked to be a base weight: in the graph, or replaced in it by a method
+   * (then it is read as stored).
+   */
+  private String weightName(String parameter) {
+    if (!replacedWeights.containsKey(parameter)
+        && (!parameters().contains(parameter) || inits.containsKey(parameter))) {
       throw new IllegalArgumentException(
           "\"" + parameter + "\" is not a base weight of this model.");
     }
-    return model.weight(parameter);
+    return parameter;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The stored tensors are declared once per weight, however many methods ask; they never train.
+   */
+  @Override
+  public Optional<QuantisedWeight> quantised(String parameter) {
+    if (!quantised.containsKey(parameter)) {
+      weightName(parameter);
+      Optional<QuantisedWeight> q = model.quantised(parameter);
+      q.ifPresent(
+          w ->
+              Stream.of(w.packed(), w.absmax(), w.absmaxCodes(), w.nestedAbsmax())
+                  .filter(Objects::nonNull)
+                  .forEach(t -> frozenNames.add(t.name())));
+      quantised.put(parameter, q);
+    }
+    return quantised.get(parameter);
   }
 
   @Override

@@ -7,6 +7,7 @@ import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.DType;
 import dev.graft.model.AddedWeights;
 import dev.graft.model.AtomicFiles;
+import dev.graft.model.FourBitCheckpoint;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
@@ -19,6 +20,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -316,7 +318,9 @@ public final class Adapters {
    * method without tensors that changes the base weights (QLoRA writes them dequantised); the
    * model's own weights that the adapter holds (trained biases) are written as they are, and
    * weights a method added (BitFit's biases on Llama) join the checkpoint with the config.json
-   * flags that declare them ({@link AddedWeights}).
+   * flags that declare them ({@link AddedWeights}). A 4-bit base ({@link FourBitCheckpoint}) gives
+   * a float folder: its weights dequantised (the model the adapter was trained on), their codes and
+   * scales and the config's quantization_config dropped.
    *
    * @param subtract unmerge instead: take the adapter back out of weights it was merged into
    * @throws IllegalArgumentException naming the method when one with tensors cannot be merged or
@@ -468,7 +472,7 @@ public final class Adapters {
       return weightOf(adapted, parameter);
     }
     try (SafetensorsReader reader = SafetensorsReader.open(modelDir)) {
-      return reader.floats(checkpointNames.get(parameter));
+      return FourBitCheckpoint.floats(reader, checkpointNames.get(parameter));
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + e.getMessage(), e);
     }
@@ -506,9 +510,28 @@ public final class Adapters {
       throws IOException {
     {
       SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
+      // A 4-bit base is written as floats: its weights dequantised, their codes and scales dropped.
+      Set<String> layouts = new HashSet<>();
+      for (String name : base.names()) {
+        if (FourBitCheckpoint.isQuantised(base, name)) {
+          layouts.addAll(FourBitCheckpoint.describe(base, name).tensors());
+        }
+      }
+      if (!layouts.isEmpty()) {
+        Files.writeString(temp.resolve(ModelConfig.FILE), FourBitCheckpoint.floatConfig(modelDir));
+      }
       for (String name : base.names()) {
         float[] v = byCheckpointName.get(name);
-        if (v != null) {
+        boolean quantised = FourBitCheckpoint.isQuantised(base, name);
+        if (layouts.contains(name) && !quantised) {
+          continue;
+        }
+        if (quantised) {
+          writer.add(
+              name,
+              FourBitCheckpoint.describe(base, name).shape(),
+              v != null ? v : FourBitCheckpoint.floats(base, name));
+        } else if (v != null) {
           writer.add(name, base.info(name).shape(), v);
         } else {
           writer.add(name, base.info(name).dtype(), base.info(name).shape(), base.bytes(name));

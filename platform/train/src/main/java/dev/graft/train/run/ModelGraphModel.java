@@ -2,14 +2,17 @@ package dev.graft.train.run;
 
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.ModelSpec;
+import dev.graft.api.adapt.QuantisedWeight;
 import dev.graft.graph.Graph;
 import dev.graft.graph.Tensor;
 import dev.graft.model.Architecture;
+import dev.graft.model.FourBitCheckpoint;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.train.adapt.AdaptableModel;
 import java.util.List;
+import java.util.Optional;
 
 /** A Hugging Face model's graph, as the adaptation machinery sees it. */
 final class ModelGraphModel implements AdaptableModel {
@@ -98,6 +101,40 @@ final class ModelGraphModel implements AdaptableModel {
 
   @Override
   public float[] weight(String parameter) {
-    return checkpoint.floats(model.checkpointNames().getOrDefault(parameter, parameter));
+    return FourBitCheckpoint.floats(checkpoint, checkpointName(parameter));
+  }
+
+  @Override
+  public Optional<QuantisedWeight> quantised(String parameter) {
+    String name = checkpointName(parameter);
+    if (!FourBitCheckpoint.isQuantised(checkpoint, name)) {
+      return Optional.empty();
+    }
+    FourBitCheckpoint.Stored s = FourBitCheckpoint.describe(checkpoint, name);
+    Tensor packed = model.storedTensor(checkpoint, parameter + ".codes", name);
+    return Optional.of(
+        s.nested()
+            ? new QuantisedWeight(
+                s.type(),
+                s.n(),
+                s.offset(),
+                packed,
+                null,
+                model.storedTensor(checkpoint, parameter + ".absmax_codes", s.absmax()),
+                model.storedTensor(checkpoint, parameter + ".nested_absmax", s.nestedAbsmax()))
+            : new QuantisedWeight(
+                s.type(),
+                s.n(),
+                0f,
+                packed,
+                model.storedTensor(checkpoint, parameter + ".absmax", s.absmax()),
+                null,
+                null));
+  }
+
+  private String checkpointName(String parameter) {
+    return model
+        .config()
+        .nameIn(checkpoint, model.checkpointNames().getOrDefault(parameter, parameter));
   }
 }

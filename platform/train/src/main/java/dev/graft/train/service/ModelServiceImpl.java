@@ -10,13 +10,14 @@ import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
 import dev.graft.api.model.PreferenceEvaluation;
+import dev.graft.api.quant.FourBit;
 import dev.graft.graph.DType;
 import dev.graft.model.AtomicFiles;
 import dev.graft.model.ChatTemplate;
+import dev.graft.model.FourBitCheckpoint;
 import dev.graft.model.Generator;
 import dev.graft.model.ModelConfig;
 import dev.graft.model.SafetensorsReader;
-import dev.graft.model.TensorInfo;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.data.Batches;
 import dev.graft.train.data.Encoded;
@@ -67,11 +68,15 @@ public final class ModelServiceImpl implements ModelService {
     try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
       config.check(checkpoint);
       for (String name : config.expectedTensors().keySet()) {
-        TensorInfo info = checkpoint.info(config.nameIn(checkpoint, name));
-        parameters += info.numel();
+        String stored = config.nameIn(checkpoint, name);
+        boolean fourBit = FourBitCheckpoint.isQuantised(checkpoint, stored);
+        FourBitCheckpoint.Stored q =
+            fourBit ? FourBitCheckpoint.describe(checkpoint, stored) : null;
+        long numel = fourBit ? q.n() : checkpoint.info(stored).numel();
+        parameters += numel;
         dtypes.merge(
-            info.dtype().name(),
-            new ModelSummary.Count(1, info.numel()),
+            fourBit ? q.type().name() : checkpoint.info(stored).dtype().name(),
+            new ModelSummary.Count(1, numel),
             (a, b) -> new ModelSummary.Count(a.tensors() + 1, a.parameters() + b.parameters()));
       }
     } catch (IOException e) {
@@ -154,13 +159,7 @@ public final class ModelServiceImpl implements ModelService {
       throw new IllegalArgumentException("Name the adapter folder to merge.");
     }
     requireAdapter(adapterDir);
-    Path out = output(modelDir, adapterDir, outDir);
-    if (Files.exists(out) && !Files.exists(out.resolve(ModelConfig.FILE)) && !isEmptyFolder(out)) {
-      throw new IllegalArgumentException(
-          "Output folder "
-              + outDir
-              + " exists and is not a model folder; choose a new or empty folder.");
-    }
+    Path out = modelOutput(modelDir, adapterDir, outDir);
     Adapters.merge(modelDir, adapterDir, out, methods, subtract, taskSettings(task));
     return out;
   }
@@ -179,6 +178,20 @@ public final class ModelServiceImpl implements ModelService {
           "Output folder " + outDir + " exists and is not empty; choose a new or empty folder.");
     }
     OnnxExport.write(modelDir, adapterDir, out, methods, onnxAdapter);
+    return out;
+  }
+
+  /**
+   * {@link #output}, which must also be new, empty or a model folder (which the write replaces).
+   */
+  private static Path modelOutput(Path modelDir, Path adapterDir, Path outDir) {
+    Path out = output(modelDir, adapterDir, outDir);
+    if (Files.exists(out) && !Files.exists(out.resolve(ModelConfig.FILE)) && !isEmptyFolder(out)) {
+      throw new IllegalArgumentException(
+          "Output folder "
+              + outDir
+              + " exists and is not a model folder; choose a new or empty folder.");
+    }
     return out;
   }
 
@@ -203,6 +216,31 @@ public final class ModelServiceImpl implements ModelService {
               + "; choose a folder outside it.");
     }
     return out;
+  }
+
+  @Override
+  public Path quantize(
+      Path modelDir, Path outDir, String quantType, boolean doubleQuant, List<String> modules) {
+    config(modelDir);
+    FourBit.Type type = FourBit.Type.of(quantType);
+    Path out = modelOutput(modelDir, null, outDir);
+    try {
+      FourBitCheckpoint.write(modelDir, out, type, doubleQuant, modules);
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "Could not write the quantised model to " + outDir + ": " + e.getMessage(), e);
+    }
+    return out;
+  }
+
+  @Override
+  public Optional<String> quantisation(Path modelDir) {
+    config(modelDir);
+    try {
+      return FourBitCheckpoint.quantisation(modelDir).map(FourBit.Type::label);
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not read " + modelDir + ": " + e.getMessage(), e);
+    }
   }
 
   @Override

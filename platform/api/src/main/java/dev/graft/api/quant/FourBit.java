@@ -1,4 +1,4 @@
-package dev.graft.method.qlora;
+package dev.graft.api.quant;
 
 import java.util.Arrays;
 
@@ -20,17 +20,17 @@ import java.util.Arrays;
  * float32 absmax each. Dequantisation: {@code w = CODE[code] · absmax[b]}, with {@code absmax[b] =
  * DYNAMIC[absmaxCode[b]] · nestedAbsmax[b / 256] + offset}. A block of zeros dequantises to zeros.
  */
-final class FourBit {
+public final class FourBit {
   private FourBit() {}
 
   /** Elements per block of the 4-bit codes (bitsandbytes' default blocksize). */
-  static final int BLOCK = 64;
+  public static final int BLOCK = 64;
 
   /** Blocks per group of the double-quantised absmax values. */
-  static final int NESTED_BLOCK = 256;
+  public static final int NESTED_BLOCK = 256;
 
   /** The 4-bit data types: the 16 values a code stands for, index = code. */
-  enum Type {
+  public enum Type {
     /** NormalFloat4 (bitsandbytes {@code get_4bit_type("nf4")}). */
     NF4(
         new float[] {
@@ -61,13 +61,27 @@ final class FourBit {
     }
 
     /** The 16 values, index = code. */
-    float[] code() {
+    public float[] code() {
       return code.clone();
     }
 
     /** bitsandbytes' name: {@code nf4} or {@code fp4}. */
-    String label() {
+    public String label() {
       return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * The type of bitsandbytes' name.
+     *
+     * @throws IllegalArgumentException for a name that is neither {@code nf4} nor {@code fp4}
+     */
+    public static Type of(String label) {
+      for (Type t : values()) {
+        if (t.label().equals(label)) {
+          return t;
+        }
+      }
+      throw new IllegalArgumentException("Unknown 4-bit type \"" + label + "\"; use nf4 or fp4.");
     }
   }
 
@@ -90,7 +104,7 @@ final class FourBit {
    * @param nestedAbsmax ceil(ceil(n / 64) / 256) float32 scales of the codes; null unless nested
    * @param offset the mean absmax subtracted before its quantisation; 0 unless nested
    */
-  record Quantised(
+  public record Quantised(
       Type type,
       int n,
       byte[] packed,
@@ -99,17 +113,17 @@ final class FourBit {
       float[] nestedAbsmax,
       float offset) {
     /** Whether the absmax values are themselves quantised (double quantisation). */
-    boolean nested() {
+    public boolean nested() {
       return absmaxCodes != null;
     }
 
     /** How many blocks of 64 the weight has. */
-    int blocks() {
+    public int blocks() {
       return FourBit.blocks(n, BLOCK);
     }
 
     /** The per-block scales, dequantised when nested. */
-    float[] scales() {
+    public float[] scales() {
       if (!nested()) {
         return absmax.clone();
       }
@@ -122,7 +136,7 @@ final class FourBit {
     }
 
     /** The weight's values again: {@code CODE[code] · scale of its block}, row-major. */
-    float[] dequantise() {
+    public float[] dequantise() {
       float[] code = type.code;
       float[] scales = scales();
       float[] w = new float[n];
@@ -135,14 +149,18 @@ final class FourBit {
     }
 
     /** Bytes held for this weight: codes, scales and their codes. */
-    long bytes() {
+    public long bytes() {
       return packed.length
           + (nested() ? absmaxCodes.length + 4L * nestedAbsmax.length + 4 : 4L * absmax.length);
     }
   }
 
+  private static final float[] DYNAMIC = dynamicMap();
+
   /** bitsandbytes' signed dynamic 8-bit map ({@code create_dynamic_map()}), 256 values sorted. */
-  static final float[] DYNAMIC = dynamicMap();
+  public static float[] dynamic() {
+    return DYNAMIC.clone();
+  }
 
   /**
    * Quantises {@code w} (row-major, any shape) as bitsandbytes' {@code quantize_4bit(w,
@@ -150,7 +168,7 @@ final class FourBit {
    *
    * @throws IllegalArgumentException for an empty or non-finite weight
    */
-  static Quantised quantise(float[] w, Type type, boolean doubleQuant) {
+  public static Quantised quantise(float[] w, Type type, boolean doubleQuant) {
     if (w.length == 0) {
       throw new IllegalArgumentException("Cannot quantise an empty weight.");
     }
