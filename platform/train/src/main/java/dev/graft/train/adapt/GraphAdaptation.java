@@ -334,14 +334,7 @@ public final class GraphAdaptation implements Adaptation {
       replacedBy.forEach(
           (weight, by) -> {
             if (parameters.test(weight)) {
-              throw new IllegalArgumentException(
-                  "Method \""
-                      + method
-                      + "\" cannot train \""
-                      + weight
-                      + "\": method \""
-                      + by
-                      + "\" replaced it by a weight it computes; use one of the two.");
+              throw clash("train", weight, by, "replaced it by a weight it computes");
             }
           });
     }
@@ -395,30 +388,38 @@ public final class GraphAdaptation implements Adaptation {
   public void replaceWeight(String parameter, Tensor replacement) {
     String first = replacedBy.get(parameter);
     if (first != null) {
-      throw new IllegalArgumentException(
-          "Method \""
-              + method
-              + "\" cannot replace \""
-              + parameter
-              + "\": method \""
-              + first
-              + "\" already replaced it, and replacing it again would drop that change; use one of"
-              + " the two.");
+      throw clash(
+          "replace",
+          parameter,
+          first,
+          "already replaced it, and replacing it again would drop that" + " change");
     }
     String trainer = owners.get(parameter);
     if (trainer != null) {
-      throw new IllegalArgumentException(
-          "Method \""
-              + method
-              + "\" cannot replace \""
-              + parameter
-              + "\": method \""
-              + trainer
-              + "\" trains it, and a replaced weight cannot train; use one of the two.");
+      throw clash("replace", parameter, trainer, "trains it, and a replaced weight cannot train");
     }
     graph().replaceUses(weightTensor(parameter), replacement);
     replacedWeights.put(parameter, replacement);
     replacedBy.put(parameter, method);
+  }
+
+  /**
+   * {@code Method "<this>" cannot <verb> "<parameter>": method "<other>" <why>; use one of the
+   * two.}
+   */
+  private IllegalArgumentException clash(String verb, String parameter, String other, String why) {
+    return new IllegalArgumentException(
+        "Method \""
+            + method
+            + "\" cannot "
+            + verb
+            + " \""
+            + parameter
+            + "\": method \""
+            + other
+            + "\" "
+            + why
+            + "; use one of the two.");
   }
 
   @Override
