@@ -51,15 +51,15 @@ public final class EmbeddedGraft implements AutoCloseable {
   }
 
   /**
-   * Starts a framework with its storage in {@code storage} (cleaned first), installs every {@code
-   * .jar} in {@code bundles} and starts those that are not fragments.
+   * Starts a framework, installs every {@code .jar} in {@code bundles} and starts those that are
+   * not fragments. The framework keeps its storage in {@code work/framework} (cleaned first) and
+   * Graft its job records in {@code work/graft-home} (the {@code graft.home} property).
    *
    * @throws IllegalArgumentException if {@code bundles} holds no jar
    * @throws IllegalStateException if no {@link FrameworkFactory} is on the class path
    * @throws BundleException if a bundle does not install or resolve
    */
-  public static EmbeddedGraft start(Path bundles, Path storage)
-      throws IOException, BundleException {
+  public static EmbeddedGraft start(Path bundles, Path work) throws IOException, BundleException {
     List<Path> jars;
     try (Stream<Path> files = Files.list(bundles)) {
       jars = files.filter(f -> f.toString().endsWith(".jar")).sorted().toList();
@@ -77,7 +77,8 @@ public final class EmbeddedGraft implements AutoCloseable {
                         "No OSGi framework on the class path: add one, such as"
                             + " org.apache.felix:org.apache.felix.framework."));
     Map<String, String> config = new HashMap<>();
-    config.put(Constants.FRAMEWORK_STORAGE, storage.toString());
+    config.put(Constants.FRAMEWORK_STORAGE, work.resolve("framework").toString());
+    config.put("graft.home", work.resolve("graft-home").toString());
     config.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
     config.put(Constants.FRAMEWORK_SYSTEMPACKAGES_EXTRA, sharedPackages());
     Framework framework = factory.newFramework(config);
@@ -203,7 +204,7 @@ public final class EmbeddedGraft implements AutoCloseable {
     }
     Path work = Path.of(args[2]).toAbsolutePath();
     Files.createDirectories(work);
-    try (EmbeddedGraft graft = start(Path.of(args[0]), work.resolve("framework"))) {
+    try (EmbeddedGraft graft = start(Path.of(args[0]), work)) {
       Duration timeout = Duration.ofSeconds(30);
       MethodRegistry methods = graft.service(MethodRegistry.class, timeout);
       System.out.println(

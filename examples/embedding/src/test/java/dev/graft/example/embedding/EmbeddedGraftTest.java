@@ -39,7 +39,7 @@ class EmbeddedGraftTest {
     Path model = stories260k();
     Path bundles = Path.of(System.getProperty("graft.bundles"));
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
-    try (EmbeddedGraft graft = EmbeddedGraft.start(bundles, work.resolve("framework"))) {
+    try (EmbeddedGraft graft = EmbeddedGraft.start(bundles, work)) {
       MethodRegistry methods = graft.service(MethodRegistry.class, Duration.ofSeconds(30));
       assertTrue(methods.find("lora").isPresent(), methods.methods().toString());
       Job job =
@@ -57,6 +57,7 @@ class EmbeddedGraftTest {
         assertTrue(loss > 0 && loss < 20, row);
       }
       assertTrue(Files.exists(job.outputDirectory().resolve("adapter/adapter_model.safetensors")));
+      assertTrue(Files.isDirectory(work.resolve("graft-home/jobs/" + job.id())), job.id());
     }
   }
 }
