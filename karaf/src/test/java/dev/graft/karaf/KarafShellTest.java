@@ -58,9 +58,12 @@ class KarafShellTest {
     Files.writeString(cfg, changed);
   }
 
-  /** Karaf's console output so far, without colours, one line per line. */
-  private String output() {
-    return ANSI.matcher(console).replaceAll("").replace("\r\n", "\n").replace("\r", "\n");
+  /** Karaf's console output from {@code from} on, without colours, one line per line. */
+  private String output(int from) {
+    return ANSI.matcher(console.substring(from))
+        .replaceAll("")
+        .replace("\r\n", "\n")
+        .replace("\r", "\n");
   }
 
   /**
@@ -69,23 +72,23 @@ class KarafShellTest {
    * command printed.
    */
   private String run(OutputStream in, String command, String marker, int seconds) throws Exception {
-    int from = output().length();
+    int from = console.length();
     in.write((command + "\necho " + marker + "\n").getBytes(StandardCharsets.UTF_8));
     in.flush();
     Pattern done = Pattern.compile("(?m)^" + Pattern.quote(marker) + "\\s*$");
     long deadline = System.currentTimeMillis() + seconds * 1000L;
-    while (!done.matcher(output().substring(from)).find()) {
+    while (!done.matcher(output(from)).find()) {
       if (System.currentTimeMillis() > deadline) {
         throw new AssertionError(
             "Karaf did not finish \"" + command + "\" within " + seconds + " s:\n" + tail());
       }
       Thread.sleep(200);
     }
-    return output().substring(from);
+    return output(from);
   }
 
   private String tail() {
-    String out = output().replaceAll("(?m)^(karaf@root\\(\\)> *)+$\\n?", "");
+    String out = output(0).replaceAll("(?m)^(karaf@root\\(\\)> *)+$\\n?", "");
     return out.substring(Math.max(0, out.length() - 4000));
   }
 
@@ -94,7 +97,9 @@ class KarafShellTest {
     Path karaf = Path.of(System.getProperty("graft.karaf"));
     assumeTrue(
         Files.isExecutable(karaf.resolve("bin/karaf")),
-        "Karaf is not unpacked at " + karaf + " (the build unpacks it with -Pslow): skipping");
+        "Karaf is not unpacked at "
+            + karaf
+            + " (the build unpacks it with -Pslow, unless -Dkaraf.skip=true): skipping");
     Path model = stories260k();
     Path features = Path.of(System.getProperty("graft.features"));
     Path repository = Path.of(System.getProperty("graft.repository"));
