@@ -20,6 +20,7 @@ import dev.graft.train.job.JobSpec;
 import dev.graft.train.registry.FixedMethodRegistry;
 import dev.graft.train.run.SftRun;
 import dev.graft.train.service.ModelServiceImpl;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,6 +30,8 @@ import java.util.Map;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The platform's sequence-changing sites trained end to end on stories260K through two test-only
@@ -89,6 +92,40 @@ class VirtualTokensAndPrefixesTest {
   @Test
   void keyValuePrefixesLearnAndTheirAdapterEvaluatesAndGenerates() throws Exception {
     assertLearnsAndLoads("prefix-tuning");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"prompt-tuning", "prefix-tuning"})
+  void aSampleLongerThanTheContextIsCutToWhatTheVirtualPositionsLeave(String method)
+      throws Exception {
+    Path model = Fixtures.shared("models/stories260K");
+    // About 900 tokens of story: more than max_position_embeddings (512) on its own.
+    String story = String.join(" ", java.util.Collections.nCopies(60, "Lily saw a big red ball."));
+    Path data = Files.writeString(dir.resolve("long.jsonl"), "{\"text\": \"" + story + "\"}\n");
+    Map<String, String> spec = Fixtures.spec(dir, method, 1);
+    spec.put("data", data.toString());
+    spec.put("max_length", "1024");
+    spec.put("per_device_train_batch_size", "1");
+    List<String> log = new ArrayList<>();
+    try (SftRun run =
+        new SftRun(JobSpec.parse(spec, REGISTRY), REGISTRY, Fixtures.cpu(), log::add)) {
+      assertTrue(Double.isFinite(run.step(0).loss()));
+    }
+    assertTrue(
+        log.stream().anyMatch(l -> l.contains((512 - VIRTUAL) + " of max_position_embeddings 512")),
+        log.toString());
+    Path adapter = Fixtures.train(spec, dir.resolve(method), REGISTRY).resolve("adapter");
+    EvaluationSettings d = EvaluationSettings.defaults();
+    double loss =
+        SERVICE
+            .evaluate(
+                model,
+                adapter,
+                data,
+                new EvaluationSettings(
+                    d.dataFormat(), d.dataColumns(), 1024, 1, 0, "cpu", true, true))
+            .loss();
+    assertTrue(Double.isFinite(loss), "evaluated to the context: " + loss);
   }
 
   /**

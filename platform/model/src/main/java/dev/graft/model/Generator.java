@@ -248,6 +248,14 @@ public final class Generator implements AutoCloseable {
   }
 
   /**
+   * The positions ahead of every prompt: virtual tokens and key/value prefixes of the adapter, 0
+   * without. A prompt and its new tokens fit in {@code max_position_embeddings} less this.
+   */
+  public long prefixLength() {
+    return model.prefixLength();
+  }
+
+  /**
    * Opens a Hugging Face model folder with a KV cache: config, checkpoint, tokenizer and {@link
    * Options#read generation settings}. The backend reads the weights that the checkpoint stores in
    * the compute type from its files itself; the checkpoint is closed once the backend holds them.

@@ -4,7 +4,7 @@
  *
  * <p>1.3: {@code FourBitCheckpoint} (checkpoints whose linear weights are stored 4-bit, in
  * bitsandbytes' layout) and {@code ModelGraph.storedTensor} (a parameter fed from the checkpoint as
- * stored).
+ * stored); {@code Generator.prefixLength}.
  */
 @Export
 @Version("1.3.0")

@@ -26,6 +26,7 @@ public final class LossPass implements AutoCloseable {
   private static final Set<DType> DTYPES = Set.of(DType.FLOAT32, DType.INT64, DType.BOOL);
 
   private final Session session;
+  private final long prefixLength;
 
   /**
    * Opens the session.
@@ -45,6 +46,7 @@ public final class LossPass implements AutoCloseable {
     if (adapterDir != null) {
       Adapters.Adapted adapted = Adapters.load(modelDir, adapterDir, registry, false, settings);
       lossOutput(adapted.model());
+      this.prefixLength = adapted.model().prefixLength();
       this.session =
           backend.open(
               new Program(adapted.model().graph().toOnnx(), adapted.weights(), Map.of(), DTYPES));
@@ -55,8 +57,17 @@ public final class LossPass implements AutoCloseable {
     try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
       // The backend reads the weights in when it opens, while the checkpoint is still open.
       lossOutput(model);
+      this.prefixLength = 0;
       this.session = backend.open(model.program(checkpoint, Map.of(), DTYPES, false));
     }
+  }
+
+  /**
+   * The positions the adapter's virtual tokens and key/value prefixes take ahead of every row, 0
+   * without: samples fit in {@code max_position_embeddings} less this.
+   */
+  public long prefixLength() {
+    return prefixLength;
   }
 
   /** The loss as the graph's one output, in place of the logits. */

@@ -138,7 +138,9 @@ public final class SftRun implements Run {
         log.accept(trainableCount(program.model().graph()));
         this.calibrationDue = program.adaptation().calibrationWarmup() >= 0;
         // The data comes after the methods: a method may set how samples are formatted.
-        this.batches = batches(job, tokenizer, template, config.maxPositionEmbeddings(), log);
+        // Virtual tokens and key/value prefixes take the first positions of every row.
+        int context = (int) (config.maxPositionEmbeddings() - program.model().prefixLength());
+        this.batches = batches(job, tokenizer, template, context, log);
         long perEpoch = (batches.perEpoch() + accumulation - 1) / accumulation;
         this.totalSteps =
             job.getInt("max_steps") > 0
@@ -374,8 +376,13 @@ public final class SftRun implements Run {
       log.accept(
           "max_length "
               + settings.maxLength()
-              + " is more than the model's context (max_position_embeddings "
-              + context
+              + " is more than the model's context ("
+              + (context == config.maxPositionEmbeddings()
+                  ? "max_position_embeddings " + context
+                  : context
+                      + " of max_position_embeddings "
+                      + config.maxPositionEmbeddings()
+                      + " after the virtual or prefix positions")
               + "); samples are cut to "
               + context
               + ".");

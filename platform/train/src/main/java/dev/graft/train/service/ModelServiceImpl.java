@@ -271,27 +271,28 @@ public final class ModelServiceImpl implements ModelService {
             .toList();
     Tokenizer tokenizer = tokenizer(modelDir);
     ChatTemplate template = chatTemplate(modelDir);
-    // Cut as training cuts: to max_length, and never past the model's context.
-    Encoded.Settings encoding =
-        new Encoded.Settings(
-                settings.maxLength(),
-                settings.completionOnlyLoss(),
-                settings.assistantOnlyLoss(),
-                false)
-            .within(config.maxPositionEmbeddings());
-    List<Encoded> encoded =
-        Encoded.all(samples, tokenizer, template, rendering, encoding, warning -> {});
-    Batches batches =
-        new Batches(
-            encoded,
-            settings.batchSize(),
-            encoding.maxLength(),
-            false,
-            0,
-            Batches.padId(tokenizer));
     LossPass.Mean mean;
+    List<Encoded> encoded;
     try (LossPass pass =
         new LossPass(backend, modelDir, adapterDir, methods, taskSettings(settings.task()))) {
+      // Cut as training cuts: to max_length, and never past the model's context (less the
+      // positions the adapter's virtual tokens or prefixes take).
+      Encoded.Settings encoding =
+          new Encoded.Settings(
+                  settings.maxLength(),
+                  settings.completionOnlyLoss(),
+                  settings.assistantOnlyLoss(),
+                  false)
+              .within((int) (config.maxPositionEmbeddings() - pass.prefixLength()));
+      encoded = Encoded.all(samples, tokenizer, template, rendering, encoding, warning -> {});
+      Batches batches =
+          new Batches(
+              encoded,
+              settings.batchSize(),
+              encoding.maxLength(),
+              false,
+              0,
+              Batches.padId(tokenizer));
       mean = pass.mean(batches);
     } catch (IOException e) {
       throw unreadable(modelDir, e);
@@ -302,7 +303,12 @@ public final class ModelServiceImpl implements ModelService {
       try (Generator generator =
           generator(backend, modelDir, adapterDir, tokenizer, settings.task())) {
         exactMatch =
-            new ExactMatch(generator, tokenizer, template, format, config.maxPositionEmbeddings())
+            new ExactMatch(
+                    generator,
+                    tokenizer,
+                    template,
+                    format,
+                    (int) (config.maxPositionEmbeddings() - generator.prefixLength()))
                 .share(samples, settings.batchSize());
       }
     }

@@ -69,31 +69,33 @@ final class PreferenceEval {
     if (!(first instanceof Sample.Preference || first instanceof Sample.ChatPreference)) {
       return Optional.empty();
     }
-    Encoded.Settings encoding =
-        new Encoded.Settings(settings.maxLength(), true, true, false).within(context);
-    List<List<Encoded>> pairs = new ArrayList<>();
-    for (int i = 0; i < lines.size(); i++) {
-      pairs.add(
-          Encoded.rows(
-              lines.get(i), i, tokenizer, template, null, RowLayout.PAIRS, encoding, w -> {}));
-    }
-    Batches batches =
-        new Batches(
-            pairs,
-            RowLayout.PAIRS,
-            List.of(),
-            new Batches.Sizes(settings.batchSize(), encoding.maxLength(), false),
-            0,
-            Batches.padId(tokenizer));
     Totals t = new Totals();
-    try (Session policy = sums(methods, backend, modelDir, adapterDir);
-        Session reference = sums(methods, backend, modelDir, null)) {
+    try (Pass policy = sums(methods, backend, modelDir, adapterDir);
+        Pass reference = sums(methods, backend, modelDir, null)) {
+      // The adapter's virtual tokens or key/value prefixes take the first positions.
+      Encoded.Settings encoding =
+          new Encoded.Settings(settings.maxLength(), true, true, false)
+              .within((int) (context - policy.prefixLength()));
+      List<List<Encoded>> pairs = new ArrayList<>();
+      for (int i = 0; i < lines.size(); i++) {
+        pairs.add(
+            Encoded.rows(
+                lines.get(i), i, tokenizer, template, null, RowLayout.PAIRS, encoding, w -> {}));
+      }
+      Batches batches =
+          new Batches(
+              pairs,
+              RowLayout.PAIRS,
+              List.of(),
+              new Batches.Sizes(settings.batchSize(), encoding.maxLength(), false),
+              0,
+              Batches.padId(tokenizer));
       for (int i = 0; i < batches.perEpoch(); i++) {
         Batches.Batch b = batches.batch(i);
         Map<String, dev.graft.api.backend.HostTensor> feeds = b.feeds();
         feeds.remove(Batches.CHOSEN_ROWS);
-        float[] pi = policy.run(feeds, Set.of(SUMS)).get(SUMS).floats(); // (rows)
-        float[] rho = reference.run(feeds, Set.of(SUMS)).get(SUMS).floats(); // (rows)
+        float[] pi = policy.session().run(feeds, Set.of(SUMS)).get(SUMS).floats(); // (rows)
+        float[] rho = reference.session().run(feeds, Set.of(SUMS)).get(SUMS).floats(); // (rows)
         for (int p = 0; p < b.rows() / 2; p++) {
           t.add(beta, pi[2 * p], rho[2 * p], pi[2 * p + 1], rho[2 * p + 1]);
         }
@@ -142,13 +144,23 @@ final class PreferenceEval {
    * A forward-only session whose one output is each row's sum of learned-token log-probabilities
    * (B): the model with the adapter, or the base model when {@code adapterDir} is null.
    */
-  private static Session sums(
+  /** A session that outputs per-row sums, and the positions its prefixes take ahead of a row. */
+  private record Pass(Session session, long prefixLength) implements AutoCloseable {
+    @Override
+    public void close() {
+      session.close();
+    }
+  }
+
+  private static Pass sums(
       MethodRegistry methods, ComputeBackend backend, Path modelDir, Path adapterDir) {
     if (adapterDir != null) {
       Adapters.Adapted adapted = Adapters.load(modelDir, adapterDir, methods, false);
       sumsOutput(adapted.model());
-      return backend.open(
-          new Program(adapted.model().graph().toOnnx(), adapted.weights(), Map.of(), DTYPES));
+      return new Pass(
+          backend.open(
+              new Program(adapted.model().graph().toOnnx(), adapted.weights(), Map.of(), DTYPES)),
+          adapted.model().prefixLength());
     }
     try (SafetensorsReader checkpoint = SafetensorsReader.open(modelDir)) {
       ModelGraph model =
@@ -157,7 +169,7 @@ final class PreferenceEval {
               DType.FLOAT32);
       sumsOutput(model);
       // The backend reads the weights in when it opens, while the checkpoint is still open.
-      return backend.open(model.program(checkpoint, Map.of(), DTYPES, false));
+      return new Pass(backend.open(model.program(checkpoint, Map.of(), DTYPES, false)), 0);
     } catch (IOException e) {
       throw new UncheckedIOException("Could not read " + modelDir + ": " + e.getMessage(), e);
     }
