@@ -1,5 +1,6 @@
 package dev.graft.shell;
 
+import dev.graft.api.progress.ProgressEvent;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
@@ -7,7 +8,9 @@ import java.io.PrintStream;
 
 /**
  * Follows a job in the shell: a progress line every {@code logging_steps} steps (and at its last
- * step), then its summary. A job that does not complete makes the command fail with the job's one
+ * step), then its summary. On a terminal the line between those also updates in place at every
+ * step, and the job's {@link Job#activity} (loading, starting sessions, validation) shows as a
+ * {@link ProgressLine}. A job that does not complete makes the command fail with the job's one
  * sentence. An interrupt (Ctrl-C) cancels a job the command started, waits for its checkpoint and
  * fails with {@link Interrupted}; a job it only watches keeps running.
  */
@@ -16,15 +19,26 @@ final class Follow {
 
   private final Job job;
   private final PrintStream out;
+  private final boolean terminal;
   private final long every;
+  private final ProgressLine activityLine;
+  private ProgressEvent activity;
   private long shown = -1;
+  private long drawn = -1;
   private long firstStep = -1;
   private long started = System.nanoTime();
 
+  /** Follows with plain lines, as for output that is not a terminal. */
   Follow(Job job, PrintStream out) {
+    this(job, out, false);
+  }
+
+  Follow(Job job, PrintStream out, boolean terminal) {
     this.job = job;
     this.out = out;
+    this.terminal = terminal;
     this.every = loggingSteps(job);
+    this.activityLine = new ProgressLine(out, terminal);
   }
 
   /**
@@ -54,6 +68,7 @@ final class Follow {
       }
       job.cancel();
       s = awaitEnd();
+      endLine();
       out.print(Progress.heading(job));
       throw new Interrupted(
           s.state() == JobState.CANCELLED
@@ -66,6 +81,7 @@ final class Follow {
                   + "'."
               : "Interrupted: job " + job.id() + " " + Progress.state(s) + ". " + s.message());
     }
+    endLine();
     if (s.state() == JobState.COMPLETED) {
       return Progress.summary(job);
     }
@@ -90,23 +106,55 @@ final class Follow {
     return s;
   }
 
-  /** Reads the status, prints a progress line when one is due, and returns the status. */
+  /**
+   * Reads the status, prints a progress line when one is due (on a terminal, redraws it in place at
+   * every new step), and returns the status.
+   */
   JobStatus show() {
     JobStatus s = job.status();
-    if (s.totalSteps() > 0
-        && s.step() != shown
-        && (s.step() % every == 0 || s.step() == s.totalSteps() || s.state().isFinal())) {
+    showActivity(job.activity().orElse(null));
+    if (s.totalSteps() > 0 && s.step() != shown && s.step() != drawn) {
       if (firstStep < 0) {
         firstStep = s.step();
         started = System.nanoTime();
       }
       double perStep = (System.nanoTime() - started) / 1e9 / Math.max(1, s.step() - firstStep);
       double eta = s.step() > firstStep ? perStep * (s.totalSteps() - s.step()) : Double.NaN;
-      out.println(Progress.line(s, eta));
+      String line = Progress.line(s, eta);
+      if (s.step() % every == 0 || s.step() == s.totalSteps() || s.state().isFinal()) {
+        out.println(terminal ? "\r" + line + ProgressLine.ERASE : line);
+        shown = s.step();
+        drawn = -1;
+      } else if (terminal) {
+        out.print("\r" + line + ProgressLine.ERASE);
+        drawn = s.step();
+      }
       out.flush();
-      shown = s.step();
     }
     return s;
+  }
+
+  /** Passes the job's activity to its progress line, ending the one before when it changes. */
+  private void showActivity(ProgressEvent now) {
+    if (activity != null && (now == null || !now.task().equals(activity.task()))) {
+      activityLine.progress(
+          new ProgressEvent(
+              activity.task(), activity.done(), activity.total(), activity.unit(), true));
+    }
+    if (now != null) {
+      drawn = -1; // the activity draws over a step line in place
+      activityLine.progress(now);
+    }
+    activity = now;
+  }
+
+  /** Ends a step line drawn in place, so that what follows starts on a line of its own. */
+  private void endLine() {
+    showActivity(null);
+    if (drawn >= 0) {
+      out.println();
+      drawn = -1;
+    }
   }
 
   /** The job's {@code logging_steps}; 1 when it sets none. */

@@ -283,7 +283,7 @@ public final class GraftCommands {
    * whether Ctrl-C cancels the job (this command started it) or only stops following it.
    */
   private static String follow(Job job, boolean owned) {
-    return new Follow(job, System.out).run(owned);
+    return new Follow(job, System.out, ProgressLine.isTerminal("out")).run(owned);
   }
 
   @Descriptor(
@@ -327,7 +327,10 @@ public final class GraftCommands {
         new GenerationSettings(
             maxTokens, temperature, topK, topP, repetitionPenalty, seed, backend, raw, task);
     noteFormat(Path.of(modelDir), folder(adapter), raw, "the prompt is put");
-    return prompt + models.generate(Path.of(modelDir), folder(adapter), prompt, settings) + "\n";
+    return prompt
+        + ProgressLine.showing(
+            () -> models.generate(Path.of(modelDir), folder(adapter), prompt, settings))
+        + "\n";
   }
 
   /** Says on stderr that the saved sample format applies (unless {@code raw}), and where it is. */
@@ -394,9 +397,11 @@ public final class GraftCommands {
     Path model = Path.of(modelDir);
     Path adapter = Path.of(adapterDir);
     Path out =
-        unmerge
-            ? models.unmerge(model, adapter, Path.of(outDir), task)
-            : models.merge(model, adapter, Path.of(outDir), task);
+        ProgressLine.showing(
+            () ->
+                unmerge
+                    ? models.unmerge(model, adapter, Path.of(outDir), task)
+                    : models.merge(model, adapter, Path.of(outDir), task));
     return (unmerge
             ? "Took adapter " + adapter + " out of "
             : "Merged adapter " + adapter + " into ")
@@ -432,7 +437,9 @@ public final class GraftCommands {
       @Descriptor("a Hugging Face model folder") String modelDir,
       @Descriptor("the folder to write; must be new or empty, outside the model folder")
           String outDir) {
-    Path out = models.export(Path.of(modelDir), folder(adapter), Path.of(outDir), onnxAdapter);
+    Path out =
+        ProgressLine.showing(
+            () -> models.export(Path.of(modelDir), folder(adapter), Path.of(outDir), onnxAdapter));
     return "Exported "
         + modelDir
         + (adapter.isEmpty() ? "" : " with adapter " + adapter)
@@ -468,8 +475,14 @@ public final class GraftCommands {
             ? List.of()
             : Stream.of(modules.split(",")).map(String::trim).filter(m -> !m.isEmpty()).toList();
     Path out =
-        models.quantize(
-            Path.of(modelDir), Path.of(outDir), quantType, Boolean.parseBoolean(doubleQuant), list);
+        ProgressLine.showing(
+            () ->
+                models.quantize(
+                    Path.of(modelDir),
+                    Path.of(outDir),
+                    quantType,
+                    Boolean.parseBoolean(doubleQuant),
+                    list));
     return "Quantised the linear weights of "
         + modelDir
         + " to "
@@ -540,13 +553,17 @@ public final class GraftCommands {
             raw,
             task);
     Optional<PreferenceEvaluation> pairs =
-        models.evaluatePreferences(
-            Path.of(modelDir), folder(adapter), Path.of(data), settings, beta);
+        ProgressLine.showing(
+            () ->
+                models.evaluatePreferences(
+                    Path.of(modelDir), folder(adapter), Path.of(data), settings, beta));
     if (pairs.isPresent()) {
       return preferenceTable(pairs.get());
     }
     noteFormat(Path.of(modelDir), folder(adapter), raw, "samples are put");
-    Evaluation e = models.evaluate(Path.of(modelDir), folder(adapter), Path.of(data), settings);
+    Evaluation e =
+        ProgressLine.showing(
+            () -> models.evaluate(Path.of(modelDir), folder(adapter), Path.of(data), settings));
     Table table =
         new Table("METRIC", "VALUE")
             .row("loss", String.format(Locale.ROOT, "%.4f", e.loss()))

@@ -20,20 +20,21 @@ final class Progress {
     String bar = "#".repeat(filled) + ".".repeat(BAR - filled);
     return String.format(
         Locale.ROOT,
-        "step %d/%d [%s] loss %s | %.0f tok/s | ETA %s",
+        "step %d/%d [%s] loss %s | %.0f tok/s | %s",
         s.step(),
         s.totalSteps(),
         bar,
         loss(s.loss()),
         s.tokensPerSecond(),
-        eta(etaSeconds));
+        "ETA " + duration(etaSeconds));
   }
 
   static String loss(double loss) {
     return Double.isNaN(loss) ? "-" : String.format(Locale.ROOT, "%.4f", loss);
   }
 
-  private static String eta(double seconds) {
+  /** {@code 0:42} or {@code 1:02:03}; {@code -} for NaN. */
+  static String duration(double seconds) {
     if (Double.isNaN(seconds)) {
       return "-";
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.graft.api.progress.ProgressEvent;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
@@ -16,6 +17,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /** How the shell follows a job: progress cadence, failures, Ctrl-C. */
@@ -23,6 +25,7 @@ class FollowTest {
   /** A job that goes through the given statuses, one per look; cancelling it ends it. */
   static final class ScriptedJob implements Job {
     final Deque<JobStatus> script;
+    final Deque<ProgressEvent> activities = new ArrayDeque<>();
     final Map<String, String> spec;
     JobStatus last;
     boolean cancelled;
@@ -50,6 +53,12 @@ class FollowTest {
         last = script.poll();
       }
       return last;
+    }
+
+    /** The scripted activities, one per look, then none. */
+    @Override
+    public synchronized Optional<ProgressEvent> activity() {
+      return Optional.ofNullable(activities.poll());
     }
 
     @Override
@@ -91,6 +100,43 @@ class FollowTest {
     List<String> steps = lines().stream().map(l -> l.substring(0, l.indexOf(" ["))).toList();
     assertEquals(List.of("step 4/10", "step 8/10", "step 10/10"), steps);
     assertTrue(summary.startsWith("Job job-1: completed after 10 of 10 steps"), summary);
+  }
+
+  @Test
+  void onATerminalEveryStepRedrawsTheLineInPlaceAndLoggingStepsKeepTheirs() {
+    ScriptedJob job =
+        new ScriptedJob(
+            Map.of("logging_steps", "4"),
+            List.of(
+                at(JobState.RUNNING, 1, ""),
+                at(JobState.RUNNING, 3, ""),
+                at(JobState.RUNNING, 4, ""),
+                at(JobState.RUNNING, 5, ""),
+                at(JobState.COMPLETED, 10, "")));
+    new Follow(job, out, true).run(true);
+    String text = bytes.toString(StandardCharsets.UTF_8);
+    List<String> draws =
+        List.of(text.split("\r")).stream()
+            .skip(1)
+            .map(d -> d.substring(0, d.indexOf(" [")) + (d.endsWith("\n") ? " kept" : ""))
+            .toList();
+    assertEquals(
+        List.of("step 1/10", "step 3/10", "step 4/10 kept", "step 5/10", "step 10/10 kept"), draws);
+  }
+
+  @Test
+  void onATerminalTheJobsLoadingShowsUntilItEnds() {
+    JobStatus loading = new JobStatus(JobState.RUNNING, 0, 0, Double.NaN, 0, "");
+    ScriptedJob job =
+        new ScriptedJob(Map.of(), List.of(loading, loading, at(JobState.COMPLETED, 10, "")));
+    job.activities.add(new ProgressEvent("loading weights", 1, 2, "tensors", false));
+    job.activities.add(new ProgressEvent("loading weights", 2, 2, "tensors", false));
+    new Follow(job, out, true).run(true);
+    String text = bytes.toString(StandardCharsets.UTF_8);
+    assertTrue(text.startsWith("\rloading weights [############............] 1/2 tensors"), text);
+    // Redrawn at most ten times a second, then erased (it took less than a second).
+    assertTrue(
+        text.contains("\r" + ProgressLine.ERASE + "\rstep 10/10 [########################]"), text);
   }
 
   @Test

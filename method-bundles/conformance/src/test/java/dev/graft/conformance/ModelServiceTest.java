@@ -10,6 +10,8 @@ import dev.graft.api.model.EvaluationSettings;
 import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
+import dev.graft.api.progress.Progress;
+import dev.graft.api.progress.ProgressEvent;
 import dev.graft.api.train.JobState;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.job.JobSpec;
@@ -160,6 +162,63 @@ class ModelServiceTest {
         evaluate(model, null, stories, 8).loss(),
         evaluate(unmerged, null, stories, 8).loss(),
         1e-4);
+  }
+
+  /** Every task's events, by task: each starts at 0 and ends finished. */
+  private static Map<String, List<ProgressEvent>> progressOf(Runnable work) {
+    Map<String, List<ProgressEvent>> tasks = new LinkedHashMap<>();
+    Progress.reportingTo(
+        e -> tasks.computeIfAbsent(e.task(), t -> new ArrayList<>()).add(e),
+        () -> {
+          work.run();
+          return null;
+        });
+    return tasks;
+  }
+
+  @Test
+  void longWorkReportsItsProgressToTheCallersListener() throws Exception {
+    Path data = dir.resolve("progress.jsonl");
+    Files.writeString(
+        data,
+        """
+        {"prompt": "Once upon a time", "completion": ", there was a little girl named Lily. "}
+        {"prompt": "Lily saw a big red ball.", "completion": " She ran to get it."}
+        {"prompt": "Tom had a dog.", "completion": " The dog was happy."}
+        """);
+    Map<String, List<ProgressEvent>> eval = progressOf(() -> evaluate(model, adapter, data, 2));
+    assertTrue(
+        eval.keySet()
+            .containsAll(
+                List.of(
+                    "loading weights",
+                    "starting ONNX Runtime",
+                    "evaluating loss",
+                    "generating for exact match")),
+        eval.keySet().toString());
+    // 3 samples in batches of 2: two batches; the exact-match task counts samples.
+    assertEquals(
+        List.of(0L, 1L, 2L, 2L), eval.get("evaluating loss").stream().map(e -> e.done()).toList());
+    ProgressEvent generated = last(eval.get("generating for exact match"));
+    assertEquals(
+        List.of(3L, 3L, true), List.of(generated.done(), generated.total(), generated.finished()));
+    Map<String, List<ProgressEvent>> merge =
+        progressOf(() -> SERVICE.merge(model, adapter, dir.resolve("merged-progress")));
+    ProgressEvent written = last(merge.get("writing model.safetensors"));
+    assertEquals("bytes", written.unit());
+    assertEquals(Files.size(dir.resolve("merged-progress/model.safetensors")), written.done());
+    assertTrue(merge.containsKey("merging"), merge.keySet().toString());
+    for (Map<String, List<ProgressEvent>> tasks : List.of(eval, merge)) {
+      tasks.forEach(
+          (task, events) -> {
+            assertEquals(0, events.get(0).done(), task);
+            assertTrue(last(events).finished(), task);
+          });
+    }
+  }
+
+  private static ProgressEvent last(List<ProgressEvent> events) {
+    return events.get(events.size() - 1);
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.graft.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.graft.api.progress.Progress;
 import dev.graft.api.quant.FourBit;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -239,12 +240,19 @@ public final class FourBitCheckpoint {
               .filter(m -> !selected.containsValue(m))
               .toList();
       SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-      for (String name : reader.names()) {
-        TensorInfo info = reader.info(name);
-        if (!quantised.contains(name)) {
-          writer.add(name, info.dtype(), info.shape(), reader.bytes(name));
-        } else {
-          add(writer, name, info.shape(), FourBit.quantise(reader.floats(name), type, doubleQuant));
+      try (Progress.Task task = Progress.start("quantising", quantised.size(), "tensors")) {
+        for (String name : reader.names()) {
+          TensorInfo info = reader.info(name);
+          if (!quantised.contains(name)) {
+            writer.add(name, info.dtype(), info.shape(), reader.bytes(name));
+          } else {
+            add(
+                writer,
+                name,
+                info.shape(),
+                FourBit.quantise(reader.floats(name), type, doubleQuant));
+            task.advance(1);
+          }
         }
       }
       ObjectNode json =

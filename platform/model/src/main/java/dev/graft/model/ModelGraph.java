@@ -2,6 +2,7 @@ package dev.graft.model;
 
 import dev.graft.api.backend.HostTensor;
 import dev.graft.api.backend.Program;
+import dev.graft.api.progress.Progress;
 import dev.graft.graph.DType;
 import dev.graft.graph.ExternalData;
 import dev.graft.graph.Graph;
@@ -275,14 +276,15 @@ public final class ModelGraph {
     config.check(reader);
     Map<String, HostTensor> out = new LinkedHashMap<>();
     Graph g = graph();
-    for (Tensor p : g.parameters()) {
-      if (g.isTrainable(p)) {
-        continue;
-      }
-      if (stored.containsKey(p.name())) {
-        out.put(p.name(), Weights.load(reader, stored.get(p.name()), p.dtype()));
-      } else if (checkpointNames().containsKey(p.name())) {
-        out.put(p.name(), weight(reader, p.name(), computeType));
+    List<Tensor> frozen = g.parameters().stream().filter(p -> !g.isTrainable(p)).toList();
+    try (Progress.Task task = Progress.start("loading weights", frozen.size(), "tensors")) {
+      for (Tensor p : frozen) {
+        if (stored.containsKey(p.name())) {
+          out.put(p.name(), Weights.load(reader, stored.get(p.name()), p.dtype()));
+        } else if (checkpointNames().containsKey(p.name())) {
+          out.put(p.name(), weight(reader, p.name(), computeType));
+        }
+        task.advance(1);
       }
     }
     return out;
@@ -358,12 +360,15 @@ public final class ModelGraph {
         passed.put(p.name(), supplied.get(p.name()));
       }
     }
-    names.forEach(
-        (parameter, name) -> {
-          if (!files.containsKey(parameter)) {
-            passed.put(parameter, Weights.load(reader, name, g.tensor(parameter).dtype()));
-          }
-        });
+    try (Progress.Task task = Progress.start("loading weights", names.size(), "tensors")) {
+      names.forEach(
+          (parameter, name) -> {
+            if (!files.containsKey(parameter)) {
+              passed.put(parameter, Weights.load(reader, name, g.tensor(parameter).dtype()));
+            }
+            task.advance(1);
+          });
+    }
     return files.isEmpty()
         ? new Program(g.toOnnx(), passed, carry, dtypes, null, training)
         : new Program(g.toOnnx(files), passed, carry, dtypes, folders.iterator().next(), training);

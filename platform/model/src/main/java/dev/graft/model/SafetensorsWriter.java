@@ -1,5 +1,6 @@
 package dev.graft.model;
 
+import dev.graft.api.progress.Progress;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -176,14 +177,17 @@ public final class SafetensorsWriter {
   }
 
   private static void atomicWrite(Path file, List<ByteBuffer> buffers) throws IOException {
+    long bytes = buffers.stream().mapToLong(ByteBuffer::remaining).sum();
     AtomicFiles.writeFile(
         file,
         tmp -> {
           try (FileChannel ch =
-              FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                  FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+              Progress.Task task =
+                  Progress.start("writing " + file.getFileName(), bytes, "bytes")) {
             for (ByteBuffer b : buffers) {
               while (b.hasRemaining()) {
-                ch.write(b);
+                task.advance(ch.write(b));
               }
             }
           }

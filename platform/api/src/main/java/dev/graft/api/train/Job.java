@@ -1,7 +1,9 @@
 package dev.graft.api.train;
 
+import dev.graft.api.progress.ProgressEvent;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 import org.osgi.annotation.versioning.ProviderType;
 
 /** A handle on one training job. */
@@ -15,6 +17,17 @@ public interface Job {
 
   /** A snapshot of the job's progress. */
   JobStatus status();
+
+  /**
+   * The long work the job does besides its steps, while it does it: loading the model, starting its
+   * compute sessions, evaluating on validation data. Empty between such work, and for a job of
+   * another process.
+   *
+   * @since 1.2
+   */
+  default Optional<ProgressEvent> activity() {
+    return Optional.empty();
+  }
 
   /** The folder the job writes checkpoints, metrics, report and adapter to. */
   Path outputDirectory();

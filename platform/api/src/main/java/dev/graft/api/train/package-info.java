@@ -1,6 +1,10 @@
-/** Training jobs: submitting, following, cancelling and resuming them. */
+/**
+ * Training jobs: submitting, following, cancelling and resuming them.
+ *
+ * <p>1.2: {@code Job.activity}, the job's loading and validation progress.
+ */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package dev.graft.api.train;
 
 import org.osgi.annotation.bundle.Export;

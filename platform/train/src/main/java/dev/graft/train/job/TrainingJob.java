@@ -1,6 +1,8 @@
 package dev.graft.train.job;
 
 import dev.graft.api.Options;
+import dev.graft.api.progress.Progress;
+import dev.graft.api.progress.ProgressEvent;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
@@ -41,6 +43,7 @@ public final class TrainingJob implements Job, Runnable {
   private final Checkpoints checkpoints;
   private volatile JobStatus status;
   private volatile String stopReason;
+  private volatile ProgressEvent activity;
 
   /** A job that validates at the end only, when its run has validation samples. */
   public TrainingJob(
@@ -129,6 +132,11 @@ public final class TrainingJob implements Job, Runnable {
   }
 
   @Override
+  public Optional<ProgressEvent> activity() {
+    return Optional.ofNullable(activity);
+  }
+
+  @Override
   public Path outputDirectory() {
     return outputDir;
   }
@@ -162,7 +170,9 @@ public final class TrainingJob implements Job, Runnable {
 
   @Override
   public void run() {
-    Ending end = train();
+    // The long work of the run (loading, starting sessions, validation) is the job's activity.
+    Ending end =
+        Progress.reportingTo(event -> activity = event.finished() ? null : event, this::train);
     finishAs(end.state(), end.done(), end.total(), end.message(), end.metrics());
   }
 

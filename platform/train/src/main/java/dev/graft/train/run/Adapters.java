@@ -4,6 +4,7 @@ import dev.graft.api.MethodRegistry;
 import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.adapt.WeightEditor;
 import dev.graft.api.backend.HostTensor;
+import dev.graft.api.progress.Progress;
 import dev.graft.graph.DType;
 import dev.graft.model.AddedWeights;
 import dev.graft.model.AtomicFiles;
@@ -399,24 +400,31 @@ public final class Adapters {
             changed.put(parameter, v.clone());
           }
         };
-    if (subtract) {
-      Collections.reverse(merging);
-      for (Method m : merging) {
-        try {
-          m.instance().unmerge(editor);
-        } catch (IllegalStateException e) {
-          throw new IllegalArgumentException(
-              "The adapter in "
-                  + adapterDir
-                  + " cannot be taken back out of merged weights (method "
-                  + m.name()
-                  + "): "
-                  + e.getMessage(),
-              e);
+    try (Progress.Task task =
+        Progress.start(subtract ? "unmerging" : "merging", merging.size(), "methods")) {
+      if (subtract) {
+        Collections.reverse(merging);
+        for (Method m : merging) {
+          try {
+            m.instance().unmerge(editor);
+          } catch (IllegalStateException e) {
+            throw new IllegalArgumentException(
+                "The adapter in "
+                    + adapterDir
+                    + " cannot be taken back out of merged weights (method "
+                    + m.name()
+                    + "): "
+                    + e.getMessage(),
+                e);
+          }
+          task.advance(1);
+        }
+      } else {
+        for (Method m : merging) {
+          m.instance().merge(editor);
+          task.advance(1);
         }
       }
-    } else {
-      merging.forEach(m -> m.instance().merge(editor));
     }
     SavedFormat fromAdapter = SavedFormat.read(adapterDir, null);
     SavedFormat format =

@@ -4,6 +4,7 @@ import dev.graft.api.MethodRegistry;
 import dev.graft.api.backend.ComputeBackend;
 import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
+import dev.graft.api.progress.Progress;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.model.ModelConfig;
@@ -90,11 +91,15 @@ public final class LossPass implements AutoCloseable {
   public Mean mean(Batches batches) {
     double lossSum = 0;
     long targets = 0;
-    for (int i = 0; i < batches.perEpoch(); i++) {
-      Batches.Batch b = batches.batch(i);
-      // The batch loss is a mean over its targets; weighting by them gives the mean per token.
-      lossSum += (double) session.run(b.feeds(), Set.of(LOSS)).get(LOSS).floats()[0] * b.targets();
-      targets += b.targets();
+    try (Progress.Task task = Progress.start("evaluating loss", batches.perEpoch(), "batches")) {
+      for (int i = 0; i < batches.perEpoch(); i++) {
+        Batches.Batch b = batches.batch(i);
+        // The batch loss is a mean over its targets; weighting by them gives the mean per token.
+        lossSum +=
+            (double) session.run(b.feeds(), Set.of(LOSS)).get(LOSS).floats()[0] * b.targets();
+        targets += b.targets();
+        task.advance(1);
+      }
     }
     return new Mean(lossSum / targets, targets);
   }

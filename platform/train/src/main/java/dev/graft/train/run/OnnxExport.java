@@ -2,6 +2,7 @@ package dev.graft.train.run;
 
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.backend.HostTensor;
+import dev.graft.api.progress.Progress;
 import dev.graft.graph.DType;
 import dev.graft.graph.ExternalData;
 import dev.graft.graph.Graph;
@@ -18,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -134,14 +136,13 @@ public final class OnnxExport {
       Graph graph, Function<String, HostTensor> weights, Set<String> overridable, Path temp)
       throws IOException {
     Map<String, ExternalData> files = new LinkedHashMap<>();
+    List<Tensor> frozen = graph.parameters().stream().filter(p -> !graph.isTrainable(p)).toList();
     try (FileChannel out =
-        FileChannel.open(
-            temp.resolve(DATA), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            FileChannel.open(
+                temp.resolve(DATA), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        Progress.Task task = Progress.start("writing " + DATA, frozen.size(), "tensors")) {
       long offset = 0;
-      for (Tensor p : graph.parameters()) {
-        if (graph.isTrainable(p)) {
-          continue;
-        }
+      for (Tensor p : frozen) {
         HostTensor t = weights.apply(p.name());
         if (t == null || t.dtype() != p.dtype()) {
           throw new IllegalStateException(
@@ -155,6 +156,7 @@ public final class OnnxExport {
         }
         files.put(p.name(), new ExternalData(DATA, offset, length));
         offset += length;
+        task.advance(1);
       }
     }
     Files.write(temp.resolve(MODEL), graph.toOnnx(files, overridable));

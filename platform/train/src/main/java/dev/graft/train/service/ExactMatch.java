@@ -1,5 +1,6 @@
 package dev.graft.train.service;
 
+import dev.graft.api.progress.Progress;
 import dev.graft.model.ChatTemplate;
 import dev.graft.model.Generator;
 import dev.graft.model.Tokenizer;
@@ -54,24 +55,30 @@ final class ExactMatch {
     List<Item> group = new ArrayList<>();
     int longest = 0;
     int largest = 0;
-    for (Sample sample : samples) {
-      Item item = item(sample);
-      if (item == null) {
-        continue;
+    try (Progress.Task task =
+        Progress.start("generating for exact match", samples.size(), "samples")) {
+      for (Sample sample : samples) {
+        Item item = item(sample);
+        if (item == null) {
+          task.advance(1);
+          continue;
+        }
+        boolean fits =
+            Math.max(longest, item.prompt().length) + Math.max(largest, item.budget()) <= context;
+        if (group.size() == batchSize || !fits) {
+          matches += matches(group);
+          task.advance(group.size());
+          group.clear();
+          longest = 0;
+          largest = 0;
+        }
+        group.add(item);
+        longest = Math.max(longest, item.prompt().length);
+        largest = Math.max(largest, item.budget());
       }
-      boolean fits =
-          Math.max(longest, item.prompt().length) + Math.max(largest, item.budget()) <= context;
-      if (group.size() == batchSize || !fits) {
-        matches += matches(group);
-        group.clear();
-        longest = 0;
-        largest = 0;
-      }
-      group.add(item);
-      longest = Math.max(longest, item.prompt().length);
-      largest = Math.max(largest, item.budget());
+      matches += matches(group);
+      task.advance(group.size());
     }
-    matches += matches(group);
     return (double) matches / samples.size();
   }
 

@@ -6,6 +6,7 @@ import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
 import dev.graft.api.model.EvaluationSettings;
 import dev.graft.api.model.PreferenceEvaluation;
+import dev.graft.api.progress.Progress;
 import dev.graft.graph.DType;
 import dev.graft.graph.Graph;
 import dev.graft.model.ChatTemplate;
@@ -90,14 +91,17 @@ final class PreferenceEval {
               new Batches.Sizes(settings.batchSize(), encoding.maxLength(), false),
               0,
               Batches.padId(tokenizer));
-      for (int i = 0; i < batches.perEpoch(); i++) {
-        Batches.Batch b = batches.batch(i);
-        Map<String, dev.graft.api.backend.HostTensor> feeds = b.feeds();
-        feeds.remove(Batches.CHOSEN_ROWS);
-        float[] pi = policy.session().run(feeds, Set.of(SUMS)).get(SUMS).floats(); // (rows)
-        float[] rho = reference.session().run(feeds, Set.of(SUMS)).get(SUMS).floats(); // (rows)
-        for (int p = 0; p < b.rows() / 2; p++) {
-          t.add(beta, pi[2 * p], rho[2 * p], pi[2 * p + 1], rho[2 * p + 1]);
+      try (Progress.Task task = Progress.start("evaluating pairs", pairs.size(), "pairs")) {
+        for (int i = 0; i < batches.perEpoch(); i++) {
+          Batches.Batch b = batches.batch(i);
+          Map<String, dev.graft.api.backend.HostTensor> feeds = b.feeds();
+          feeds.remove(Batches.CHOSEN_ROWS);
+          float[] pi = policy.session().run(feeds, Set.of(SUMS)).get(SUMS).floats(); // (rows)
+          float[] rho = reference.session().run(feeds, Set.of(SUMS)).get(SUMS).floats(); // (rows)
+          for (int p = 0; p < b.rows() / 2; p++) {
+            t.add(beta, pi[2 * p], rho[2 * p], pi[2 * p + 1], rho[2 * p + 1]);
+          }
+          task.advance(b.rows() / 2);
         }
       }
     }
@@ -140,10 +144,6 @@ final class PreferenceEval {
     }
   }
 
-  /**
-   * A forward-only session whose one output is each row's sum of learned-token log-probabilities
-   * (B): the model with the adapter, or the base model when {@code adapterDir} is null.
-   */
   /** A session that outputs per-row sums, and the positions its prefixes take ahead of a row. */
   private record Pass(Session session, long prefixLength) implements AutoCloseable {
     @Override
@@ -152,6 +152,10 @@ final class PreferenceEval {
     }
   }
 
+  /**
+   * A forward-only session whose one output is each row's sum of learned-token log-probabilities
+   * (B): the model with the adapter, or the base model when {@code adapterDir} is null.
+   */
   private static Pass sums(
       MethodRegistry methods, ComputeBackend backend, Path modelDir, Path adapterDir) {
     if (adapterDir != null) {

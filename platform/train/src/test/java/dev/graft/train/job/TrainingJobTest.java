@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.graft.api.progress.Progress;
+import dev.graft.api.progress.ProgressEvent;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
 import java.io.IOException;
@@ -14,6 +16,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -116,6 +120,38 @@ class TrainingJobTest {
             || report.contains("href=\"http")
             || report.contains("src=\"http"),
         report);
+  }
+
+  @Test
+  void theProgressOfLoadingTheRunIsTheJobsActivityUntilItEnds() throws Exception {
+    CountDownLatch loading = new CountDownLatch(1);
+    CountDownLatch loaded = new CountDownLatch(1);
+    TrainingJob job =
+        new TrainingJob(
+            "job-1",
+            Map.of("model", "m"),
+            out,
+            10,
+            () -> {
+              try (Progress.Task task = Progress.start("loading weights", 4, "tensors")) {
+                task.advance(3);
+                loading.countDown();
+                loaded.await();
+              } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+              }
+              return new ToyRun(2, -1, () -> {});
+            },
+            (t, p) -> {});
+    Thread thread = new Thread(job);
+    thread.start();
+    loading.await();
+    assertEquals(
+        Optional.of(new ProgressEvent("loading weights", 3, 4, "tensors", false)), job.activity());
+    loaded.countDown();
+    thread.join();
+    assertEquals(JobState.COMPLETED, job.status().state());
+    assertEquals(Optional.empty(), job.activity());
   }
 
   @Test

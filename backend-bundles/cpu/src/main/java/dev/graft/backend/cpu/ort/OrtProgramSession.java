@@ -13,6 +13,7 @@ import dev.graft.api.backend.BackendException;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.api.backend.Program;
 import dev.graft.api.backend.Session;
+import dev.graft.api.progress.Progress;
 import dev.graft.graph.DType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -212,7 +213,10 @@ public final class OrtProgramSession implements Session {
         weights.put(w.getKey(), view(env, w.getValue()));
       }
       options.addExternalInitializers(new LinkedHashMap<String, OnnxTensorLike>(weights));
-      OrtSession session = env.createSession(program.onnx(), options);
+      OrtSession session;
+      try (Progress.Task task = Progress.start("starting ONNX Runtime", 0, "")) {
+        session = env.createSession(program.onnx(), options);
+      }
       OrtProgramSession opened = new OrtProgramSession(backend, env, options, session, program);
       opened.checkCarry();
       try {
