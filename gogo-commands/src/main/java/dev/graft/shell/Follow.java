@@ -5,6 +5,7 @@ import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
 import java.io.PrintStream;
+import java.util.List;
 
 /**
  * Follows a job in the shell: a progress line every {@code logging_steps} steps (and at its last
@@ -19,23 +20,31 @@ final class Follow {
 
   private final Job job;
   private final PrintStream out;
+  private final PrintStream err;
   private final boolean terminal;
   private final long every;
   private final ProgressLine activityLine;
   private ProgressEvent activity;
+  private int notesShown;
   private long shown = -1;
   private long drawn = -1;
   private long firstStep = -1;
   private long started = System.nanoTime();
 
-  /** Follows with plain lines, as for output that is not a terminal. */
+  /** Follows with plain lines, as for output that is not a terminal; notes go to {@code out}. */
   Follow(Job job, PrintStream out) {
-    this(job, out, false);
+    this(job, out, out, false);
   }
 
-  Follow(Job job, PrintStream out, boolean terminal) {
+  /**
+   * @param out where progress and the summary go
+   * @param err where the job's notes go
+   * @param terminal whether {@code out} is a terminal
+   */
+  Follow(Job job, PrintStream out, PrintStream err, boolean terminal) {
     this.job = job;
     this.out = out;
+    this.err = err;
     this.terminal = terminal;
     this.every = loggingSteps(job);
     this.activityLine = new ProgressLine(out, terminal);
@@ -112,6 +121,7 @@ final class Follow {
    */
   JobStatus show() {
     JobStatus s = job.status();
+    showNotes();
     showActivity(job.activity().orElse(null));
     if (s.totalSteps() > 0 && s.step() != shown && s.step() != drawn) {
       if (firstStep < 0) {
@@ -121,7 +131,13 @@ final class Follow {
       double perStep = (System.nanoTime() - started) / 1e9 / Math.max(1, s.step() - firstStep);
       double eta = s.step() > firstStep ? perStep * (s.totalSteps() - s.step()) : Double.NaN;
       String line = Progress.line(s, eta);
-      if (s.step() % every == 0 || s.step() == s.totalSteps() || s.state().isFinal()) {
+      // A line at each multiple of logging_steps (the first look past one when steps are quicker
+      // than the looks) and at the end.
+      boolean due =
+          s.step() / every > Math.max(shown, 0) / every
+              || s.step() == s.totalSteps()
+              || s.state().isFinal();
+      if (s.step() > 0 && due) {
         out.println(terminal ? "\r" + line + ProgressLine.ERASE : line);
         shown = s.step();
         drawn = -1;
@@ -132,6 +148,20 @@ final class Follow {
       out.flush();
     }
     return s;
+  }
+
+  /** Prints the job's new notes, each on a line of its own. */
+  private void showNotes() {
+    List<String> notes = job.notes();
+    for (; notesShown < notes.size(); notesShown++) {
+      if (terminal) {
+        out.print("\r" + ProgressLine.ERASE); // the line drawn in place is drawn again after
+        out.flush();
+        drawn = -1;
+      }
+      err.println("graft: job " + job.id() + ": " + notes.get(notesShown));
+      err.flush();
+    }
   }
 
   /** Passes the job's activity to its progress line, ending the one before when it changes. */
@@ -150,6 +180,7 @@ final class Follow {
 
   /** Ends a step line drawn in place, so that what follows starts on a line of its own. */
   private void endLine() {
+    showNotes();
     showActivity(null);
     if (drawn >= 0) {
       out.println();

@@ -283,7 +283,7 @@ public final class GraftCommands {
    * whether Ctrl-C cancels the job (this command started it) or only stops following it.
    */
   private static String follow(Job job, boolean owned) {
-    return new Follow(job, System.out, ProgressLine.isTerminal("out")).run(owned);
+    return new Follow(job, System.out, System.err, ProgressLine.isTerminal("out")).run(owned);
   }
 
   @Descriptor(

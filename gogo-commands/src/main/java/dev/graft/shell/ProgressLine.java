@@ -106,6 +106,17 @@ final class ProgressLine implements ProgressListener {
     }
   }
 
+  /** Prints the note on a line of its own, erasing a line drawn in place first. */
+  @Override
+  public synchronized void note(String sentence) {
+    if (onScreen) {
+      out.print("\r" + ERASE);
+      onScreen = false;
+    }
+    out.println("graft: " + sentence);
+    out.flush();
+  }
+
   /**
    * {@code loading weights [######..........] 12/57 tensors | 3.1 tensors/s | ETA 0:14}, or {@code
    * starting ONNX Runtime | 3.2 s} for a task without a count.

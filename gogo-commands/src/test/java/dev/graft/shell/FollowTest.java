@@ -14,6 +14,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +27,7 @@ class FollowTest {
   static final class ScriptedJob implements Job {
     final Deque<JobStatus> script;
     final Deque<ProgressEvent> activities = new ArrayDeque<>();
+    final List<String> notes = new ArrayList<>();
     final Map<String, String> spec;
     JobStatus last;
     boolean cancelled;
@@ -53,6 +55,11 @@ class FollowTest {
         last = script.poll();
       }
       return last;
+    }
+
+    @Override
+    public List<String> notes() {
+      return notes;
     }
 
     /** The scripted activities, one per look, then none. */
@@ -113,7 +120,7 @@ class FollowTest {
                 at(JobState.RUNNING, 4, ""),
                 at(JobState.RUNNING, 5, ""),
                 at(JobState.COMPLETED, 10, "")));
-    new Follow(job, out, true).run(true);
+    new Follow(job, out, out, true).run(true);
     String text = bytes.toString(StandardCharsets.UTF_8);
     List<String> draws =
         List.of(text.split("\r")).stream()
@@ -131,12 +138,28 @@ class FollowTest {
         new ScriptedJob(Map.of(), List.of(loading, loading, at(JobState.COMPLETED, 10, "")));
     job.activities.add(new ProgressEvent("loading weights", 1, 2, "tensors", false));
     job.activities.add(new ProgressEvent("loading weights", 2, 2, "tensors", false));
-    new Follow(job, out, true).run(true);
+    new Follow(job, out, out, true).run(true);
     String text = bytes.toString(StandardCharsets.UTF_8);
     assertTrue(text.startsWith("\rloading weights [############............] 1/2 tensors"), text);
     // Redrawn at most ten times a second, then erased (it took less than a second).
     assertTrue(
         text.contains("\r" + ProgressLine.ERASE + "\rstep 10/10 [########################]"), text);
+  }
+
+  @Test
+  void onATerminalANoteErasesTheLineInPlaceAndGetsALineOfItsOwn() {
+    ScriptedJob job =
+        new ScriptedJob(
+            Map.of("logging_steps", "4"),
+            List.of(at(JobState.RUNNING, 1, ""), at(JobState.COMPLETED, 10, "")));
+    job.notes.add("57 of 60 samples were cut to max_length 128.");
+    new Follow(job, out, out, true).run(true);
+    assertEquals(
+        "\r"
+            + ProgressLine.ERASE
+            + "graft: job job-1: 57 of 60 samples were cut to max_length 128.\n"
+            + "\rstep 1/10 [",
+        bytes.toString(StandardCharsets.UTF_8).substring(0, 79));
   }
 
   @Test

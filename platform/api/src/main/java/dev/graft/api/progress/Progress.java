@@ -49,6 +49,11 @@ public final class Progress {
     return listener == null ? ProgressListener.NONE : listener;
   }
 
+  /** Reports a sentence for the user to this thread's listener ({@link ProgressListener#note}). */
+  public static void note(String sentence) {
+    current().note(sentence);
+  }
+
   /**
    * Starts a task reported to this thread's listener.
    *

@@ -15,4 +15,13 @@ public interface ProgressListener {
 
   /** One task started, advanced or finished. */
   void progress(ProgressEvent event);
+
+  /**
+   * A sentence about the work for its user to read, such as how many samples were cut to {@code
+   * max_length}. By default it goes to the standard error as {@code graft: <sentence>}; a listener
+   * that draws a progress line prints it where it does not break the line.
+   */
+  default void note(String sentence) {
+    System.err.println("graft: " + sentence);
+  }
 }

@@ -2,6 +2,7 @@ package dev.graft.api.train;
 
 import dev.graft.api.progress.ProgressEvent;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.osgi.annotation.versioning.ProviderType;
@@ -27,6 +28,17 @@ public interface Job {
    */
   default Optional<ProgressEvent> activity() {
     return Optional.empty();
+  }
+
+  /**
+   * The notes the job made so far, in order: one sentence each about its input or setup, such as
+   * how many samples were cut to {@code max_length} or how many parameters train. Empty for a job
+   * of another process.
+   *
+   * @since 1.2
+   */
+  default List<String> notes() {
+    return List.of();
   }
 
   /** The folder the job writes checkpoints, metrics, report and adapter to. */

@@ -1,7 +1,7 @@
 /**
  * Training jobs: submitting, following, cancelling and resuming them.
  *
- * <p>1.2: {@code Job.activity}, the job's loading and validation progress.
+ * <p>1.2: {@code Job.activity}, the job's loading and validation progress; {@code Job.notes}.
  */
 @Export
 @Version("1.2.0")

@@ -3,6 +3,7 @@ package dev.graft.train.job;
 import dev.graft.api.Options;
 import dev.graft.api.progress.Progress;
 import dev.graft.api.progress.ProgressEvent;
+import dev.graft.api.progress.ProgressListener;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
@@ -16,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 
@@ -44,6 +46,7 @@ public final class TrainingJob implements Job, Runnable {
   private volatile JobStatus status;
   private volatile String stopReason;
   private volatile ProgressEvent activity;
+  private final List<String> notes = new CopyOnWriteArrayList<>();
 
   /** A job that validates at the end only, when its run has validation samples. */
   public TrainingJob(
@@ -132,6 +135,11 @@ public final class TrainingJob implements Job, Runnable {
   }
 
   @Override
+  public List<String> notes() {
+    return List.copyOf(notes);
+  }
+
+  @Override
   public Optional<ProgressEvent> activity() {
     return Optional.ofNullable(activity);
   }
@@ -170,9 +178,21 @@ public final class TrainingJob implements Job, Runnable {
 
   @Override
   public void run() {
-    // The long work of the run (loading, starting sessions, validation) is the job's activity.
-    Ending end =
-        Progress.reportingTo(event -> activity = event.finished() ? null : event, this::train);
+    // The long work of the run (loading, starting sessions, validation) is the job's activity;
+    // what the run notes (samples cut, parameters trained) are its notes.
+    ProgressListener listener =
+        new ProgressListener() {
+          @Override
+          public void progress(ProgressEvent event) {
+            activity = event.finished() ? null : event;
+          }
+
+          @Override
+          public void note(String sentence) {
+            notes.add(sentence);
+          }
+        };
+    Ending end = Progress.reportingTo(listener, this::train);
     finishAs(end.state(), end.done(), end.total(), end.message(), end.metrics());
   }
 

@@ -6,6 +6,7 @@ import dev.graft.api.OptionDescriptor;
 import dev.graft.api.Suggestions;
 import dev.graft.api.backend.BackendRegistry;
 import dev.graft.api.backend.ComputeBackend;
+import dev.graft.api.progress.Progress;
 import dev.graft.api.train.Job;
 import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
@@ -218,10 +219,7 @@ public final class TrainingServiceImpl implements TrainingService {
             TrainingJob.Validation.of(checked.job()),
             () ->
                 new SftRun(
-                    checked,
-                    methods,
-                    backends.requireAvailable(backend.name()),
-                    note -> System.err.println("graft: job " + id + ": " + note)),
+                    checked, methods, backends.requireAvailable(backend.name()), Progress::note),
             (topic, properties) -> {
               EventAdmin admin = events;
               if (admin != null) {

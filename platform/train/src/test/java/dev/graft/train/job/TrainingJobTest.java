@@ -123,7 +123,8 @@ class TrainingJobTest {
   }
 
   @Test
-  void theProgressOfLoadingTheRunIsTheJobsActivityUntilItEnds() throws Exception {
+  void theProgressOfLoadingTheRunIsTheJobsActivityUntilItEndsAndItsNotesAreTheJobs()
+      throws Exception {
     CountDownLatch loading = new CountDownLatch(1);
     CountDownLatch loaded = new CountDownLatch(1);
     TrainingJob job =
@@ -133,6 +134,7 @@ class TrainingJobTest {
             out,
             10,
             () -> {
+              Progress.note("Trainable parameters: 8 of 80.");
               try (Progress.Task task = Progress.start("loading weights", 4, "tensors")) {
                 task.advance(3);
                 loading.countDown();
@@ -148,6 +150,7 @@ class TrainingJobTest {
     loading.await();
     assertEquals(
         Optional.of(new ProgressEvent("loading weights", 3, 4, "tensors", false)), job.activity());
+    assertEquals(List.of("Trainable parameters: 8 of 80."), job.notes());
     loaded.countDown();
     thread.join();
     assertEquals(JobState.COMPLETED, job.status().state());
