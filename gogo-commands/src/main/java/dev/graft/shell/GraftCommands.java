@@ -434,15 +434,21 @@ public final class GraftCommands {
                   + " Runtime's LoRA adapter file, to swap adapters of the same shape")
           @Parameter(names = "--onnx-adapter", presentValue = "true", absentValue = "false")
           boolean onnxAdapter,
+      @Descriptor("export this task of an adapter trained for several (MoELoRA), e.g. --task qa")
+          @Parameter(names = "--task", absentValue = "")
+          String task,
       @Descriptor("a Hugging Face model folder") String modelDir,
       @Descriptor("the folder to write; must be new or empty, outside the model folder")
           String outDir) {
     Path out =
         ProgressLine.showing(
-            () -> models.export(Path.of(modelDir), folder(adapter), Path.of(outDir), onnxAdapter));
+            () ->
+                models.export(
+                    Path.of(modelDir), folder(adapter), Path.of(outDir), onnxAdapter, task));
     return "Exported "
         + modelDir
         + (adapter.isEmpty() ? "" : " with adapter " + adapter)
+        + (task.isEmpty() ? "" : " for task " + task)
         + " to "
         + out
         + "; export.json describes the inputs, outputs and cache of model.onnx.\n";

@@ -36,6 +36,7 @@ class ModelCommandsTest {
     String mergedTask;
     Path exportedAdapter;
     boolean onnxAdapterFile;
+    String exportedTask;
     String quantised;
 
     @Override
@@ -71,9 +72,11 @@ class ModelCommandsTest {
     }
 
     @Override
-    public Path export(Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter) {
+    public Path export(
+        Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter, String task) {
       exportedAdapter = adapterDir;
       onnxAdapterFile = onnxAdapter;
+      exportedTask = task;
       return outDir;
     }
 
@@ -178,13 +181,18 @@ class ModelCommandsTest {
   }
 
   @Test
-  void taskReachesGenerationEvaluationAndMerging() {
+  void taskReachesGenerationEvaluationMergingAndExport() {
     commands.generate(8, 0, 1, 50, 1, 0, "a", "cpu", false, "qa", "m", "Hi");
     assertEquals("qa", service.generation.task());
     commands.eval("a", 0, 1024, 8, "auto", "", "cpu", false, "qa", 0.1, "m", "d");
     assertEquals("qa", service.evaluation.task());
     commands.merge(false, "qa", "m", "a", "out");
     assertEquals("qa", service.mergedTask);
+    assertEquals(
+        "Exported m with adapter a for task qa to out; export.json describes the inputs, outputs"
+            + " and cache of model.onnx.\n",
+        commands.export("a", false, "qa", "m", "out"));
+    assertEquals("qa", service.exportedTask);
   }
 
   @Test
@@ -192,12 +200,12 @@ class ModelCommandsTest {
     assertEquals(
         "Exported m with adapter a to out; export.json describes the inputs, outputs and cache of"
             + " model.onnx.\n",
-        commands.export("a", true, "m", "out"));
+        commands.export("a", true, "", "m", "out"));
     assertEquals(Path.of("a"), service.exportedAdapter);
     assertTrue(service.onnxAdapterFile);
     assertEquals(
         "Exported m to out; export.json describes the inputs, outputs and cache of model.onnx.\n",
-        commands.export("", false, "m", "out"));
+        commands.export("", false, "", "m", "out"));
     assertEquals(null, service.exportedAdapter);
     assertFalse(service.onnxAdapterFile);
   }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -13,7 +14,10 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
-/** The built features.xml lists exactly this module's runtime dependencies, at their versions. */
+/**
+ * The built features.xml lists exactly this module's runtime dependencies, at their versions, and
+ * is published under the {@code mvn:} URL that {@code feature:repo-add} takes.
+ */
 class FeatureRepositoryTest {
   private static final Pattern BUNDLE = Pattern.compile("<bundle[^>]*>mvn:([^<]+)</bundle>");
 
@@ -45,5 +49,22 @@ class FeatureRepositoryTest {
               .collect(Collectors.toCollection(TreeSet::new));
     }
     assertEquals(copied, featureBundles(features));
+  }
+
+  /**
+   * {@code mvn:group/artifact/version/xml/features} names the attached artifact, which the build
+   * resolved into the repository that KarafShellTest gives Karaf, at the path that URL names.
+   */
+  @Test
+  void theMvnUrlNamesTheAttachedFeatureRepository() throws Exception {
+    String[] gav = System.getProperty("graft.features.url").substring("mvn:".length()).split("/");
+    assertEquals(List.of("xml", "features"), List.of(gav[3], gav[4]));
+    Path published =
+        Path.of(System.getProperty("graft.repository"))
+            .resolve(gav[0].replace('.', '/'))
+            .resolve(gav[1])
+            .resolve(gav[2])
+            .resolve(gav[1] + "-" + gav[2] + "-features.xml");
+    assertEquals(-1, Files.mismatch(published, Path.of(System.getProperty("graft.features"))));
   }
 }

@@ -17,9 +17,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Graft in Apache Karaf 4.4: the console of {@code bin/karaf} adds the built feature repository,
- * installs the {@code graft} feature (its bundles resolved offline from the build's own copies),
- * lists the methods with {@code graft:methods} and trains LoRA with {@code graft:train}.
+ * Graft in Apache Karaf 4.4: the console of {@code bin/karaf} adds the built feature repository by
+ * its {@code mvn:} URL, installs the {@code graft} feature (its bundles resolved offline from the
+ * build's own copies), lists the methods with {@code graft:methods} and trains LoRA with {@code
+ * graft:train}.
  */
 @Tag("slow")
 class KarafShellTest {
@@ -101,10 +102,11 @@ class KarafShellTest {
             + karaf
             + " (the build unpacks it with -Pslow, unless -Dkaraf.skip=true): skipping");
     Path model = stories260k();
-    Path features = Path.of(System.getProperty("graft.features"));
+    String featuresUrl = System.getProperty("graft.features.url");
     Path repository = Path.of(System.getProperty("graft.repository"));
 
-    // Offline: the feature's bundles come from the build's copies, Karaf's own from system/.
+    // Offline: the feature repository and its bundles come from the build's copies, Karaf's own
+    // from system/.
     Files.writeString(
         karaf.resolve("etc/org.ops4j.pax.url.mvn.cfg"),
         "org.ops4j.pax.url.mvn.localRepository="
@@ -150,7 +152,8 @@ class KarafShellTest {
     reader.setDaemon(true);
     reader.start();
     try (OutputStream in = process.getOutputStream()) {
-      run(in, "feature:repo-add file:" + features, "repo-added", 120);
+      String added = run(in, "feature:repo-add " + featuresUrl, "repo-added", 120);
+      assertTrue(added.contains("Adding feature url") && !added.contains("Error"), added);
       String install = run(in, "feature:install graft", "installed", 120);
       assertTrue(!install.contains("Error") && !install.contains("Exception"), install);
 

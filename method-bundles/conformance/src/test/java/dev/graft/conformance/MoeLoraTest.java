@@ -140,7 +140,7 @@ class MoeLoraTest {
             () -> Adapters.load(model, moelora.resolve("adapter"), Fixtures.REGISTRY, false));
     assertEquals(
         "This MoELoRA adapter was trained for the tasks [cats, dogs]; choose one with --task NAME"
-            + " (graft:generate, graft:eval, graft:merge).",
+            + " (graft:generate, graft:eval, graft:merge, graft:export).",
         e.getMessage());
   }
 

@@ -39,8 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@link ModelService#export}: the exported model, run by plain ONNX Runtime in a greedy loop that
  * feeds its key-value cache back (no Graft code in the loop), generates the tokens that Graft's
- * {@link Generator} and {@link ModelService#generate} do, for the base model, a merged LoRA adapter
- * and a prompt-tuning adapter kept in the graph.
+ * {@link Generator} and {@link ModelService#generate} do, for the base model, a merged LoRA
+ * adapter, a prompt-tuning adapter kept in the graph and each task of a MoELoRA adapter.
  */
 class OnnxExportTest {
   @TempDir static Path dir;
@@ -59,12 +59,18 @@ class OnnxExportTest {
   /** Another LoRA adapter of {@link #lora}'s shape. */
   static Path otherLora;
 
+  /**
+   * A MoELoRA adapter for the tasks cats and dogs, which go on from {@link #PROMPT} differently.
+   */
+  static Path moelora;
+
   @BeforeAll
   static void load() throws Exception {
     model = Fixtures.shared("models/stories260K");
     tokenizer = Tokenizer.load(model);
     lora = trainLora("lora", "1e-2", "3");
     otherLora = trainLora("other-lora", "3e-2", "5");
+    moelora = trainMoeLora();
   }
 
   /** A LoRA adapter on all linear layers trained for 2 steps; others differ in rate and seed. */
@@ -76,19 +82,69 @@ class OnnxExportTest {
     return Fixtures.train(spec, dir.resolve(name), Fixtures.REGISTRY).resolve("adapter");
   }
 
+  /**
+   * MoELoRA trained on {@link #PROMPT} going on with a cat for task cats, a dog for dogs; after 12
+   * steps each task's greedy continuation names its animal (after 4, neither does).
+   */
+  private static Path trainMoeLora() throws Exception {
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < 8; i++) {
+      String animal = i % 2 == 0 ? "cat" : "dog";
+      lines.append(
+          String.format(
+              "{\"prompt\": \"%s\", \"completion\": \" saw a %s.\", \"task\": \"%ss\"}%n",
+              PROMPT, animal, animal));
+    }
+    Map<String, String> spec = Fixtures.spec(dir, "moelora", 12);
+    spec.put("data", Files.writeString(dir.resolve("pets.jsonl"), lines).toString());
+    spec.put("per_device_train_batch_size", "8");
+    spec.put("learning_rate", "3e-2");
+    spec.put("moelora.tasks", "cats,dogs");
+    return Fixtures.train(spec, dir.resolve("moelora"), Fixtures.REGISTRY).resolve("adapter");
+  }
+
   @Test
   void theBaseModelGeneratesAsGraftDoes() throws Exception {
     Path out = SERVICE.export(model, null, dir.resolve("base"), false);
     assertEquals("none", manifest(out).path("adapter").asText());
-    assertGeneratesAsGraft(out, null);
+    assertGeneratesAsGraft(out, null, "");
   }
 
   @Test
   void aLoraAdapterIsMergedAndGeneratesAsGraftDoes() throws Exception {
     Path out = SERVICE.export(model, lora, dir.resolve("lora-export"), false);
     assertEquals("merged", manifest(out).path("adapter").asText());
-    int[] tokens = assertGeneratesAsGraft(out, lora);
+    int[] tokens = assertGeneratesAsGraft(out, lora, "");
     assertFalse(Arrays.equals(baseTokens(), tokens), "the adapter changed nothing");
+  }
+
+  @Test
+  void eachTaskOfAMoeLoraAdapterIsMergedAndGeneratesAsGraftDoesForThatTask() throws Exception {
+    Path cats = SERVICE.export(model, moelora, dir.resolve("moelora-cats"), false, "cats");
+    Path dogs = SERVICE.export(model, moelora, dir.resolve("moelora-dogs"), false, "dogs");
+    JsonNode manifest = manifest(cats);
+    assertEquals("merged", manifest.path("adapter").asText());
+    assertEquals("cats", manifest.path("adapter_settings").path("task").asText());
+    int[] catTokens = assertGeneratesAsGraft(cats, moelora, "cats");
+    int[] dogTokens = assertGeneratesAsGraft(dogs, moelora, "dogs");
+    assertFalse(Arrays.equals(catTokens, dogTokens), "the two tasks generate alike");
+  }
+
+  @Test
+  void aMoeLoraTaskKeptInTheGraphGeneratesAsGraftDoesForThatTask() throws Exception {
+    Path out = SERVICE.export(model, moelora, dir.resolve("moelora-in-graph"), true, "dogs");
+    assertEquals("in-graph", manifest(out).path("adapter").asText());
+    assertGeneratesAsGraft(out, moelora, "dogs");
+  }
+
+  @Test
+  void aMoeLoraAdapterOfSeveralTasksIsExportedOnlyForANamedTask() {
+    Path out = dir.resolve("moelora-no-task");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> SERVICE.export(model, moelora, out, false));
+    assertTrue(e.getMessage().contains("graft:export"), e.getMessage());
+    assertFalse(Files.exists(out));
   }
 
   @Test
@@ -100,13 +156,13 @@ class OnnxExportTest {
     Path file = other.resolve(manifest.path("onnx_adapter").asText());
     assertTrue(Files.isRegularFile(file), file.toString());
     // Without an active adapter the inputs keep their defaults: the exported adapter's values.
-    int[] own = assertGeneratesAsGraft(out, lora);
+    int[] own = assertGeneratesAsGraft(out, lora, "");
     int[] prompt = tokenizer.encode(PROMPT, true);
     Set<Integer> eos = new HashSet<>();
     manifest.path("eos_token_id").forEach(n -> eos.add(n.asInt()));
     int[] swapped = ortGreedy(out, manifest, prompt, eos, file);
     assertFalse(Arrays.equals(own, swapped), "the two adapters generate alike");
-    try (Generator generator = graftGenerator(otherLora)) {
+    try (Generator generator = graftGenerator(otherLora, "")) {
       assertArrayEquals(
           generator
               .generate(prompt, Generator.Options.greedy(NEW_TOKENS).withStopTokens(eos))
@@ -130,7 +186,7 @@ class OnnxExportTest {
     JsonNode manifest = manifest(out);
     assertEquals("in-graph", manifest.path("adapter").asText());
     assertEquals(8, manifest.path("prefix_length").asInt());
-    int[] tokens = assertGeneratesAsGraft(out, PROMPT_TUNING);
+    int[] tokens = assertGeneratesAsGraft(out, PROMPT_TUNING, "");
     assertFalse(Arrays.equals(baseTokens(), tokens), "the adapter changed nothing");
   }
 
@@ -177,16 +233,18 @@ class OnnxExportTest {
 
   /**
    * Greedy generation of {@link #PROMPT} with the export in plain ONNX Runtime equals Graft's
-   * generator (token ids) and {@link ModelService#generate} (text).
+   * generator (token ids) and {@link ModelService#generate} (text), with the adapter applied for
+   * {@code task} (empty: none).
    */
-  private static int[] assertGeneratesAsGraft(Path export, Path adapter) throws Exception {
+  private static int[] assertGeneratesAsGraft(Path export, Path adapter, String task)
+      throws Exception {
     int[] prompt = tokenizer.encode(PROMPT, true);
     JsonNode manifest = manifest(export);
     Set<Integer> eos = new HashSet<>();
     manifest.path("eos_token_id").forEach(n -> eos.add(n.asInt()));
     int[] expected;
     Generator.Options options = Generator.Options.greedy(NEW_TOKENS).withStopTokens(eos);
-    try (Generator generator = graftGenerator(adapter)) {
+    try (Generator generator = graftGenerator(adapter, task)) {
       expected = generator.generate(prompt, options).ids();
     }
     int[] actual = ortGreedy(export, manifest, prompt, eos);
@@ -197,7 +255,7 @@ class OnnxExportTest {
             model,
             adapter,
             PROMPT,
-            new GenerationSettings(NEW_TOKENS, 0, 0, 1, 1, 0, "cpu", true, ""));
+            new GenerationSettings(NEW_TOKENS, 0, 0, 1, 1, 0, "cpu", true, task));
     int[] all = new int[prompt.length + actual.length];
     System.arraycopy(prompt, 0, all, 0, prompt.length);
     System.arraycopy(actual, 0, all, prompt.length, actual.length);
@@ -217,11 +275,17 @@ class OnnxExportTest {
     return ortGreedy(out, manifest(out), tokenizer.encode(PROMPT, true), eos);
   }
 
-  private static Generator graftGenerator(Path adapter) throws Exception {
+  private static Generator graftGenerator(Path adapter, String task) throws Exception {
     if (adapter == null) {
       return Generator.open(Fixtures.cpu(), model, DType.FLOAT32);
     }
-    Adapters.Adapted a = Adapters.load(model, adapter, Fixtures.REGISTRY, true);
+    Adapters.Adapted a =
+        Adapters.load(
+            model,
+            adapter,
+            Fixtures.REGISTRY,
+            true,
+            task.isEmpty() ? Map.of() : Map.of("task", task));
     return Generator.open(
         Fixtures.cpu(), a.model(), a.weights(), tokenizer, Generator.Options.read(model));
   }

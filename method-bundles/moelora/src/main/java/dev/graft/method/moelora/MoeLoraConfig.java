@@ -62,7 +62,7 @@ record MoeLoraConfig(
       throw new IllegalArgumentException(
           "This MoELoRA adapter was trained for the tasks "
               + tasks
-              + "; choose one with --task NAME (graft:generate, graft:eval, graft:merge).");
+              + "; choose one with --task NAME (graft:generate, graft:eval, graft:merge, graft:export).");
     }
     return tasks.indexOf(task);
   }

@@ -123,6 +123,25 @@ public interface ModelService {
   }
 
   /**
+   * {@link #export(Path, Path, Path, boolean)} for one task of an adapter conditioned on tasks: the
+   * adapter is applied, merged or kept in the graph, as {@link #merge(Path, Path, Path, String)}
+   * and {@link #generate} with {@link GenerationSettings#task()} apply it (MoELoRA: the task's gate
+   * folded into W), and {@code export.json} names the task.
+   *
+   * @param task a task the adapter was trained for, or empty for an adapter without tasks
+   * @throws IllegalArgumentException as {@link #export(Path, Path, Path, boolean)}, or naming the
+   *     known tasks when {@code task} is none of them
+   * @since 1.4
+   */
+  default Path export(
+      Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter, String task) {
+    if (task.isEmpty()) {
+      return export(modelDir, adapterDir, outDir, onnxAdapter);
+    }
+    throw new UnsupportedOperationException("This model service exports no task adapters.");
+  }
+
+  /**
    * Writes a copy of a model folder whose linear weights are quantised to 4 bits as bitsandbytes
    * quantises them ({@code quantize_4bit}, blocks of 64), in bitsandbytes' serialised layout, with
    * a {@code quantization_config} in {@code config.json} and the tokenizer files; the other tensors

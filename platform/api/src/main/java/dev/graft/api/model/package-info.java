@@ -11,9 +11,12 @@
  * <p>1.3: {@code ModelService.export}, an ONNX Runtime model with a key-value cache (and optionally
  * ONNX Runtime's LoRA adapter file); {@code ModelService.quantize} (a 4-bit copy of a model folder)
  * and {@code ModelService.quantisation} (whether a folder is one), default methods.
+ *
+ * <p>1.4: {@code ModelService.export(…, task)}, the export of one task of an adapter conditioned on
+ * tasks, a default method.
  */
 @Export
-@Version("1.3.0")
+@Version("1.4.0")
 package dev.graft.api.model;
 
 import org.osgi.annotation.bundle.Export;

@@ -31,12 +31,19 @@ final class ExportManifest {
    * Writes the manifest of {@code model}'s exported graph into {@code folder}.
    *
    * @param adapter how an adapter was applied: {@code none}, {@code merged} or {@code in-graph}
+   * @param adapterSettings the settings it was applied with (MoELoRA's {@code task}); empty for
+   *     none
    * @param adapterInputs the adapter's tensors that are overridable inputs, with their values in
    *     {@value OnnxAdapterFile#FILE}; empty for none
    * @param sampleFormat the copied sample format file, or null
    */
   static void write(
-      Path folder, ModelGraph model, String adapter, Set<String> adapterInputs, Path sampleFormat)
+      Path folder,
+      ModelGraph model,
+      String adapter,
+      Map<String, String> adapterSettings,
+      Set<String> adapterInputs,
+      Path sampleFormat)
       throws IOException {
     Graph g = model.graph();
     ModelConfig c = model.config();
@@ -45,6 +52,9 @@ final class ExportManifest {
     m.put("external_data", OnnxExport.DATA);
     m.put("architecture", c.architecture().hfName());
     m.put("adapter", adapter);
+    if (!adapterSettings.isEmpty()) {
+      m.put("adapter_settings", adapterSettings);
+    }
     if (!adapterInputs.isEmpty()) {
       m.put("onnx_adapter", OnnxAdapterFile.FILE);
     }

@@ -53,13 +53,21 @@ public final class OnnxExport {
    * @param onnxAdapter keep the adapter in the graph, its tensors overridable inputs whose values
    *     {@value OnnxAdapterFile#FILE} holds, so that a server swaps adapters of the same shape
    *     (ONNX Runtime's multi-LoRA); only with an adapter
+   * @param settings set on the adapter's methods as {@link Adapters#load(Path, Path,
+   *     MethodRegistry, boolean, Map)} sets them (MoELoRA's {@code task}), for the merge too; empty
+   *     for none
    * @throws IllegalArgumentException as {@link Adapters#load} does
    */
   public static void write(
-      Path modelDir, Path adapterDir, Path outDir, MethodRegistry registry, boolean onnxAdapter) {
+      Path modelDir,
+      Path adapterDir,
+      Path outDir,
+      MethodRegistry registry,
+      boolean onnxAdapter,
+      Map<String, String> settings) {
     try {
       AtomicFiles.replaceFolder(
-          outDir, temp -> writeFiles(modelDir, adapterDir, temp, registry, onnxAdapter));
+          outDir, temp -> writeFiles(modelDir, adapterDir, temp, registry, onnxAdapter, settings));
     } catch (IOException e) {
       throw new UncheckedIOException(
           "Could not write the export to " + outDir + ": " + e.getMessage(), e);
@@ -67,7 +75,12 @@ public final class OnnxExport {
   }
 
   private static void writeFiles(
-      Path modelDir, Path adapterDir, Path temp, MethodRegistry registry, boolean onnxAdapter)
+      Path modelDir,
+      Path adapterDir,
+      Path temp,
+      MethodRegistry registry,
+      boolean onnxAdapter,
+      Map<String, String> settings)
       throws IOException {
     Set<String> swapped = Set.of();
     String applied;
@@ -77,11 +90,11 @@ public final class OnnxExport {
       model = writeBase(modelDir, temp);
       copyModelFiles(modelDir, temp);
     } else {
-      Adapters.Adapted adapted = Adapters.load(modelDir, adapterDir, registry, true);
+      Adapters.Adapted adapted = Adapters.load(modelDir, adapterDir, registry, true, settings);
       if (!onnxAdapter && Adapters.mergeable(adapted)) {
         applied = "merged";
         Path merged = temp.resolve(".merged");
-        Adapters.merge(modelDir, adapterDir, merged, registry, false);
+        Adapters.merge(modelDir, adapterDir, merged, registry, false, settings);
         model = writeBase(merged, temp);
         copyModelFiles(merged, temp); // with the config.json flags of weights a method added
         AtomicFiles.deleteTree(merged);
@@ -103,7 +116,7 @@ public final class OnnxExport {
       Files.copy(format, temp.resolve(format.getFileName()));
     }
     ExportManifest.write(
-        temp, model, applied, swapped, format == null ? null : format.getFileName());
+        temp, model, applied, settings, swapped, format == null ? null : format.getFileName());
   }
 
   /** Copies the tokenizer and configuration files of a model folder. */

@@ -166,6 +166,12 @@ public final class ModelServiceImpl implements ModelService {
 
   @Override
   public Path export(Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter) {
+    return export(modelDir, adapterDir, outDir, onnxAdapter, "");
+  }
+
+  @Override
+  public Path export(
+      Path modelDir, Path adapterDir, Path outDir, boolean onnxAdapter, String task) {
     config(modelDir);
     requireAdapter(adapterDir);
     if (onnxAdapter && adapterDir == null) {
@@ -177,7 +183,7 @@ public final class ModelServiceImpl implements ModelService {
       throw new IllegalArgumentException(
           "Output folder " + outDir + " exists and is not empty; choose a new or empty folder.");
     }
-    OnnxExport.write(modelDir, adapterDir, out, methods, onnxAdapter);
+    OnnxExport.write(modelDir, adapterDir, out, methods, onnxAdapter, taskSettings(task));
     return out;
   }
 
