@@ -1,5 +1,6 @@
 package dev.graft.shell;
 
+import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.MethodRegistry.RegisteredMethod;
 import dev.graft.api.OptionDescriptor;
@@ -217,7 +218,12 @@ public final class Completion {
         }
         names.forEach((name, summary) -> candidates.add(candidate(name, summary, true)));
       }
-      case SETTING -> candidates.addAll(settings(word));
+      case SETTING ->
+          candidates.addAll(
+              settings(
+                  word,
+                  training.jobKeys(),
+                  methods.methods().stream().map(RegisteredMethod::info).toList()));
       case DIRECTORY -> candidates.addAll(gogo(session, "gogo:__directories"));
       case FILE -> candidates.addAll(gogo(session, "gogo:__files"));
     }
@@ -225,21 +231,21 @@ public final class Completion {
   }
 
   /**
-   * Job settings: before the {@code =}, every job key and every installed method's options ({@code
-   * lora.r}); after it, the methods for {@value #METHOD_KEY} (also after a comma, for several) and
-   * the values of a key with a choice of values.
+   * Job settings: before the {@code =}, every job key and every method's options ({@code lora.r});
+   * after it, the methods for {@value #METHOD_KEY} (also after a comma, for several) and the values
+   * of a key with a choice of values.
    */
-  List<Candidate> settings(String word) {
+  static List<Candidate> settings(
+      String word, List<OptionDescriptor> keys, List<MethodInfo> methods) {
     int eq = word.indexOf('=');
     List<Candidate> candidates = new ArrayList<>();
     if (eq < 0) {
-      for (OptionDescriptor key : training.jobKeys()) {
+      for (OptionDescriptor key : keys) {
         candidates.add(candidate(key.name() + "=", key.help(), false));
       }
-      for (RegisteredMethod m : methods.methods()) {
-        for (OptionDescriptor option : m.info().options()) {
-          candidates.add(
-              candidate(m.info().name() + "." + option.name() + "=", option.help(), false));
+      for (MethodInfo m : methods) {
+        for (OptionDescriptor option : m.options()) {
+          candidates.add(candidate(m.name() + "." + option.name() + "=", option.help(), false));
         }
       }
       return candidates;
@@ -247,12 +253,12 @@ public final class Completion {
     String key = word.substring(0, eq);
     if (key.equals(METHOD_KEY)) {
       String chosen = word.substring(0, Math.max(eq, word.lastIndexOf(',')) + 1);
-      for (RegisteredMethod m : methods.methods()) {
-        candidates.add(candidate(chosen + m.info().name(), m.info().title(), true));
+      for (MethodInfo m : methods) {
+        candidates.add(candidate(chosen + m.name(), m.title(), true));
       }
       return candidates;
     }
-    for (String value : values(key)) {
+    for (String value : values(key, keys, methods)) {
       candidates.add(candidate(key + "=" + value, null, true));
     }
     return candidates;
@@ -262,15 +268,19 @@ public final class Completion {
    * The values a job key or a method's option ({@code lora.init_lora_weights}) may take, where they
    * are few: its choices, or true and false.
    */
-  private List<String> values(String key) {
-    List<OptionDescriptor> options = training.jobKeys();
+  private static List<String> values(
+      String key, List<OptionDescriptor> keys, List<MethodInfo> methods) {
     int dot = key.indexOf('.');
-    if (dot > 0) {
-      options = methods.find(key.substring(0, dot)).map(m -> m.info().options()).orElse(List.of());
-      key = key.substring(dot + 1);
-    }
+    String name = key.substring(dot + 1);
+    List<OptionDescriptor> options =
+        dot < 0
+            ? keys
+            : methods.stream()
+                .filter(m -> m.name().equals(key.substring(0, dot)))
+                .flatMap(m -> m.options().stream())
+                .toList();
     for (OptionDescriptor o : options) {
-      if (o.name().equals(key)) {
+      if (o.name().equals(name)) {
         return o.type() == OptionType.BOOLEAN ? List.of("true", "false") : o.choices();
       }
     }
