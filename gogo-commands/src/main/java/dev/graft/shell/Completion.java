@@ -52,7 +52,7 @@ import org.osgi.service.component.annotations.Reference;
     })
 public final class Completion {
   /** The job key whose value is a method name, or several separated by commas. */
-  static final String METHOD_KEY = "method";
+  private static final String METHOD_KEY = "method";
 
   private static final String PREFIX = GraftCommands.SCOPE + ":";
 

@@ -11,15 +11,17 @@ import org.osgi.service.component.annotations.Deactivate;
  * Lets Gogo JLine open a real terminal. JLine 3.26 finds its terminal providers (JNI, exec) through
  * the context class loader of the thread that builds the terminal; in a framework that is the
  * launcher's class loader, which does not see the jline bundle, so the shell fell back to a dumb
- * terminal that completes nothing and ignores Ctrl-C. While the shell bundle starts (its activator
- * builds the terminal), the starting thread's context class loader is the one that loaded JLine.
+ * terminal that completes nothing and leaves Ctrl-C to the JVM, which exits. While the shell bundle
+ * starts (its activator builds the terminal), the starting thread's context class loader is the one
+ * that loaded JLine; the shell's thread, which the activator starts, keeps it.
  */
 @Component(immediate = true)
 public final class ShellTerminal implements SynchronousBundleListener {
   /** The bundle that builds the terminal when it starts. */
-  static final String SHELL = "org.apache.felix.gogo.jline";
+  private static final String SHELL = "org.apache.felix.gogo.jline";
 
-  private final ThreadLocal<ClassLoader> previous = new ThreadLocal<>();
+  /** What puts back the starting thread's own context class loader. */
+  private final ThreadLocal<Runnable> restore = new ThreadLocal<>();
 
   @Activate
   void activate(BundleContext context) {
@@ -41,15 +43,18 @@ public final class ShellTerminal implements SynchronousBundleListener {
       try {
         ClassLoader jline =
             event.getBundle().loadClass("org.jline.terminal.TerminalBuilder").getClassLoader();
-        previous.set(thread.getContextClassLoader());
+        ClassLoader own = thread.getContextClassLoader();
+        restore.set(() -> thread.setContextClassLoader(own));
         thread.setContextClassLoader(jline);
       } catch (ClassNotFoundException e) {
-        // The shell is not wired to JLine; it fails to start on its own, with its own message.
+        // Not wired to JLine: the shell fails to start on its own, with its own message.
       }
-    } else if (previous.get() != null
-        && (event.getType() == BundleEvent.STARTED || event.getType() == BundleEvent.STOPPED)) {
-      thread.setContextClassLoader(previous.get());
-      previous.remove();
+    } else if (event.getType() == BundleEvent.STARTED || event.getType() == BundleEvent.STOPPED) {
+      Runnable back = restore.get(); // STOPPED: its activator failed
+      if (back != null) {
+        restore.remove();
+        back.run();
+      }
     }
   }
 }
