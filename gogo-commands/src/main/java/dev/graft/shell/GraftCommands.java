@@ -1,5 +1,13 @@
 package dev.graft.shell;
 
+import static dev.graft.shell.Completes.Kind.BACKEND;
+import static dev.graft.shell.Completes.Kind.COMMAND;
+import static dev.graft.shell.Completes.Kind.DIRECTORY;
+import static dev.graft.shell.Completes.Kind.FILE;
+import static dev.graft.shell.Completes.Kind.JOB;
+import static dev.graft.shell.Completes.Kind.METHOD;
+import static dev.graft.shell.Completes.Kind.SETTING;
+
 import dev.graft.api.MethodInfo;
 import dev.graft.api.MethodRegistry;
 import dev.graft.api.MethodRegistry.RegisteredMethod;
@@ -116,7 +124,8 @@ public final class GraftCommands {
   @Descriptor(
       "show one method: family, paper, bundle and its options with type, default and help"
           + "\nExample: graft:method dora")
-  public String method(@Descriptor("the method's name, as listed by graft:methods") String name) {
+  public String method(
+      @Descriptor("the method's name, as listed by graft:methods") @Completes(METHOD) String name) {
     RegisteredMethod m = methods.require(name);
     MethodInfo info = m.info();
     StringBuilder out = new StringBuilder();
@@ -172,8 +181,10 @@ public final class GraftCommands {
       @Descriptor("run the job in a background process (log: job.log in its folder) and return")
           @Parameter(names = "--detach", presentValue = "true", absentValue = "false")
           boolean detach,
-      @Descriptor("the job file; keys are listed by 'graft:help train'") String jobFile,
+      @Descriptor("the job file; keys are listed by 'graft:help train'") @Completes(FILE)
+          String jobFile,
       @Descriptor("key=value settings that override the file, e.g. learning_rate=1e-4 lora.r=16")
+          @Completes(SETTING)
           String... overrides) {
     Map<String, String> settings = new LinkedHashMap<>();
     for (String o : overrides) {
@@ -221,7 +232,7 @@ public final class GraftCommands {
       @Descriptor("keep printing progress until the job ends")
           @Parameter(names = "--follow", presentValue = "true", absentValue = "false")
           boolean follow,
-      @Descriptor("the job's id, as listed by graft:jobs") String id) {
+      @Descriptor("the job's id, as listed by graft:jobs") @Completes(JOB) String id) {
     Job job = require(id);
     return follow ? follow(job, false) : Progress.summary(job);
   }
@@ -230,7 +241,8 @@ public final class GraftCommands {
       "cancel a job, in this process or another: it stops after the current step and writes a"
           + " checkpoint"
           + "\nExample: graft:cancel 20261205-082306-1")
-  public String cancel(@Descriptor("the job's id, as listed by graft:jobs") String id) {
+  public String cancel(
+      @Descriptor("the job's id, as listed by graft:jobs") @Completes(JOB) String id) {
     Job job = require(id);
     JobStatus s = job.status();
     if (s.state().isFinal()) {
@@ -256,7 +268,7 @@ public final class GraftCommands {
       @Descriptor("run the job in a background process (log: job.log in its folder) and return")
           @Parameter(names = "--detach", presentValue = "true", absentValue = "false")
           boolean detach,
-      @Descriptor("the job's id, as listed by graft:jobs") String id) {
+      @Descriptor("the job's id, as listed by graft:jobs") @Completes(JOB) String id) {
     if (detach) {
       Job job = training.resumeInBackground(id);
       return "Resumed job " + id + "; follow it with 'graft:job " + id + " --follow'.\n";
@@ -310,9 +322,11 @@ public final class GraftCommands {
           long seed,
       @Descriptor("an adapter folder to apply, such as a job's adapter/")
           @Parameter(names = "--adapter", absentValue = "")
+          @Completes(DIRECTORY)
           String adapter,
       @Descriptor("the compute backend, see graft:backends")
           @Parameter(names = "--backend", absentValue = "cpu")
+          @Completes(BACKEND)
           String backend,
       @Descriptor(
               "send the prompt as given, not in the sample format saved with the adapter or model")
@@ -321,7 +335,7 @@ public final class GraftCommands {
       @Descriptor("the task of an adapter trained for several (MoELoRA), e.g. --task qa")
           @Parameter(names = "--task", absentValue = "")
           String task,
-      @Descriptor("a Hugging Face model folder") String modelDir,
+      @Descriptor("a Hugging Face model folder") @Completes(DIRECTORY) String modelDir,
       @Descriptor("the text to complete") String prompt) {
     GenerationSettings settings =
         new GenerationSettings(
@@ -352,7 +366,8 @@ public final class GraftCommands {
   @Descriptor(
       "describe a model folder: architecture, parameters, dtypes, vocabulary, context, shape"
           + "\nExample: graft:inspect ../shared/models/stories260K")
-  public String inspect(@Descriptor("a Hugging Face model folder") String modelDir) {
+  public String inspect(
+      @Descriptor("a Hugging Face model folder") @Completes(DIRECTORY) String modelDir) {
     ModelSummary s = models.inspect(Path.of(modelDir));
     List<String> dtypes = new ArrayList<>();
     s.dtypes()
@@ -390,9 +405,11 @@ public final class GraftCommands {
       @Descriptor("merge the weights of this task of an adapter trained for several (MoELoRA)")
           @Parameter(names = "--task", absentValue = "")
           String task,
-      @Descriptor("a Hugging Face model folder") String modelDir,
-      @Descriptor("an adapter folder, such as a job's adapter/") String adapterDir,
+      @Descriptor("a Hugging Face model folder") @Completes(DIRECTORY) String modelDir,
+      @Descriptor("an adapter folder, such as a job's adapter/") @Completes(DIRECTORY)
+          String adapterDir,
       @Descriptor("the model folder to write; must be new, empty or a model folder")
+          @Completes(DIRECTORY)
           String outDir) {
     Path model = Path.of(modelDir);
     Path adapter = Path.of(adapterDir);
@@ -428,6 +445,7 @@ public final class GraftCommands {
   public String export(
       @Descriptor("an adapter folder, merged into the weights or else kept in the graph")
           @Parameter(names = "--adapter", absentValue = "")
+          @Completes(DIRECTORY)
           String adapter,
       @Descriptor(
               "keep the adapter in the graph and write its tensors as adapter.onnx_adapter, ONNX"
@@ -437,8 +455,9 @@ public final class GraftCommands {
       @Descriptor("export this task of an adapter trained for several (MoELoRA), e.g. --task qa")
           @Parameter(names = "--task", absentValue = "")
           String task,
-      @Descriptor("a Hugging Face model folder") String modelDir,
+      @Descriptor("a Hugging Face model folder") @Completes(DIRECTORY) String modelDir,
       @Descriptor("the folder to write; must be new or empty, outside the model folder")
+          @Completes(DIRECTORY)
           String outDir) {
     Path out =
         ProgressLine.showing(
@@ -469,8 +488,10 @@ public final class GraftCommands {
               "linear layers to quantise, comma-separated names or suffixes (default: all but the head)")
           @Parameter(names = "--modules", absentValue = "")
           String modules,
-      @Descriptor("a Hugging Face model folder of float weights") String modelDir,
+      @Descriptor("a Hugging Face model folder of float weights") @Completes(DIRECTORY)
+          String modelDir,
       @Descriptor("the model folder to write; must be new, empty or a model folder")
+          @Completes(DIRECTORY)
           String outDir) {
     if (!doubleQuant.equals("true") && !doubleQuant.equals("false")) {
       throw new IllegalArgumentException(
@@ -506,6 +527,7 @@ public final class GraftCommands {
   public String eval(
       @Descriptor("an adapter folder to apply, such as a job's adapter/")
           @Parameter(names = "--adapter", absentValue = "")
+          @Completes(DIRECTORY)
           String adapter,
       @Descriptor("evaluate at most this many samples; 0 for all")
           @Parameter(names = "--max-samples", absentValue = "0")
@@ -525,6 +547,7 @@ public final class GraftCommands {
           String dataColumns,
       @Descriptor("the compute backend, see graft:backends")
           @Parameter(names = "--backend", absentValue = "cpu")
+          @Completes(BACKEND)
           String backend,
       @Descriptor(
               "read samples as they are, not in the sample format saved with the adapter or model")
@@ -536,8 +559,9 @@ public final class GraftCommands {
       @Descriptor("preference pairs: DPO's beta for the loss and rewards")
           @Parameter(names = "--beta", absentValue = "0.1")
           double beta,
-      @Descriptor("a Hugging Face model folder") String modelDir,
+      @Descriptor("a Hugging Face model folder") @Completes(DIRECTORY) String modelDir,
       @Descriptor("a JSONL file (optionally gzip-compressed) in a format graft:train reads")
+          @Completes(FILE)
           String data) {
     EvaluationSettings settings =
         new EvaluationSettings(
@@ -609,7 +633,9 @@ public final class GraftCommands {
   }
 
   @Descriptor("describe one graft command and its arguments" + "\nExample: graft:help train")
-  public String help(@Descriptor("a command name, such as graft:method or method") String command) {
+  public String help(
+      @Descriptor("a command name, such as graft:method or method") @Completes(COMMAND)
+          String command) {
     String text = describe(commands(), command);
     if (command.equals("train") || command.equals(PREFIX + "train")) {
       Table keys = new Table("JOB KEY", "TYPE", "DEFAULT", "HELP");
@@ -687,6 +713,11 @@ public final class GraftCommands {
    * class's own commands.
    */
   private List<Method> commands() {
+    return commands(context);
+  }
+
+  /** {@link #commands()} as the bundle with this context sees them. */
+  static List<Method> commands(BundleContext context) {
     if (context == null) {
       return commands(Map.of(GraftCommands.class, List.of()));
     }

@@ -190,7 +190,9 @@ public final class HeadlessRunner {
         Object functions = ref.getProperty("osgi.command.function");
         for (String f :
             functions instanceof String[] a ? a : new String[] {String.valueOf(functions)}) {
-          known.add("graft:" + f);
+          if (!f.startsWith("_")) { // the shell's helpers, such as graft:__arguments
+            known.add("graft:" + f);
+          }
         }
       }
     } catch (InvalidSyntaxException e) {

@@ -10,4 +10,10 @@ final class Interrupted extends RuntimeException {
   Interrupted(String message) {
     super(message);
   }
+
+  /** The message alone: Gogo JLine's shell shows a command's exception as its toString(). */
+  @Override
+  public String toString() {
+    return getMessage();
+  }
 }
