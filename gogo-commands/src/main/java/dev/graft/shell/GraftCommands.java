@@ -226,7 +226,8 @@ public final class GraftCommands {
   }
 
   @Descriptor(
-      "show one job: state, progress, loss, throughput, output folder"
+      "show one job: state, steps done, loss, the notes of its run (such as samples cut), output"
+          + " folder"
           + "\nExample: graft:job --follow 20261205-082306-1")
   public String job(
       @Descriptor("keep printing progress until the job ends")
@@ -234,7 +235,7 @@ public final class GraftCommands {
           boolean follow,
       @Descriptor("the job's id, as listed by graft:jobs") @Completes(JOB) String id) {
     Job job = require(id);
-    return follow ? follow(job, false) : Progress.summary(job);
+    return follow ? follow(job, false) : Progress.details(job);
   }
 
   @Descriptor(

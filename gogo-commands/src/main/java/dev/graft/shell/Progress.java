@@ -50,6 +50,14 @@ final class Progress {
     return summary(job, s, s.message().isEmpty() ? "" : s.message() + "\n");
   }
 
+  /** The summary with the notes the job made, each on a line of its own, for 'graft:job'. */
+  static String details(Job job) {
+    JobStatus s = job.status();
+    StringBuilder text = new StringBuilder(s.message().isEmpty() ? "" : s.message() + "\n");
+    job.notes().forEach(note -> text.append("Note: ").append(note).append('\n'));
+    return summary(job, s, text.toString());
+  }
+
   /** The summary without the message, for a job whose message goes to stderr as the error. */
   static String heading(Job job) {
     return summary(job, job.status(), "");

@@ -91,6 +91,21 @@ class FollowTest {
   }
 
   @Test
+  void aJobShownWithoutFollowingListsItsNotesBeforeItsFolder() {
+    ScriptedJob job =
+        new ScriptedJob(Map.of(), List.of(at(JobState.FAILED, 3, "Loss became NaN at step 3.")));
+    job.notes.add("Trainable parameters: 8 of 80.");
+    job.notes.add("57 of 60 samples were cut to max_length 128.");
+    assertEquals(
+        "Job job-1: failed after 3 of 10 steps, loss 1.5000.\n"
+            + "Loss became NaN at step 3.\n"
+            + "Note: Trainable parameters: 8 of 80.\n"
+            + "Note: 57 of 60 samples were cut to max_length 128.\n"
+            + "Output: /jobs/job-1\n",
+        Progress.details(job));
+  }
+
+  @Test
   void progressLinesComeEveryLoggingStepsAndTheLastStepOnce() {
     ScriptedJob job =
         new ScriptedJob(

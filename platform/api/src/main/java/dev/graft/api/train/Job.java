@@ -32,8 +32,8 @@ public interface Job {
 
   /**
    * The notes the job made so far, in order: one sentence each about its input or setup, such as
-   * how many samples were cut to {@code max_length} or how many parameters train. Empty for a job
-   * of another process.
+   * how many samples were cut to {@code max_length} or how many parameters train. A job of another
+   * process has the notes its folder kept.
    *
    * @since 1.2
    */

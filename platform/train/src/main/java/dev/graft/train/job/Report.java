@@ -27,6 +27,7 @@ final class Report {
    * Writes the report.
    *
    * @param names the objective's metrics in the rows' {@code extra} columns, one chart each
+   * @param notes what the run noted about its input and setup, listed under the status
    */
   static void write(
       Path file,
@@ -34,7 +35,8 @@ final class Report {
       Map<String, String> spec,
       List<String> names,
       List<Metrics.Row> rows,
-      JobStatus status) {
+      JobStatus status,
+      List<String> notes) {
     StringBuilder html = new StringBuilder();
     html.append(
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Graft job ")
@@ -65,6 +67,11 @@ final class Report {
     html.append(".</p>\n");
     if (!status.message().isEmpty()) {
       html.append("<p>").append(escape(status.message())).append("</p>\n");
+    }
+    if (!notes.isEmpty()) {
+      html.append("<h2>Notes</h2>\n<ul>\n");
+      notes.forEach(note -> html.append("<li>").append(escape(note)).append("</li>\n"));
+      html.append("</ul>\n");
     }
     int eval = names.indexOf(TrainingJob.EVAL_LOSS);
     if (eval < 0) {

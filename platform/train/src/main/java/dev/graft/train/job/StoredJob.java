@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -67,6 +68,12 @@ public final class StoredJob implements Job {
         result
             ? ""
             : "It left no record of how it ended; resume it with 'graft:resume " + id + "'.");
+  }
+
+  /** The notes its runs kept in {@value JobNotes#FILE}. */
+  @Override
+  public List<String> notes() {
+    return JobNotes.read(dir);
   }
 
   @Override

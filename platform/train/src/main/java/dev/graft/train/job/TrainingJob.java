@@ -9,6 +9,7 @@ import dev.graft.api.train.JobState;
 import dev.graft.api.train.JobStatus;
 import dev.graft.model.AtomicFiles;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,7 +47,7 @@ public final class TrainingJob implements Job, Runnable {
   private volatile JobStatus status;
   private volatile String stopReason;
   private volatile ProgressEvent activity;
-  private final List<String> notes = new CopyOnWriteArrayList<>();
+  private final CopyOnWriteArrayList<String> notes = new CopyOnWriteArrayList<>();
 
   /** A job that validates at the end only, when its run has validation samples. */
   public TrainingJob(
@@ -189,9 +190,17 @@ public final class TrainingJob implements Job, Runnable {
 
           @Override
           public void note(String sentence) {
-            notes.add(sentence);
+            if (notes.addIfAbsent(sentence)) {
+              publish("NOTE", Map.of(), Map.of("note", sentence));
+              try {
+                JobNotes.append(outputDir, sentence);
+              } catch (UncheckedIOException e) {
+                // the note stays in notes() and the event stream; the folder's failure shows later
+              }
+            }
           }
         };
+    notes.addAllAbsent(JobNotes.read(outputDir)); // a resumed job's earlier notes, said once
     Ending end = Progress.reportingTo(listener, this::train);
     finishAs(end.state(), end.done(), end.total(), end.message(), end.metrics());
   }
@@ -422,11 +431,17 @@ public final class TrainingJob implements Job, Runnable {
     if (metrics != null) {
       try {
         Report.write(
-            outputDir.resolve("report.html"), id, spec, metrics.names(), metrics.rows(), end);
+            outputDir.resolve("report.html"),
+            id,
+            spec,
+            metrics.names(),
+            metrics.rows(),
+            end,
+            List.copyOf(notes));
         if (state == JobState.COMPLETED && !"false".equalsIgnoreCase(spec.get("report_png"))) {
           screenshot(outputDir.resolve("report.html"), outputDir.resolve("report.png"));
         }
-      } catch (java.io.UncheckedIOException e) {
+      } catch (UncheckedIOException e) {
         end =
             new JobStatus(
                 state,
@@ -440,7 +455,7 @@ public final class TrainingJob implements Job, Runnable {
     status = end;
     try {
       JobRecord.ofThisProcess(end).write(outputDir);
-    } catch (java.io.UncheckedIOException e) {
+    } catch (UncheckedIOException e) {
       // The report and the in-process status still say how it ended.
     }
     publish(state.name());
@@ -474,6 +489,11 @@ public final class TrainingJob implements Job, Runnable {
    * the step as properties of their own names (e.g. {@code rewards/margins}).
    */
   private void publish(String suffix, Map<String, Double> metrics) {
+    publish(suffix, metrics, Map.of());
+  }
+
+  /** Posts the job's status with {@code metrics} and further {@code text} properties. */
+  private void publish(String suffix, Map<String, Double> metrics, Map<String, String> text) {
     JobStatus s = status;
     Map<String, Object> properties = new LinkedHashMap<>();
     properties.put("id", id);
@@ -484,6 +504,7 @@ public final class TrainingJob implements Job, Runnable {
     properties.put("tokens_per_second", s.tokensPerSecond());
     properties.put("message", s.message());
     properties.putAll(metrics);
+    properties.putAll(text);
     events.publish(JobEvents.TOPIC + suffix, properties);
   }
 }

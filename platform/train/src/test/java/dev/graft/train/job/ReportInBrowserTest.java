@@ -47,7 +47,8 @@ class ReportInBrowserTest {
         Map.of("method", "lora", "learning_rate", "1e-3"),
         List.of(),
         rows,
-        new JobStatus(JobState.COMPLETED, STEPS, STEPS, rows.get(STEPS - 1).loss(), 1000, ""));
+        new JobStatus(JobState.COMPLETED, STEPS, STEPS, rows.get(STEPS - 1).loss(), 1000, ""),
+        List.of("57 of 60 samples were cut to max_length 128."));
   }
 
   @Test

@@ -158,6 +158,54 @@ class TrainingJobTest {
   }
 
   @Test
+  void theNotesAreKeptInTheFolderPostedAsEventsAndInTheReportOnceAcrossAResume() throws Exception {
+    List<Map<String, Object>> notes = new ArrayList<>();
+    TrainingJob[] holder = new TrainingJob[1];
+    int[] steps = {0};
+    holder[0] =
+        new TrainingJob(
+            "job-1",
+            Map.of("model", "m"),
+            out,
+            0,
+            () -> {
+              Progress.note("Trainable parameters: 8 of 80.");
+              Progress.note("3 of 4 samples were cut to max_length <b>.");
+              return new ToyRun(
+                  4,
+                  -1,
+                  () -> {
+                    if (++steps[0] == 2) {
+                      holder[0].cancel();
+                    }
+                  });
+            },
+            (topic, properties) -> {
+              if (topic.equals(JobEvents.TOPIC + "NOTE")) {
+                notes.add(properties);
+              }
+            });
+    holder[0].run();
+    assertEquals(JobState.CANCELLED, holder[0].status().state());
+    List<String> said =
+        List.of("Trainable parameters: 8 of 80.", "3 of 4 samples were cut to max_length <b>.");
+    assertEquals(said, notes.stream().map(p -> p.get("note")).toList());
+    assertEquals("job-1", notes.get(0).get("id"));
+    assertEquals(said, new StoredJob("job-1", out, Map.of()).notes());
+
+    // The resumed run notes the same again: said once, in the folder and to followers.
+    holder[0].requeue();
+    holder[0].run();
+    assertEquals(JobState.COMPLETED, holder[0].status().state());
+    assertEquals(said, holder[0].notes());
+    assertEquals(said, Files.readAllLines(out.resolve(JobNotes.FILE)));
+    assertEquals(2, notes.size());
+    String report = Files.readString(out.resolve("report.html"));
+    assertTrue(
+        report.contains("<li>3 of 4 samples were cut to max_length &lt;b&gt;.</li>"), report);
+  }
+
+  @Test
   void cancelThenResumeReproducesTheUninterruptedCurve() throws Exception {
     Path whole = Files.createDirectory(out.resolve("whole"));
     job(whole, 0, new ToyRun(8, -1, () -> {})).run();
