@@ -12,6 +12,7 @@ import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
 import dev.graft.api.progress.Progress;
 import dev.graft.api.progress.ProgressEvent;
+import dev.graft.api.progress.ProgressListener;
 import dev.graft.api.train.JobState;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.job.JobSpec;
@@ -253,8 +254,21 @@ class ModelServiceTest {
     Files.writeString(
         data, new ObjectMapper().writeValueAsString(Map.of("text", longText(700))) + "\n");
     // max_length 1024 by default, twice the model's 512 positions: cut to 512, 511 targets.
-    Evaluation e = SERVICE.evaluate(model, null, data, EvaluationSettings.defaults());
+    List<String> notes = new ArrayList<>();
+    Evaluation e =
+        Progress.reportingTo(
+            new ProgressListener() {
+              @Override
+              public void progress(ProgressEvent event) {}
+
+              @Override
+              public void note(String sentence) {
+                notes.add(sentence);
+              }
+            },
+            () -> SERVICE.evaluate(model, null, data, EvaluationSettings.defaults()));
     assertEquals(511, e.tokens());
+    assertEquals(List.of("1 of 1 samples were cut to max_length 512."), notes);
     assertTrue(Double.isFinite(e.loss()), "loss " + e.loss());
   }
 

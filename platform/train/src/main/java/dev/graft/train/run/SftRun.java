@@ -19,6 +19,7 @@ import dev.graft.model.TensorInfo;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.adapt.GraphAdaptation;
 import dev.graft.train.data.Batches;
+import dev.graft.train.data.Cuts;
 import dev.graft.train.data.Encoded;
 import dev.graft.train.data.Jsonl;
 import dev.graft.train.data.RowLayout;
@@ -400,7 +401,9 @@ public final class SftRun implements Run {
     if (!held.isEmpty()) {
       String refused = evaluationRefused(columns);
       if (refused.isEmpty()) {
-        List<List<Encoded>> encoded = encode(held, tokenizer, template, layout, settings, w -> {});
+        Cuts cuts = new Cuts();
+        List<List<Encoded>> encoded = encode(held, tokenizer, template, layout, settings, cuts);
+        cuts.sentence(encoded.size(), "validation samples", settings.maxLength()).ifPresent(log);
         // One sequence per row: packing would change nothing in a mean over learned tokens.
         evaluation =
             new Batches(
@@ -428,19 +431,14 @@ public final class SftRun implements Run {
         log.accept("Validation is skipped: " + refused + ".");
       }
     }
-    int[] truncated = {0};
+    Cuts cuts = new Cuts();
     List<List<Encoded>> encoded =
-        encode(split.train(), tokenizer, template, layout, settings, w -> truncated[0]++);
-    if (truncated[0] > 0) {
-      log.accept(
-          truncated[0]
-              + " of "
-              + encoded.size() * layout.sequences()
-              + (layout == RowLayout.PAIRS ? " sequences" : " samples")
-              + " were cut to max_length "
-              + settings.maxLength()
-              + ".");
-    }
+        encode(split.train(), tokenizer, template, layout, settings, cuts);
+    cuts.sentence(
+            encoded.size() * layout.sequences(),
+            layout == RowLayout.PAIRS ? "sequences" : "samples",
+            settings.maxLength())
+        .ifPresent(log);
     return new Batches(encoded, layout, columns, sizes, seed, pad);
   }
 

@@ -10,6 +10,7 @@ import dev.graft.api.model.GenerationSettings;
 import dev.graft.api.model.ModelService;
 import dev.graft.api.model.ModelSummary;
 import dev.graft.api.model.PreferenceEvaluation;
+import dev.graft.api.progress.Progress;
 import dev.graft.api.quant.FourBit;
 import dev.graft.graph.DType;
 import dev.graft.model.AtomicFiles;
@@ -20,6 +21,7 @@ import dev.graft.model.ModelConfig;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.data.Batches;
+import dev.graft.train.data.Cuts;
 import dev.graft.train.data.Encoded;
 import dev.graft.train.data.Jsonl;
 import dev.graft.train.data.Sample;
@@ -290,7 +292,9 @@ public final class ModelServiceImpl implements ModelService {
                   settings.assistantOnlyLoss(),
                   false)
               .within((int) (config.maxPositionEmbeddings() - pass.prefixLength()));
-      encoded = Encoded.all(samples, tokenizer, template, rendering, encoding, warning -> {});
+      Cuts cuts = new Cuts();
+      encoded = Encoded.all(samples, tokenizer, template, rendering, encoding, cuts);
+      cuts.sentence(encoded.size(), "samples", encoding.maxLength()).ifPresent(Progress::note);
       Batches batches =
           new Batches(
               encoded,

@@ -14,6 +14,7 @@ import dev.graft.model.ModelGraph;
 import dev.graft.model.SafetensorsReader;
 import dev.graft.model.Tokenizer;
 import dev.graft.train.data.Batches;
+import dev.graft.train.data.Cuts;
 import dev.graft.train.data.Encoded;
 import dev.graft.train.data.Jsonl;
 import dev.graft.train.data.RowLayout;
@@ -78,11 +79,13 @@ final class PreferenceEval {
           new Encoded.Settings(settings.maxLength(), true, true, false)
               .within((int) (context - policy.prefixLength()));
       List<List<Encoded>> pairs = new ArrayList<>();
+      Cuts cuts = new Cuts();
       for (int i = 0; i < lines.size(); i++) {
         pairs.add(
             Encoded.rows(
-                lines.get(i), i, tokenizer, template, null, RowLayout.PAIRS, encoding, w -> {}));
+                lines.get(i), i, tokenizer, template, null, RowLayout.PAIRS, encoding, cuts));
       }
+      cuts.sentence(2 * pairs.size(), "sequences", encoding.maxLength()).ifPresent(Progress::note);
       Batches batches =
           new Batches(
               pairs,
