@@ -5,7 +5,6 @@ import dev.graft.api.adapt.AdapterWriter;
 import dev.graft.api.adapt.Init;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.MethodInstance;
-import dev.graft.api.adapt.TargetSpec;
 import dev.graft.api.adapt.WeightEditor;
 import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.GraphOps;
@@ -16,8 +15,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * AdaLoRA on the targeted linear layers, as PEFT's {@code SVDLinear}: {@code y = W·x + b +
@@ -150,7 +147,7 @@ final class AdaLora implements MethodInstance {
     c.put("r", 8); // PEFT ignores r for AdaLoRA (and warns unless it is LoraConfig's 8)
     c.put("lora_alpha", config.alpha());
     c.put("lora_dropout", config.dropout());
-    c.put("target_modules", targetModules());
+    c.put("target_modules", config.targets().savedTargetModules(sites));
     c.put(
         "exclude_modules",
         config.targets().exclude().isEmpty() ? null : config.targets().exclude());
@@ -180,15 +177,6 @@ final class AdaLora implements MethodInstance {
       pattern.put(triplets.get(t).e(), mask);
     }
     return pattern;
-  }
-
-  private Object targetModules() {
-    if (config.targets().kind() == TargetSpec.Kind.REGEX) {
-      return config.targetModules().get(0);
-    }
-    Set<String> suffixes = new TreeSet<>();
-    sites.forEach(s -> suffixes.add(s.suffix()));
-    return List.copyOf(suffixes);
   }
 
   /**

@@ -5,7 +5,6 @@ import dev.graft.api.adapt.Calibration;
 import dev.graft.api.adapt.Init;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.MethodInstance;
-import dev.graft.api.adapt.TargetSpec;
 import dev.graft.api.adapt.WeightEditor;
 import dev.graft.graph.Tensor;
 import java.util.ArrayList;
@@ -13,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * LoRA-drop (Zhou et al. 2024): LoRA trained briefly on every targeted layer ({@code
@@ -139,7 +137,9 @@ final class LoraDrop implements MethodInstance {
     c.put("lora_alpha", config.lora().alpha());
     c.put("lora_dropout", config.lora().dropout());
     c.put("use_rslora", config.lora().rslora());
-    c.put("target_modules", targetModules());
+    c.put(
+        "target_modules",
+        config.lora().targets().savedTargetModules(sites.stream().map(Site::site).toList()));
     c.put("rank_pattern", config.lora().rankPattern());
     c.put("alpha_pattern", config.lora().alphaPattern());
     c.put("fan_in_fan_out", sites.stream().anyMatch(s -> s.site().fanInFanOut()));
@@ -151,15 +151,6 @@ final class LoraDrop implements MethodInstance {
     }
     c.put("lora_drop_importances", importances);
     return c;
-  }
-
-  private Object targetModules() {
-    if (config.lora().targets().kind() == TargetSpec.Kind.REGEX) {
-      return config.lora().targetModules().get(0);
-    }
-    TreeSet<String> suffixes = new TreeSet<>();
-    sites.forEach(s -> suffixes.add(s.site().suffix()));
-    return List.copyOf(suffixes);
   }
 
   @Override

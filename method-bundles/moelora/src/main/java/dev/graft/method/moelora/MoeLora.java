@@ -4,7 +4,6 @@ import dev.graft.api.adapt.Adaptation;
 import dev.graft.api.adapt.Init;
 import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.MethodInstance;
-import dev.graft.api.adapt.TargetSpec;
 import dev.graft.api.adapt.WeightEditor;
 import dev.graft.graph.DType;
 import dev.graft.graph.GraphOps;
@@ -14,7 +13,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 
 /**
  * MoELoRA (Liu et al. 2023): N LoRA experts per adapted layer, each of rank r/N, mixed by a gate
@@ -142,7 +140,9 @@ final class MoeLora implements MethodInstance {
     c.put("lora_alpha", config.lora().alpha());
     c.put("lora_dropout", config.lora().dropout());
     c.put("use_rslora", config.lora().rslora());
-    c.put("target_modules", targetModules());
+    c.put(
+        "target_modules",
+        config.lora().targets().savedTargetModules(sites.stream().map(Site::site).toList()));
     c.put("rank_pattern", config.lora().rankPattern());
     c.put("alpha_pattern", config.lora().alphaPattern());
     c.put("fan_in_fan_out", sites.stream().anyMatch(s -> s.site().fanInFanOut()));
@@ -154,15 +154,6 @@ final class MoeLora implements MethodInstance {
     }
     c.put("task_ids", ids);
     return c;
-  }
-
-  private Object targetModules() {
-    if (config.lora().targets().kind() == TargetSpec.Kind.REGEX) {
-      return config.lora().targetModules().get(0);
-    }
-    TreeSet<String> suffixes = new TreeSet<>();
-    sites.forEach(s -> suffixes.add(s.site().suffix()));
-    return List.copyOf(suffixes);
   }
 
   @Override

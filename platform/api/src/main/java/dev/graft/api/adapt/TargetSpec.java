@@ -1,7 +1,9 @@
 package dev.graft.api.adapt;
 
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
+import java.util.TreeSet;
 
 /**
  * Which linear layers a method targets, as PEFT's {@code target_modules}, {@code exclude_modules}
@@ -66,5 +68,19 @@ public record TargetSpec(
   /** This spec limited to some block indices. */
   public TargetSpec onLayers(List<Integer> indices) {
     return new TargetSpec(kind, patterns, exclude, indices);
+  }
+
+  /**
+   * What PEFT's saved {@code adapter_config.json} holds as {@code target_modules} for a method that
+   * adapted {@code adapted} by this spec: the regex as given, else the suffixes of the adapted
+   * modules, sorted (PEFT writes {@code all-linear} and its defaults out as those names).
+   *
+   * @since 2.4
+   */
+  public Object savedTargetModules(Collection<LinearSite> adapted) {
+    if (kind == Kind.REGEX) {
+      return patterns.get(0);
+    }
+    return List.copyOf(new TreeSet<>(adapted.stream().map(LinearSite::suffix).toList()));
   }
 }

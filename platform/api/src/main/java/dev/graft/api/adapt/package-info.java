@@ -90,7 +90,7 @@
  * 4-bit quantised, fed from the checkpoint, so that QLoRA on such a folder holds no float copy.
  */
 @Export
-@Version("2.3.0")
+@Version("2.4.0")
 package dev.graft.api.adapt;
 
 import org.osgi.annotation.bundle.Export;

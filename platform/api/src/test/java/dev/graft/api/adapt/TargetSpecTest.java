@@ -17,6 +17,23 @@ class TargetSpecTest {
   }
 
   @Test
+  void peftSavesARegexAsGivenAndOtherwiseTheSuffixesAdapted() {
+    List<LinearSite> adapted =
+        List.of(
+            new LinearSite("model.layers.1.self_attn.v_proj", 1, 8, 8, "v1", null, false),
+            new LinearSite("model.layers.0.self_attn.v_proj", 0, 8, 8, "v0", null, false),
+            new LinearSite("model.layers.0.mlp.down_proj", 0, 16, 8, "d0", null, false));
+    assertEquals(
+        List.of("down_proj", "v_proj"),
+        TargetSpec.parse(List.of("all-linear")).savedTargetModules(adapted));
+    assertEquals(
+        List.of("down_proj", "v_proj"), TargetSpec.parse(List.of()).savedTargetModules(adapted));
+    assertEquals(
+        ".*\\.(v|down)_proj",
+        TargetSpec.parse(List.of(".*\\.(v|down)_proj")).savedTargetModules(adapted));
+  }
+
+  @Test
   void aRegexSpecTakesOnePattern() {
     assertThrows(
         IllegalArgumentException.class,

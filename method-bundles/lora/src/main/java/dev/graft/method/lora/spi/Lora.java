@@ -244,7 +244,9 @@ public class Lora implements MethodInstance {
     c.put("lora_alpha", config.alpha());
     c.put("lora_dropout", config.dropout());
     c.put("use_rslora", config.rslora());
-    c.put("target_modules", targetModules());
+    c.put(
+        "target_modules",
+        config.targets().savedTargetModules(sites.stream().map(Site::site).toList()));
     c.put(
         "exclude_modules",
         config.targets().exclude().isEmpty() ? null : config.targets().exclude());
@@ -261,16 +263,6 @@ public class Lora implements MethodInstance {
     c.put("modules_to_save", null);
     addAdapterConfig(c);
     return c;
-  }
-
-  /** What PEFT writes as target_modules: a regex as given, else the suffixes actually adapted. */
-  private Object targetModules() {
-    if (config.targets().kind() == dev.graft.api.adapt.TargetSpec.Kind.REGEX) {
-      return config.targetModules().get(0);
-    }
-    Set<String> suffixes = new java.util.TreeSet<>();
-    sites.forEach(s -> suffixes.add(s.site().suffix()));
-    return List.copyOf(suffixes);
   }
 
   /** PEFT keeps a targeted layer's own bias under {@code <module>.base_layer.bias}. */
