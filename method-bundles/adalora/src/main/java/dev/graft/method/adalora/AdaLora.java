@@ -10,6 +10,7 @@ import dev.graft.api.backend.HostTensor;
 import dev.graft.graph.GraphOps;
 import dev.graft.graph.NdArray;
 import dev.graft.graph.Tensor;
+import dev.graft.method.lora.spi.LowRank;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -241,18 +242,12 @@ final class AdaLora implements MethodInstance {
       float[] e = weights.read(tr.e()); // (r, 1)
       float[] b = weights.read(tr.b()); // (out, r)
       float[] w = weights.read(site.weight());
-      int in = tr.in();
-      int out = tr.out();
-      for (int o = 0; o < out; o++) {
-        for (int i = 0; i < in; i++) {
-          double delta = 0;
-          for (int k = 0; k < r; k++) {
-            delta += (double) b[o * r + k] * e[k] * a[k * in + i];
-          }
-          int index = site.fanInFanOut() ? i * out + o : o * in + i;
-          w[index] = (float) (w[index] + sign * config.scale() * delta);
-        }
+      double[] singular = new double[r];
+      for (int k = 0; k < r; k++) {
+        singular[k] = e[k];
       }
+      LowRank.add(
+          w, site.fanInFanOut(), tr.out(), tr.in(), b, singular, a, r, sign * config.scale());
       weights.write(site.weight(), w);
     }
   }

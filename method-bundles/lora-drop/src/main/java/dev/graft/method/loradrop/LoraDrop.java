@@ -7,6 +7,7 @@ import dev.graft.api.adapt.LinearSite;
 import dev.graft.api.adapt.MethodInstance;
 import dev.graft.api.adapt.WeightEditor;
 import dev.graft.graph.Tensor;
+import dev.graft.method.lora.spi.LowRank;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -174,18 +175,17 @@ final class LoraDrop implements MethodInstance {
       float[] a = weights.read(s.a()); // (r, in)
       float[] b = weights.read(s.b()); // (out, r)
       float[] w = weights.read(s.site().weight());
-      int in = s.site().inFeatures();
-      int out = s.site().outFeatures();
-      for (int o = 0; o < out; o++) {
-        for (int i = 0; i < in; i++) {
-          double delta = 0;
-          for (int k = 0; k < s.rank(); k++) {
-            delta += (double) b[o * s.rank() + k] * a[k * in + i];
-          }
-          int index = s.site().fanInFanOut() ? i * out + o : o * in + i;
-          w[index] = (float) (w[index] + sign * s.scale() * delta);
-        }
-      }
+      LinearSite site = s.site();
+      LowRank.add(
+          w,
+          site.fanInFanOut(),
+          site.outFeatures(),
+          site.inFeatures(),
+          b,
+          null,
+          a,
+          s.rank(),
+          sign * s.scale());
       weights.write(s.site().weight(), w);
     }
   }

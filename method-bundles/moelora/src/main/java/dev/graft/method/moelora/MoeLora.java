@@ -9,6 +9,7 @@ import dev.graft.graph.DType;
 import dev.graft.graph.GraphOps;
 import dev.graft.graph.NdArray;
 import dev.graft.graph.Tensor;
+import dev.graft.method.lora.spi.LowRank;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -185,20 +186,23 @@ final class MoeLora implements MethodInstance {
       float[] a = weights.read(s.a()); // (r, in)
       float[] b = weights.read(s.b()); // (out, r)
       float[] w = weights.read(s.site().weight());
-      int in = s.site().inFeatures();
-      int out = s.site().outFeatures();
       int r = s.rank();
       int perExpert = r / g.length;
-      for (int o = 0; o < out; o++) {
-        for (int i = 0; i < in; i++) {
-          double delta = 0;
-          for (int k = 0; k < r; k++) {
-            delta += g[k / perExpert] * b[o * r + k] * a[k * in + i];
-          }
-          int index = s.site().fanInFanOut() ? i * out + o : o * in + i;
-          w[index] = (float) (w[index] + sign * s.scale() * delta);
-        }
+      double[] gates = new double[r]; // each expert's gate on each of its ranks
+      for (int k = 0; k < r; k++) {
+        gates[k] = g[k / perExpert];
       }
+      LinearSite site = s.site();
+      LowRank.add(
+          w,
+          site.fanInFanOut(),
+          site.outFeatures(),
+          site.inFeatures(),
+          b,
+          gates,
+          a,
+          r,
+          sign * s.scale());
       weights.write(s.site().weight(), w);
     }
   }

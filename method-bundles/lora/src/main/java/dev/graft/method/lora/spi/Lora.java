@@ -305,15 +305,7 @@ public class Lora implements MethodInstance {
       int in = s.site().inFeatures();
       int out = s.site().outFeatures();
       float[] delta = new float[out * in]; // s·B·A, (out, in)
-      for (int o = 0; o < out; o++) {
-        for (int i = 0; i < in; i++) {
-          double sum = 0;
-          for (int k = 0; k < s.rank(); k++) {
-            sum += (double) b[o * s.rank() + k] * a[k * in + i];
-          }
-          delta[o * in + i] = (float) (s.scale() * sum);
-        }
-      }
+      LowRank.add(delta, false, out, in, b, null, a, s.rank(), s.scale());
       float[] after = mergedWeight(weights, s, delta, merge);
       weights.write(s.site().weight(), s.site().fanInFanOut() ? transpose(after, out, in) : after);
     }

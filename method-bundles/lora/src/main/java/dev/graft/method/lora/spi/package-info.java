@@ -9,10 +9,11 @@
  *
  * <p>1.0.0: first version. 1.1.0 (additive): hooks for a layer's rank, B's start, the adapted
  * output (with the low-rank update and the site's A and B as graph tensors), the saved form of a
- * tensor and the merged weight — what DoRA and PiSSA override.
+ * tensor and the merged weight — what DoRA and PiSSA override. 1.2.0 (additive): {@link
+ * dev.graft.method.lora.spi.LowRank}, the merge's low-rank product with a factor per rank.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package dev.graft.method.lora.spi;
 
 import org.osgi.annotation.bundle.Export;
