@@ -22,10 +22,11 @@ Writes <out>/adapter/{adapter_config.json, adapter_model.safetensors}, <out>/pai
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
+
+from reference import embed, llama, load, write_safetensors
 
 PAIRS = [
     ("Once upon a time, there was a", " little dog named Max.", " big red ball."),
@@ -37,40 +38,6 @@ BETA = 0.1
 RANK = 2
 ALPHA = 4.0
 TARGETS = ("q_proj", "v_proj")
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", name
-        start, end = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[start:end]), dtype=torch.float32)
-        out[name] = t.reshape(info["shape"]).to(torch.float64)
-    return out
-
-
-def write_safetensors(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        b = t.to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 class Bpe:
@@ -104,28 +71,8 @@ class Bpe:
         return [self.vocab[p] for p in pieces]
 
 
-def rope(x, theta):
-    # x: (heads, T, head_dim); HF rotate_half over the two halves
-    t, d = x.shape[1], x.shape[2]
-    inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
-    freqs = torch.outer(torch.arange(t, dtype=torch.float64), inv)
-    emb = torch.cat([freqs, freqs], dim=-1)
-    cos, sin = emb.cos(), emb.sin()
-    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
-    return x * cos + torch.cat([-x2, x1], dim=-1) * sin
-
-
-def rms(x, w, eps):
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
-
-
 def forward(w, cfg, ids, lora):
     """Logits (T, V) of one sequence; lora maps 'model.layers.i.self_attn.q_proj' -> (A, B)."""
-    h = w["model.embed_tokens.weight"][ids]
-    n_heads, n_kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    d = cfg["hidden_size"] // n_heads
-    eps = cfg["rms_norm_eps"]
-    t = len(ids)
 
     def linear(name, x):
         y = x @ w[name + ".weight"].T
@@ -134,24 +81,7 @@ def forward(w, cfg, ids, lora):
             y = y + (ALPHA / RANK) * (x @ a.T) @ b.T
         return y
 
-    mask = torch.full((t, t), float("-inf"), dtype=torch.float64).triu(1)
-    for i in range(cfg["num_hidden_layers"]):
-        p = "model.layers.%d." % i
-        x = rms(h, w[p + "input_layernorm.weight"], eps)
-        q = linear(p + "self_attn.q_proj", x).view(t, n_heads, d).transpose(0, 1)
-        k = linear(p + "self_attn.k_proj", x).view(t, n_kv, d).transpose(0, 1)
-        v = linear(p + "self_attn.v_proj", x).view(t, n_kv, d).transpose(0, 1)
-        q, k = rope(q, cfg["rope_theta"]), rope(k, cfg["rope_theta"])
-        k = k.repeat_interleave(n_heads // n_kv, dim=0)
-        v = v.repeat_interleave(n_heads // n_kv, dim=0)
-        att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(d) + mask, dim=-1)
-        o = (att @ v).transpose(0, 1).reshape(t, n_heads * d)
-        h = h + linear(p + "self_attn.o_proj", o)
-        x = rms(h, w[p + "post_attention_layernorm.weight"], eps)
-        gate = torch.nn.functional.silu(linear(p + "mlp.gate_proj", x))
-        h = h + linear(p + "mlp.down_proj", gate * linear(p + "mlp.up_proj", x))
-    h = rms(h, w["model.norm.weight"], eps)
-    return h @ w["model.embed_tokens.weight"].T
+    return llama(w, cfg, embed(w, ids), linear)
 
 
 def sequence_logp(w, cfg, ids, first_learned, lora):
@@ -161,8 +91,7 @@ def sequence_logp(w, cfg, ids, first_learned, lora):
 
 
 def main(model_dir, out_dir):
-    cfg = json.load(open(os.path.join(model_dir, "config.json")))
-    w = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    cfg, w = load(model_dir)
     bpe = Bpe(os.path.join(model_dir, "tokenizer.json"))
     bos, eos = cfg["bos_token_id"], cfg["eos_token_id"]
 

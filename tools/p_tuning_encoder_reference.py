@@ -14,27 +14,13 @@ rounding the parameters to float32 first, so the expected output is that of the 
 Usage: tools/p_tuning_encoder_reference.py <output .safetensors>
 (the fixture: method-bundles/p-tuning/src/test/resources/encoder-reference.safetensors)
 """
-import json
-import struct
 import sys
 
 import torch
 
+from reference import write_safetensors
+
 N, D, H, LAYERS = 5, 6, 4, 2
-
-
-def write_safetensors(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    blobs, offset = [], 0
-    for name, t in tensors.items():
-        blob = struct.pack("<%df" % t.numel(), *t.flatten().tolist())
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def main(out):

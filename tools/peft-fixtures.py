@@ -18,10 +18,11 @@ Usage: /usr/bin/python3 tools/peft-fixtures.py [../shared/models/stories260K]
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
+
+from reference import check_golden, embed, llama, load, plain, write_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "method-bundles", "conformance", "src", "test", "resources", "peft")
@@ -31,84 +32,9 @@ S = ALPHA / R
 TARGETS = ("q_proj", "v_proj")
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", info
-        a, b = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32).reshape(info["shape"])
-        out[name] = t.double()
-    return out
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        raw = tensors[name].float().contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    header["__metadata__"] = {"format": "pt"}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-
-
-def rms_norm(x, w, eps):
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
-
-
-def rotate_half(x):
-    h = x.shape[-1] // 2
-    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
-
-
-def logits(cfg, w, ids, linear):
-    """HF LlamaForCausalLM on one row of ids; linear(name, x) applies a projection (adapted or not)."""
-    d, nh, nkv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    hd = d // nh
-    t = len(ids)
-    h = w["model.embed_tokens.weight"][torch.tensor(ids)]
-    inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
-    freqs = torch.outer(torch.arange(t, dtype=torch.float64), inv)
-    cos, sin = torch.cat((freqs, freqs), -1).cos(), torch.cat((freqs, freqs), -1).sin()
-    mask = torch.full((t, t), float("-inf"), dtype=torch.float64).triu(1)
-    for i in range(cfg["num_hidden_layers"]):
-        p = f"model.layers.{i}."
-        x = rms_norm(h, w[p + "input_layernorm.weight"], cfg["rms_norm_eps"])
-        q = linear(p + "self_attn.q_proj", x).view(t, nh, hd).transpose(0, 1)  # (nh, T, hd)
-        k = linear(p + "self_attn.k_proj", x).view(t, nkv, hd).transpose(0, 1)
-        v = linear(p + "self_attn.v_proj", x).view(t, nkv, hd).transpose(0, 1)
-        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
-        k, v = k.repeat_interleave(nh // nkv, 0), v.repeat_interleave(nh // nkv, 0)
-        att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(hd) + mask, -1) @ v  # (nh, T, hd)
-        h = h + linear(p + "self_attn.o_proj", att.transpose(0, 1).reshape(t, d))
-        x = rms_norm(h, w[p + "post_attention_layernorm.weight"], cfg["rms_norm_eps"])
-        gate = torch.nn.functional.silu(linear(p + "mlp.gate_proj", x))
-        h = h + linear(p + "mlp.down_proj", gate * linear(p + "mlp.up_proj", x))
-    h = rms_norm(h, w["model.norm.weight"], cfg["rms_norm_eps"])
-    return h @ w.get("lm_head.weight", w["model.embed_tokens.weight"]).T
-
-
 def loss(cfg, w, ids, linear):
-    lg = logits(cfg, w, ids, linear)
+    lg = llama(w, cfg, embed(w, ids), linear)
     return torch.nn.functional.cross_entropy(lg[:-1], torch.tensor(ids[1:])).item()
-
-
-def check_base(cfg, w):
-    golden = json.load(open(os.path.join(MODEL, "golden.json")))["logits"]
-    lg = logits(cfg, w, golden["prompt_ids"], lambda n, x: x @ w[n + ".weight"].T)
-    want = torch.tensor(golden["all_positions_first8"], dtype=torch.float64)
-    diff = (lg[:, :8] - want).abs().max().item()
-    assert diff < 1e-4, f"the base forward is off the golden logits by {diff}"
-    return diff
 
 
 def targets(cfg):
@@ -130,7 +56,7 @@ def save(name, config, tensors):
     with open(os.path.join(folder, "adapter_config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
     write_safetensors(os.path.join(folder, "adapter_model.safetensors"),
-                      {"base_model.model." + k: v for k, v in tensors.items()})
+                      {"base_model.model." + k: v for k, v in tensors.items()}, sort=True)
 
 
 def dora(cfg, w, gen):
@@ -189,12 +115,11 @@ def pissa(cfg, w, gen):
 
 
 def main():
-    cfg = json.load(open(os.path.join(MODEL, "config.json")))
-    w = read_safetensors(os.path.join(MODEL, "model.safetensors"))
-    diff = check_base(cfg, w)
+    cfg, w = load(MODEL)
+    diff = check_golden(MODEL, w, cfg)
     gen = torch.Generator().manual_seed(13)
     ids = json.load(open(os.path.join(MODEL, "golden.json")))["greedy"]["all_ids"][:32]  # a story
-    base = lambda n, x: x @ w[n + ".weight"].T
+    base = plain(w)
     expected = {"ids": ids, "base": loss(cfg, w, ids, base)}
     expected["dora"] = loss(cfg, w, ids, dora(cfg, w, gen))
     expected["pissa"] = loss(cfg, w, ids, pissa(cfg, w, gen))
