@@ -79,7 +79,7 @@ final class ProgressLine implements ProgressListener {
       started.remove(e.task());
       boolean shown = printed.remove(e.task()) != null;
       if (terminal) {
-        if (onScreen) {
+        if (onScreen || seconds >= KEEP_SECONDS) { // kept even where a note erased it
           out.print("\r" + (seconds >= KEEP_SECONDS ? line(e, seconds) + ERASE + "\n" : ERASE));
           onScreen = false;
         }

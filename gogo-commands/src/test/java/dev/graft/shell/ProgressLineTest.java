@@ -64,6 +64,28 @@ class ProgressLineTest {
   }
 
   @Test
+  void aNoteJustBeforeTheEndOfALongTaskDoesNotLoseItsKeptLine() {
+    ProgressLine line = new ProgressLine(out, true, () -> now);
+    Progress.reportingTo(
+        line,
+        () -> {
+          try (Progress.Task task = Progress.start("loading weights", 2, "tensors")) {
+            now += 1500 * MS;
+            task.advance(2);
+            Progress.note("1 of 2 tensors was converted from bfloat16.");
+          }
+          return null;
+        });
+    String text = printed();
+    assertEquals(
+        "graft: 1 of 2 tensors was converted from bfloat16.\n\r"
+            + "loading weights [########################] 2/2 tensors | 1.3 tensors/s | 1.5 s"
+            + ProgressLine.ERASE
+            + "\n",
+        text.substring(text.indexOf("graft:")));
+  }
+
+  @Test
   void pipedAQuickTaskPrintsNothing() {
     load(false, 40); // 1.6 s
     assertEquals("", printed());
