@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("slow")
 class KarafShellTest {
+  private static final String PROMPT = Pattern.quote("karaf@root()>");
   private static final Pattern ANSI = Pattern.compile("\u001b\\[[0-9;?]*[A-Za-z]");
 
   @TempDir Path work;
@@ -69,14 +70,14 @@ class KarafShellTest {
 
   /**
    * Types a command followed by {@code echo <marker>} and waits up to {@code seconds} for the
-   * marker on a line of its own (the typed line shows it after {@code echo }); returns what the
-   * command printed.
+   * marker on a line of its own, or right after prompts that the console printed ahead of it (the
+   * typed line shows it after {@code echo }); returns what the command printed.
    */
   private String run(OutputStream in, String command, String marker, int seconds) throws Exception {
     int from = console.length();
     in.write((command + "\necho " + marker + "\n").getBytes(StandardCharsets.UTF_8));
     in.flush();
-    Pattern done = Pattern.compile("(?m)^" + Pattern.quote(marker) + "\\s*$");
+    Pattern done = Pattern.compile("(?m)^(" + PROMPT + " *)*" + Pattern.quote(marker) + "\\s*$");
     long deadline = System.currentTimeMillis() + seconds * 1000L;
     while (!done.matcher(output(from)).find()) {
       if (System.currentTimeMillis() > deadline) {
@@ -89,7 +90,7 @@ class KarafShellTest {
   }
 
   private String tail() {
-    String out = output(0).replaceAll("(?m)^(karaf@root\\(\\)> *)+$\\n?", "");
+    String out = output(0).replaceAll("(?m)^(" + PROMPT + " *)+$\\n?", "");
     return out.substring(Math.max(0, out.length() - 4000));
   }
 
